@@ -1,0 +1,14 @@
+# engine build script for PowerShell (Windows or pwsh on Linux). Same verbs as build.sh.
+param([string]$Command = "build")
+$ErrorActionPreference = "Stop"
+Set-Location $PSScriptRoot
+switch ($Command) {
+  "build" {
+    dotnet publish src/Engine.Cli/Engine.Cli.csproj -c Release -o dist/lib --nologo -v quiet
+    Set-Content -Path dist/engine.cmd -Value "@dotnet `"%~dp0lib\Engine.Cli.dll`" %*"
+    Write-Host "built: dist/engine.cmd"
+  }
+  "test" { dotnet test tests/Engine.Tests/Engine.Tests.csproj -c Release --nologo }
+  "bench" { dotnet run --project bench/Engine.Bench/Engine.Bench.csproj -c Release }
+  default { Write-Error "usage: ./build.ps1 [build|test|bench]"; exit 2 }
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# engine build script.
+#   ./build.sh            restore, build, publish the CLI to dist/ (run it as dist/engine)
+#   ./build.sh test       run the whole test suite (what CI runs)
+#   ./build.sh bench      run the CPU benchmarks (bench/Engine.Bench)
+#   ./build.sh gpu-bundle self-contained linux-x64 publish packed for the GPU machine (.bundle/, ignored by git)
+set -euo pipefail
+cd "$(dirname "$0")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+cmd="${1:-build}"
+case "$cmd" in
+  build)
+    dotnet publish src/Engine.Cli/Engine.Cli.csproj -c Release -o dist/lib --nologo -v quiet
+    cat > dist/engine <<'SH'
+#!/usr/bin/env bash
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+exec dotnet "$here/lib/Engine.Cli.dll" "$@"
+SH
+    chmod +x dist/engine
+    echo "built: dist/engine"
+    ;;
+  test)
+    shift || true
+    dotnet test tests/Engine.Tests/Engine.Tests.csproj -c Release --nologo "$@"
+    ;;
+  bench)
+    shift || true
+    dotnet run --project bench/Engine.Bench/Engine.Bench.csproj -c Release -- "$@"
+    ;;
+  gpu-bundle)
+    rm -rf .bundle/publish && mkdir -p .bundle
+    dotnet publish src/Engine.Cli/Engine.Cli.csproj -c Release -r linux-x64 --self-contained true \
+      -p:PublishTrimmed=false -o .bundle/publish --nologo -v quiet
+    dotnet publish bench/Engine.Bench/Engine.Bench.csproj -c Release -r linux-x64 --self-contained true \
+      -p:PublishTrimmed=false -o .bundle/publish --nologo -v quiet
+    tar -C .bundle -cf - publish | xz -T2 -6 > .bundle/engine-linux-x64.tar.xz
+    ls -la .bundle/engine-linux-x64.tar.xz
+    ;;
+  *)
+    echo "usage: ./build.sh [build|test|bench|gpu-bundle]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,107 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using Engine.Tensors;
+
+namespace Engine.Backends.Cpu;
+
+public sealed partial class CpuBackend
+{
+    /// <summary>Sizes of an attention call, checked once for both directions.</summary>
+    private readonly record struct AttnDims(int B, int Tq, int Tk, int H, int Hkv, int Dh)
+    {
+        public int Group => H / Hkv;
+        public int Offset => Tk - Tq;
+
+        public static AttnDims Of(Tensor q, Tensor k, Tensor v)
+        {
+            if (q.Shape.Rank != 4 || k.Shape.Rank != 4 || v.Shape.Rank != 4)
+                throw new ArgumentException($"attention wants [B, T, heads, Dh] tensors, got q {q.Shape}, k {k.Shape}, v {v.Shape}");
+            var d = new AttnDims(q.Shape[0], q.Shape[1], k.Shape[1], q.Shape[2], k.Shape[2], q.Shape[3]);
+            if (k.Shape != v.Shape || k.Shape[0] != d.B || k.Shape[3] != d.Dh || d.H % d.Hkv != 0 || d.Tk < d.Tq)
+                throw new ArgumentException($"attention shapes do not agree: q {q.Shape}, k {k.Shape}, v {v.Shape}");
+            return d;
+        }
+    }
+
+    public void AttentionForward(Tensor q, Tensor k, Tensor v, float scale, Tensor o, Tensor? lse)
+    {
+        var d = AttnDims.Of(q, k, v);
+        var (qa, qo) = Raw(q); var (ka, ko) = Raw(k); var (va, vo) = Raw(v); var (oa, oo) = Raw(o);
+        float[]? la = null; int lo = 0;
+        if (lse is not null) (la, lo) = Raw(lse);
+        int dh = d.Dh;
+        CpuParallel.For(d.B * d.H, (long)d.Tq * d.Tk * dh * 2, (w0, w1) =>
+        {
+            var scores = new float[d.Tk];
+            for (int w = w0; w < w1; w++)
+            {
+                int b = w / d.H, h = w % d.H, kh = h / d.Group;
+                for (int t = 0; t < d.Tq; t++)
+                {
+                    int last = t + d.Offset;
+                    var qs = new ReadOnlySpan<float>(qa, qo + ((b * d.Tq + t) * d.H + h) * dh, dh);
+                    float max = float.NegativeInfinity;
+                    for (int j = 0; j <= last; j++)
+                    {
+                        float s = scale * TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(ka, ko + ((b * d.Tk + j) * d.Hkv + kh) * dh, dh));
+                        scores[j] = s;
+                        if (s > max) max = s;
+                    }
+                    double sum = 0;
+                    for (int j = 0; j <= last; j++) { float e = MathF.Exp(scores[j] - max); scores[j] = e; sum += e; }
+                    float inv = (float)(1.0 / sum);
+                    var os = new Span<float>(oa, oo + ((b * d.Tq + t) * d.H + h) * dh, dh);
+                    os.Clear();
+                    for (int j = 0; j <= last; j++)
+                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(va, vo + ((b * d.Tk + j) * d.Hkv + kh) * dh, dh), scores[j] * inv, os, os);
+                    if (la is not null) la[lo + (b * d.H + h) * d.Tq + t] = max + (float)Math.Log(sum);
+                }
+            }
+        });
+    }
+
+    public void AttentionBackward(Tensor dO, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, float scale,
+                                  Tensor dq, Tensor dk, Tensor dv)
+    {
+        var d = AttnDims.Of(q, k, v);
+        var (qa, qo) = Raw(q); var (ka, ko) = Raw(k); var (va, vo) = Raw(v); var (oa, oo) = Raw(o);
+        var (ga, go) = Raw(dO); var (la, lo) = Raw(lse);
+        var (dqa, dqo) = Raw(dq); var (dka, dko) = Raw(dk); var (dva, dvo) = Raw(dv);
+        dq.F32().Clear(); dk.F32().Clear(); dv.F32().Clear();
+        int dh = d.Dh;
+        // One work item per (batch, kv head): all query heads sharing that kv head write its dk/dv, so no races.
+        CpuParallel.For(d.B * d.Hkv, (long)d.Group * d.Tq * d.Tk * dh * 6, (w0, w1) =>
+        {
+            var ds = new float[d.Tk];
+            for (int w = w0; w < w1; w++)
+            {
+                int b = w / d.Hkv, kh = w % d.Hkv;
+                for (int h = kh * d.Group; h < (kh + 1) * d.Group; h++)
+                {
+                    for (int t = 0; t < d.Tq; t++)
+                    {
+                        int last = t + d.Offset;
+                        int qi = ((b * d.Tq + t) * d.H + h) * dh;
+                        var qs = new ReadOnlySpan<float>(qa, qo + qi, dh);
+                        var gs = new ReadOnlySpan<float>(ga, go + qi, dh);
+                        float delta = TensorPrimitives.Dot(gs, new ReadOnlySpan<float>(oa, oo + qi, dh));
+                        float l = la[lo + (b * d.H + h) * d.Tq + t];
+                        var dqs = new Span<float>(dqa, dqo + qi, dh);
+                        for (int j = 0; j <= last; j++)
+                        {
+                            int ki = ((b * d.Tk + j) * d.Hkv + kh) * dh;
+                            var ks = new ReadOnlySpan<float>(ka, ko + ki, dh);
+                            float p = MathF.Exp(scale * TensorPrimitives.Dot(qs, ks) - l);
+                            float dp = TensorPrimitives.Dot(gs, new ReadOnlySpan<float>(va, vo + ki, dh));
+                            float dsj = p * (dp - delta) * scale;
+                            TensorPrimitives.MultiplyAdd(ks, dsj, dqs, dqs);
+                            var dks = new Span<float>(dka, dko + ki, dh);
+                            TensorPrimitives.MultiplyAdd(qs, dsj, dks, dks);
+                            var dvs = new Span<float>(dva, dvo + ki, dh);
+                            TensorPrimitives.MultiplyAdd(gs, p, dvs, dvs);
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
