@@ -1,0 +1,152 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Engine.Models;
+
+/// <summary>Llama architecture hyper-parameters, with HF config.json names and defaults.</summary>
+public sealed record LlamaConfig
+{
+    public int HiddenSize { get; init; }
+    public int IntermediateSize { get; init; }
+    public int NumLayers { get; init; }
+    public int NumHeads { get; init; }
+    public int NumKvHeads { get; init; }
+    public int HeadDim { get; init; }
+    public int VocabSize { get; init; }
+    public float RmsNormEps { get; init; } = 1e-6f;
+    public float RopeTheta { get; init; } = 10000f;
+    public int MaxPositionEmbeddings { get; init; } = 2048;
+    public bool TieWordEmbeddings { get; init; }
+    public int BosTokenId { get; init; } = 1;
+    public int EosTokenId { get; init; } = 2;
+    public int? PadTokenId { get; init; }
+
+    public int QDim => NumHeads * HeadDim;
+    public int KvDim => NumKvHeads * HeadDim;
+
+    /// <summary>Checks the numbers fit together; <paramref name="source"/> names the file in the error.</summary>
+    public LlamaConfig Validate(string source)
+    {
+        void Positive(int v, string field)
+        {
+            if (v <= 0) throw new FileFormatException(source, field, $"must be a positive integer, got {v}");
+        }
+        Positive(HiddenSize, "hidden_size");
+        Positive(IntermediateSize, "intermediate_size");
+        Positive(NumLayers, "num_hidden_layers");
+        Positive(NumHeads, "num_attention_heads");
+        Positive(NumKvHeads, "num_key_value_heads");
+        Positive(HeadDim, "head_dim");
+        Positive(VocabSize, "vocab_size");
+        Positive(MaxPositionEmbeddings, "max_position_embeddings");
+        if (NumHeads % NumKvHeads != 0)
+            throw new FileFormatException(source, "num_key_value_heads", $"{NumKvHeads} does not divide num_attention_heads {NumHeads}");
+        if (HeadDim % 2 != 0) throw new FileFormatException(source, "head_dim", $"rotary embedding needs an even head size, got {HeadDim}");
+        if (!(RmsNormEps > 0)) throw new FileFormatException(source, "rms_norm_eps", $"must be positive, got {RmsNormEps}");
+        if (!(RopeTheta > 0)) throw new FileFormatException(source, "rope_theta", $"must be positive, got {RopeTheta}");
+        return this;
+    }
+
+    public long ParameterCount
+    {
+        get
+        {
+            long d = HiddenSize, layer = d * QDim + 2 * d * KvDim + QDim * d + 3 * d * IntermediateSize + 2 * d;
+            return VocabSize * d * (TieWordEmbeddings ? 1 : 2) + NumLayers * layer + d;
+        }
+    }
+
+    /// <summary>Reads an HF config.json. Required: hidden_size, intermediate_size, num_hidden_layers,
+    /// num_attention_heads, vocab_size; the rest default as in transformers' LlamaConfig.</summary>
+    public static LlamaConfig FromHfJson(string path)
+    {
+        JsonNode? root;
+        try { root = JsonNode.Parse(File.ReadAllText(path)); }
+        catch (JsonException e) { throw new FileFormatException(path, "JSON", $"not valid JSON ({e.Message})"); }
+        if (root is not JsonObject o) throw new FileFormatException(path, "JSON", "expected an object at the top level");
+        return FromHfJson(o, path);
+    }
+
+    public static LlamaConfig FromHfJson(JsonObject o, string path)
+    {
+        var mt = o["model_type"]?.GetValueKind() == JsonValueKind.String ? o["model_type"]!.GetValue<string>() : null;
+        if (mt is not null && mt is not ("llama" or "mistral"))
+            throw new FileFormatException(path, "model_type", $"engine runs Llama-family models; got \"{mt}\"");
+        if (o["rope_scaling"] is JsonObject rs)
+            throw new FileFormatException(path, "rope_scaling", $"RoPE scaling ({rs["rope_type"] ?? rs["type"]}) is not supported yet");
+        int hidden = Int(o, "hidden_size", path, null);
+        int heads = Int(o, "num_attention_heads", path, null);
+        var c = new LlamaConfig
+        {
+            HiddenSize = hidden,
+            IntermediateSize = Int(o, "intermediate_size", path, null),
+            NumLayers = Int(o, "num_hidden_layers", path, null),
+            NumHeads = heads,
+            NumKvHeads = Int(o, "num_key_value_heads", path, heads),
+            HeadDim = Int(o, "head_dim", path, heads > 0 ? hidden / heads : 0),
+            VocabSize = Int(o, "vocab_size", path, null),
+            RmsNormEps = Float(o, "rms_norm_eps", path, 1e-6f),
+            RopeTheta = Float(o, "rope_theta", path, 10000f),
+            MaxPositionEmbeddings = Int(o, "max_position_embeddings", path, 2048),
+            TieWordEmbeddings = o["tie_word_embeddings"] is JsonValue tv && tv.GetValueKind() == JsonValueKind.True,
+            BosTokenId = TokenId(o, "bos_token_id", path) ?? 1,
+            EosTokenId = TokenId(o, "eos_token_id", path) ?? 2,
+            PadTokenId = TokenId(o, "pad_token_id", path),
+        };
+        return c.Validate(path);
+    }
+
+    public JsonObject ToHfJson(string? torchDtype = "float32") => new()
+    {
+        ["architectures"] = new JsonArray("LlamaForCausalLM"),
+        ["model_type"] = "llama",
+        ["hidden_size"] = HiddenSize,
+        ["intermediate_size"] = IntermediateSize,
+        ["num_hidden_layers"] = NumLayers,
+        ["num_attention_heads"] = NumHeads,
+        ["num_key_value_heads"] = NumKvHeads,
+        ["head_dim"] = HeadDim,
+        ["vocab_size"] = VocabSize,
+        ["rms_norm_eps"] = RmsNormEps,
+        ["rope_theta"] = RopeTheta,
+        ["max_position_embeddings"] = MaxPositionEmbeddings,
+        ["tie_word_embeddings"] = TieWordEmbeddings,
+        ["bos_token_id"] = BosTokenId,
+        ["eos_token_id"] = EosTokenId,
+        ["pad_token_id"] = PadTokenId,
+        ["hidden_act"] = "silu",
+        ["attention_bias"] = false,
+        ["mlp_bias"] = false,
+        ["rope_scaling"] = null,
+        ["torch_dtype"] = torchDtype,
+    };
+
+    private static int Int(JsonObject o, string key, string path, int? fallback)
+    {
+        var n = o[key];
+        if (n is null || n.GetValueKind() == JsonValueKind.Null)
+            return fallback ?? throw new FileFormatException(path, key, "missing; expected an integer");
+        if (n.GetValueKind() != JsonValueKind.Number || !n.AsValue().TryGetValue<int>(out var v))
+            throw new FileFormatException(path, key, $"expected an integer, got {n.ToJsonString()}");
+        return v;
+    }
+
+    private static float Float(JsonObject o, string key, string path, float fallback)
+    {
+        var n = o[key];
+        if (n is null || n.GetValueKind() == JsonValueKind.Null) return fallback;
+        if (n.GetValueKind() != JsonValueKind.Number) throw new FileFormatException(path, key, $"expected a number, got {n.ToJsonString()}");
+        return (float)n.GetValue<double>();
+    }
+
+    private static int? TokenId(JsonObject o, string key, string path)
+    {
+        var n = o[key];
+        if (n is null || n.GetValueKind() == JsonValueKind.Null) return null;
+        if (n is JsonArray arr) n = arr.Count > 0 ? arr[0] : null; // some configs list several eos ids; the first is the main one
+        if (n is null) return null;
+        if (n.GetValueKind() != JsonValueKind.Number || !n.AsValue().TryGetValue<int>(out var v))
+            throw new FileFormatException(path, key, $"expected a token id, got {n.ToJsonString()}");
+        return v;
+    }
+}

@@ -1,0 +1,145 @@
+using Engine.Autograd;
+using Engine.Backends;
+using Engine.Nn;
+using Engine.Tensors;
+
+namespace Engine.Models;
+
+/// <summary>A Llama decoder: token embedding, N pre-norm layers (GQA self-attention with RoPE, SwiGLU MLP), final
+/// RMSNorm and LM head. Weights are in HF layout (q/k rows in rotate-half order) whatever file they came from.</summary>
+public sealed class LlamaModel : IDisposable
+{
+    public LlamaModel(LlamaConfig config, IBackend backend, ParameterSet parameters)
+    {
+        Config = config;
+        Backend = backend;
+        Parameters = parameters;
+        Embed = parameters[LlamaNames.Embed];
+        FinalNorm = parameters[LlamaNames.FinalNorm];
+        LmHead = parameters.TryGet(LlamaNames.LmHead, out var head) ? head : Embed;
+        Layers = new LlamaLayer[config.NumLayers];
+        for (int i = 0; i < config.NumLayers; i++)
+        {
+            Linear P(string s) => new(parameters[LlamaNames.ProjectionWeight(i, s)]);
+            Layers[i] = new LlamaLayer
+            {
+                Index = i,
+                AttnNorm = parameters[LlamaNames.AttnNorm(i)],
+                FfnNorm = parameters[LlamaNames.FfnNorm(i)],
+                Q = P("q_proj"), K = P("k_proj"), V = P("v_proj"), O = P("o_proj"),
+                Gate = P("gate_proj"), Up = P("up_proj"), Down = P("down_proj"),
+            };
+        }
+        Rope = new RopeTables(backend, config.MaxPositionEmbeddings, config.HeadDim, config.RopeTheta);
+    }
+
+    public LlamaConfig Config { get; }
+    public IBackend Backend { get; }
+    public ParameterSet Parameters { get; }
+    public Tensor Embed { get; }
+    public Tensor FinalNorm { get; }
+    /// <summary>The output projection; the embedding itself when the model ties them.</summary>
+    public Tensor LmHead { get; }
+    public bool TiedEmbeddings => ReferenceEquals(LmHead, Embed);
+    public LlamaLayer[] Layers { get; }
+    public RopeTables Rope { get; }
+    /// <summary>Recompute each decoder layer in backward instead of keeping its activations.</summary>
+    public bool GradientCheckpointing { get; set; }
+    /// <summary>Extra tensors owned by the model (LoRA adapters, quantized weights), disposed with it.</summary>
+    public List<IDisposable> Owned { get; } = new();
+
+    /// <summary>Final hidden states [B·T, D] of token ids [B, T] (I32) at the given positions [B·T].
+    /// With a <paramref name="cache"/> (batch 1), the tokens continue the cached sequence.</summary>
+    public Tensor Forward(Tensor ids, Tensor positions, ForwardContext ctx, KvCache? cache = null)
+    {
+        if (ids.Shape.Rank != 2) throw new ArgumentException($"token ids are [batch, time], got {ids.Shape}");
+        int b = ids.Shape[0], t = ids.Shape[1];
+        if (cache is not null && b != 1) throw new ArgumentException("the KV cache holds one sequence");
+        using var flat = ids.Reshape(b * t);
+        var x = Ops.Embedding(Embed, flat);
+        foreach (var layer in Layers)
+        {
+            var input = x;
+            if (GradientCheckpointing && cache is null && GradMode.Enabled)
+                x = Checkpoint.Run(a => LayerForward(layer, a[0], a[1], b, t, ctx, null), input, positions); // positions saved with the input
+            else
+                x = LayerForward(layer, input, positions, b, t, ctx, cache);
+            input.Dispose();
+        }
+        cache?.Advance(t);
+        using (x) return Ops.RmsNorm(x, FinalNorm, Config.RmsNormEps);
+    }
+
+    /// <summary>Logits [N, V] of hidden states [N, D].</summary>
+    public Tensor Logits(Tensor hidden)
+    {
+        if (LmHead.DType == hidden.DType) return Ops.Linear(hidden, LmHead);
+        using var w = Ops.Cast(LmHead, hidden.DType);
+        return Ops.Linear(hidden, w);
+    }
+
+    private Tensor LayerForward(LlamaLayer l, Tensor x, Tensor positions, int b, int t, ForwardContext ctx, KvCache? cache)
+    {
+        var c = Config;
+        int n = b * t;
+        using var h = Ops.RmsNorm(x, l.AttnNorm, c.RmsNormEps);
+        using var q0 = l.Q.Forward(h, ctx);
+        using var k0 = l.K.Forward(h, ctx);
+        using var v0 = l.V.Forward(h, ctx);
+        using var q1 = Ops.Reshape(q0, n, c.NumHeads, c.HeadDim);
+        using var k1 = Ops.Reshape(k0, n, c.NumKvHeads, c.HeadDim);
+        using var q2 = Ops.Rope(q1, positions, Rope.Cos, Rope.Sin);
+        using var k2 = Ops.Rope(k1, positions, Rope.Cos, Rope.Sin);
+        using var q = Ops.Reshape(q2, b, t, c.NumHeads, c.HeadDim);
+        Tensor k, v;
+        if (cache is null)
+        {
+            k = Ops.Reshape(k2, b, t, c.NumKvHeads, c.HeadDim);
+            v = Ops.Reshape(v0, b, t, c.NumKvHeads, c.HeadDim);
+        }
+        else
+        {
+            using var v1 = v0.Reshape(n, c.NumKvHeads, c.HeadDim);
+            (k, v) = cache.Append(l.Index, k2, v1);
+        }
+        using var a = Ops.Attention(q, k, v, 1f / MathF.Sqrt(c.HeadDim));
+        k.Dispose();
+        v.Dispose();
+        using var a2 = Ops.Reshape(a, n, c.QDim);
+        using var o = l.O.Forward(a2, ctx);
+        using var x2 = Ops.Add(x, o);
+        using var h2 = Ops.RmsNorm(x2, l.FfnNorm, c.RmsNormEps);
+        using var g = l.Gate.Forward(h2, ctx);
+        using var u = l.Up.Forward(h2, ctx);
+        using var m = Ops.SwiGlu(g, u);
+        using var d = l.Down.Forward(m, ctx);
+        return Ops.Add(x2, d);
+    }
+
+    /// <summary>Positions 0..T−1 for each of B sequences (starting at <paramref name="start"/>), as an I32 tensor [B·T].</summary>
+    public Tensor Positions(int batch, int time, int start = 0)
+    {
+        if (start + time > Config.MaxPositionEmbeddings)
+            throw new ArgumentException($"sequence of {start + time} tokens exceeds the model's context of {Config.MaxPositionEmbeddings}");
+        var p = new int[batch * time];
+        for (int i = 0; i < p.Length; i++) p[i] = start + i % time;
+        return Backend.FromInts(p, new Shape(p.Length));
+    }
+
+    /// <summary>Mean (or scaled) cross-entropy of next-token prediction: targets [B·T] hold the id expected after each
+    /// position (−100 to skip). Returns scale·Σ NLL as a one-element tensor.</summary>
+    public Tensor Loss(Tensor ids, Tensor targets, float scale, ForwardContext ctx)
+    {
+        using var pos = Positions(ids.Shape[0], ids.Shape[1]);
+        using var hidden = Forward(ids, pos, ctx);
+        using var logits = Logits(hidden);
+        return Ops.CrossEntropy(logits, targets, scale);
+    }
+
+    public void Dispose()
+    {
+        Parameters.Dispose();
+        Rope.Dispose();
+        foreach (var o in Owned) o.Dispose();
+    }
+}

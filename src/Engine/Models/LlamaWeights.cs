@@ -1,0 +1,144 @@
+using Engine.Backends;
+using Engine.Formats;
+using Engine.Nn;
+using Engine.Tensors;
+
+namespace Engine.Models;
+
+/// <summary>How to place a model's weights on a backend.</summary>
+public sealed record WeightOptions
+{
+    /// <summary>Which parameters train (fp32, RequiresGrad); the rest are frozen. Null: none train.</summary>
+    public Func<string, bool>? Trainable { get; init; }
+    /// <summary>The dtype of frozen weights; null means the backend's activation type (f32 on the CPU, bf16 on CUDA).
+    /// Norm weights stay fp32 either way.</summary>
+    public DType? FrozenDType { get; init; }
+    /// <summary>True when the source stores q/k rows in the interleaved RoPE order (llama2.c, GGUF): they are
+    /// permuted to HF's half-split order on load.</summary>
+    public bool InterleavedRope { get; init; }
+}
+
+/// <summary>Creates a Llama model's <see cref="ParameterSet"/>: from a checkpoint (names and shapes checked) or
+/// randomly initialised as transformers does (normal(0, 0.02) for matrices, ones for norms) from a seed.</summary>
+public static class LlamaWeights
+{
+    /// <summary>Every tensor a Llama checkpoint must hold, with its [out, in] shape.</summary>
+    public static IEnumerable<(string Name, int[] Shape)> Expected(LlamaConfig c)
+    {
+        int d = c.HiddenSize;
+        yield return (LlamaNames.Embed, new[] { c.VocabSize, d });
+        for (int i = 0; i < c.NumLayers; i++)
+        {
+            yield return (LlamaNames.AttnNorm(i), new[] { d });
+            yield return (LlamaNames.ProjectionWeight(i, "q_proj"), new[] { c.QDim, d });
+            yield return (LlamaNames.ProjectionWeight(i, "k_proj"), new[] { c.KvDim, d });
+            yield return (LlamaNames.ProjectionWeight(i, "v_proj"), new[] { c.KvDim, d });
+            yield return (LlamaNames.ProjectionWeight(i, "o_proj"), new[] { d, c.QDim });
+            yield return (LlamaNames.FfnNorm(i), new[] { d });
+            yield return (LlamaNames.ProjectionWeight(i, "gate_proj"), new[] { c.IntermediateSize, d });
+            yield return (LlamaNames.ProjectionWeight(i, "up_proj"), new[] { c.IntermediateSize, d });
+            yield return (LlamaNames.ProjectionWeight(i, "down_proj"), new[] { d, c.IntermediateSize });
+        }
+        yield return (LlamaNames.FinalNorm, new[] { d });
+        if (!c.TieWordEmbeddings) yield return (LlamaNames.LmHead, new[] { c.VocabSize, d });
+    }
+
+    public static bool IsNorm(string name) => name.EndsWith("norm.weight", StringComparison.Ordinal);
+
+    private static DType PlacementType(string name, IBackend be, WeightOptions o, out bool trainable)
+    {
+        trainable = o.Trainable?.Invoke(name) ?? false;
+        if (trainable || IsNorm(name)) return DType.F32;
+        return o.FrozenDType ?? be.ActivationType;
+    }
+
+    public static ParameterSet Load(ITensorSource src, LlamaConfig c, IBackend be, WeightOptions o)
+    {
+        var set = new ParameterSet();
+        try
+        {
+            foreach (var (name, shape) in Expected(c))
+            {
+                if (!src.Contains(name))
+                {
+                    if (name == LlamaNames.LmHead) throw new FileFormatException(src.Path, name,
+                        "missing (config.json says tie_word_embeddings is false; set it true if the model shares its embedding)");
+                    throw new FileFormatException(src.Path, name, "tensor missing from the checkpoint");
+                }
+                var info = src.Info(name);
+                if (!info.Shape.AsSpan().SequenceEqual(shape))
+                    throw new FileFormatException(src.Path, name,
+                        $"shape [{string.Join(", ", info.Shape)}] does not match the config's [{string.Join(", ", shape)}]");
+                var dtype = PlacementType(name, be, o, out bool trainable);
+                var data = new float[info.NumElements];
+                src.ReadFloats(name, data);
+                if (o.InterleavedRope && IsRotated(name, out int heads))
+                    RopePermute.InterleavedToHalf(data, shape[0], shape[1], heads);
+                var t = TensorScope.Unscoped(() => be.FromFloats(data, new Shape(shape), dtype));
+                t.RequiresGrad = trainable;
+                set.Add(name, t);
+            }
+            return set;
+        }
+        catch
+        {
+            set.Dispose();
+            throw;
+        }
+
+        bool IsRotated(string name, out int heads)
+        {
+            heads = name.EndsWith("q_proj.weight", StringComparison.Ordinal) ? c.NumHeads
+                  : name.EndsWith("k_proj.weight", StringComparison.Ordinal) ? c.NumKvHeads : 0;
+            return heads > 0;
+        }
+    }
+
+    public static ParameterSet Random(LlamaConfig c, IBackend be, ulong seed, WeightOptions o, double std = 0.02)
+    {
+        var rng = new Rng(seed);
+        var set = new ParameterSet();
+        foreach (var (name, shape) in Expected(c))
+        {
+            var s = new Shape(shape);
+            var data = new float[s.NumElements];
+            if (IsNorm(name)) data.AsSpan().Fill(1f);
+            else rng.FillNormal(data, 0, std);
+            var dtype = PlacementType(name, be, o, out bool trainable);
+            var t = TensorScope.Unscoped(() => be.FromFloats(data, s, dtype));
+            t.RequiresGrad = trainable;
+            set.Add(name, t);
+        }
+        return set;
+    }
+}
+
+/// <summary>Row permutations between RoPE layouts of a q/k projection [heads·d, in]. HF rotates the halves of each
+/// head (pairs i, i+d/2); llama2.c and GGUF rotate adjacent pairs (2i, 2i+1). Interleaved row 2i is half-split row i and
+/// interleaved row 2i+1 is half-split row i+d/2 (llama.cpp's convert permute).</summary>
+public static class RopePermute
+{
+    public static void InterleavedToHalf(Span<float> w, int rows, int cols, int heads) => Permute(w, rows, cols, heads, toHalf: true);
+    public static void HalfToInterleaved(Span<float> w, int rows, int cols, int heads) => Permute(w, rows, cols, heads, toHalf: false);
+
+    private static void Permute(Span<float> w, int rows, int cols, int heads, bool toHalf)
+    {
+        if (rows % heads != 0 || (rows / heads) % 2 != 0)
+            throw new ArgumentException($"cannot split {rows} rows into {heads} heads of even size");
+        int d = rows / heads, half = d / 2;
+        var tmp = new float[(long)d * cols];
+        for (int h = 0; h < heads; h++)
+        {
+            var head = w.Slice(h * d * cols, d * cols);
+            head.CopyTo(tmp);
+            for (int i = 0; i < half; i++)
+            {
+                int inter0 = 2 * i, inter1 = 2 * i + 1, half0 = i, half1 = i + half;
+                int src0 = toHalf ? inter0 : half0, dst0 = toHalf ? half0 : inter0;
+                int src1 = toHalf ? inter1 : half1, dst1 = toHalf ? half1 : inter1;
+                tmp.AsSpan(src0 * cols, cols).CopyTo(head.Slice(dst0 * cols, cols));
+                tmp.AsSpan(src1 * cols, cols).CopyTo(head.Slice(dst1 * cols, cols));
+            }
+        }
+    }
+}

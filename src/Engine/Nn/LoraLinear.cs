@@ -1,0 +1,45 @@
+using Engine.Autograd;
+using Engine.Tensors;
+
+namespace Engine.Nn;
+
+/// <summary>PEFT's LoRA: y = base(x) + scaling·B·A·dropout(x), with A [r, in] and B [out, r] trainable and the base
+/// frozen. B starts at zero, so a fresh adapter reproduces the base model exactly.</summary>
+public sealed class LoraLinear : ILinear
+{
+    public LoraLinear(ILinear baseLinear, Tensor a, Tensor b, float scaling, float dropout, int moduleId)
+    {
+        if (a.Shape.Rank != 2 || b.Shape.Rank != 2 || a.Shape[1] != baseLinear.InFeatures || b.Shape[0] != baseLinear.OutFeatures || a.Shape[0] != b.Shape[1])
+            throw new ArgumentException($"LoRA shapes A {a.Shape}, B {b.Shape} do not fit a {baseLinear.OutFeatures}×{baseLinear.InFeatures} layer");
+        Base = baseLinear;
+        A = a;
+        B = b;
+        Scaling = scaling;
+        Dropout = dropout;
+        ModuleId = moduleId;
+    }
+
+    public ILinear Base { get; }
+    public Tensor A { get; }
+    public Tensor B { get; }
+    public float Scaling { get; }
+    public float Dropout { get; }
+    public int ModuleId { get; }
+    public int Rank => A.Shape[0];
+    public int InFeatures => Base.InFeatures;
+    public int OutFeatures => Base.OutFeatures;
+
+    public Tensor Forward(Tensor x, ForwardContext ctx)
+    {
+        var y = Base.Forward(x, ctx);
+        using var xd = ctx.Training && Dropout > 0 ? Ops.Dropout(x, Dropout, ctx.SeedFor(ModuleId)) : x.Share();
+        using var a = Cast(A, x.DType);
+        using var b = Cast(B, x.DType);
+        using var h = Ops.Linear(xd, a);
+        using var d = Ops.Linear(h, b);
+        using var s = Ops.Scale(d, Scaling);
+        using (y) return Ops.Add(y, s);
+    }
+
+    private static Tensor Cast(Tensor w, DType dtype) => w.DType == dtype ? w.Share() : Ops.Cast(w, dtype);
+}

@@ -1,0 +1,88 @@
+using Engine.Autograd;
+using Engine.Backends.Cpu;
+using Engine.Models;
+using Engine.Nn;
+using Engine.Tensors;
+using Engine.Tests.Support;
+
+namespace Engine.Tests.Models;
+
+public class LlamaModelTests
+{
+    [Fact]
+    public void Whole_model_loss_passes_a_finite_difference_check()
+    {
+        var c = TinyLlama.Config();
+        using var m = TinyLlama.Create(c);
+        var (ids, tg, count) = TinyLlama.Batch(m, new[,] { { 1, 4, 7, 2, 9 }, { 1, 3, 3, 10, 5 } });
+        var ps = m.Parameters.All.Select(p => p.Tensor).ToArray();
+        GradCheck.Check(_ => m.Loss(ids, tg, 1f / count, ForwardContext.Inference), ps, maxProbes: 24);
+    }
+
+    [Fact]
+    public void Kv_cache_decoding_matches_the_full_forward()
+    {
+        var c = TinyLlama.Config(vocab: 13);
+        using var m = TinyLlama.Create(c, trainable: false);
+        int[] seq = { 1, 5, 8, 2, 11, 4, 0 };
+        float[] full;
+        using (GradMode.NoGrad())
+        using (var s = new TensorScope())
+        {
+            var ids = m.Backend.FromInts(seq, new Shape(1, seq.Length));
+            var pos = m.Positions(1, seq.Length);
+            full = GradCheck.Values(m.Logits(m.Forward(ids, pos, ForwardContext.Inference)));
+        }
+        var gen = new Generator(m);
+        using var cache = new KvCache(m.Backend, c, 16);
+        var prefill = gen.Step(cache, seq[..3]);
+        AssertClose(full.AsSpan(2 * c.VocabSize, c.VocabSize), prefill);
+        for (int t = 3; t < seq.Length; t++)
+        {
+            var step = gen.Step(cache, new[] { seq[t] });
+            AssertClose(full.AsSpan(t * c.VocabSize, c.VocabSize), step);
+        }
+    }
+
+    private static void AssertClose(ReadOnlySpan<float> expected, float[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < actual.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5f * (1 + Math.Abs(expected[i])), $"logit {i}: {expected[i]} vs {actual[i]}");
+    }
+
+    [Fact]
+    public void Gradient_checkpointing_gives_the_same_gradients_with_less_peak_memory()
+    {
+        var c = TinyLlama.Config(layers: 4, hidden: 32, heads: 4, kvHeads: 2, inter: 64, vocab: 50, ctx: 64);
+        var (g0, peak0) = Grads(c, checkpointing: false);
+        var (g1, peak1) = Grads(c, checkpointing: true);
+        foreach (var (name, a) in g0)
+        {
+            var b = g1[name];
+            for (int i = 0; i < a.Length; i++)
+                Assert.True(Math.Abs(a[i] - b[i]) <= 1e-6f * Math.Max(1f, Math.Abs(a[i])), $"{name}[{i}]: {a[i]} vs {b[i]}");
+        }
+        Assert.True(peak1 < peak0, $"peak with checkpointing {peak1} B is not below {peak0} B");
+    }
+
+    private static (Dictionary<string, float[]> Grads, long Peak) Grads(LlamaConfig c, bool checkpointing)
+    {
+        var be = new CpuBackend();
+        using var m = TinyLlama.Create(c, seed: 3, std: 0.1, be: be);
+        m.GradientCheckpointing = checkpointing;
+        var rng = new Rng(5);
+        var tokens = new int[4, 48];
+        for (int i = 0; i < 4; i++) for (int j = 0; j < 48; j++) tokens[i, j] = rng.NextInt(c.VocabSize);
+        var (ids, tg, count) = TinyLlama.Batch(m, tokens);
+        be.ResetPeakMemory();
+        long baseline = be.MemoryInUse.Current;
+        Tensor loss;
+        using (var s = new TensorScope()) loss = s.Keep(m.Loss(ids, tg, 1f / count, ForwardContext.Inference));
+        loss.Backward();
+        loss.Dispose();
+        long peak = be.MemoryInUse.Peak - baseline;
+        var grads = m.Parameters.All.ToDictionary(p => p.Name, p => GradCheck.Values(p.Tensor.Grad!));
+        return (grads, peak);
+    }
+}
