@@ -33,13 +33,12 @@ public sealed class LoraLinear : ILinear
     {
         var y = Base.Forward(x, ctx);
         using var xd = ctx.Training && Dropout > 0 ? Ops.Dropout(x, Dropout, ctx.SeedFor(ModuleId)) : x.Share();
-        using var a = Cast(A, x.DType);
-        using var b = Cast(B, x.DType);
-        using var h = Ops.Linear(xd, a);
-        using var d = Ops.Linear(h, b);
+        // Cast only when the activation dtype differs: a plain handle copy would not carry RequiresGrad.
+        using var a = A.DType == x.DType ? null : Ops.Cast(A, x.DType);
+        using var b = B.DType == x.DType ? null : Ops.Cast(B, x.DType);
+        using var h = Ops.Linear(xd, a ?? A);
+        using var d = Ops.Linear(h, b ?? B);
         using var s = Ops.Scale(d, Scaling);
         using (y) return Ops.Add(y, s);
     }
-
-    private static Tensor Cast(Tensor w, DType dtype) => w.DType == dtype ? w.Share() : Ops.Cast(w, dtype);
 }

@@ -1,0 +1,86 @@
+using Engine.Autograd;
+using Engine.Backends.Cpu;
+using Engine.Models;
+using Engine.Nn;
+using Engine.Tensors;
+using Engine.Tests.Support;
+
+namespace Engine.Tests.Models;
+
+public class LoraTests
+{
+    private static float[] Logits(LlamaModel m, int[] seq)
+    {
+        using var _ = GradMode.NoGrad();
+        using var s = new TensorScope();
+        var ids = m.Backend.FromInts(seq, new Shape(1, seq.Length));
+        return GradCheck.Values(m.Logits(m.Forward(ids, m.Positions(1, seq.Length), ForwardContext.Inference)));
+    }
+
+    [Fact]
+    public void Fresh_adapter_reproduces_the_base_model_exactly()
+    {
+        var c = TinyLlama.Config();
+        using var m = TinyLlama.Create(c, trainable: false);
+        int[] seq = { 1, 4, 9, 2, 7 };
+        var before = Logits(m, seq);
+        using var lora = LoraAdapter.Inject(m, new LoraOptions { R = 4, Alpha = 8 });
+        Assert.Equal(7 * c.NumLayers * 2, lora.Parameters.Count);
+        Assert.Equal(before, Logits(m, seq));
+        var a = lora.Parameters[LoraAdapter.PeftName(1, "gate_proj", 'A')];
+        var b = lora.Parameters[LoraAdapter.PeftName(1, "gate_proj", 'B')];
+        Assert.Equal(new Shape(4, c.HiddenSize), a.Shape);
+        Assert.Equal(new Shape(c.IntermediateSize, 4), b.Shape);
+        double bound = 1 / Math.Sqrt(c.HiddenSize);
+        Assert.All(GradCheck.Values(a), v => Assert.InRange(v, -bound, bound));
+    }
+
+    [Fact]
+    public void Merged_weights_give_the_adapted_logits()
+    {
+        var c = TinyLlama.Config();
+        using var m = TinyLlama.Create(c, trainable: false);
+        using var lora = LoraAdapter.Inject(m, new LoraOptions { R = 2, Alpha = 6, Targets = LoraOptions.ParseTargets("q,v,down") });
+        var rng = new Rng(9);
+        foreach (var (name, t) in lora.Parameters.All)
+        {
+            var v = new float[t.NumElements];
+            rng.FillNormal(v, 0, 0.5);
+            v.CopyTo(t.F32());
+        }
+        int[] seq = { 1, 3, 10, 6 };
+        var adapted = Logits(m, seq);
+        LoraAdapter.MergeInto(m);
+        Assert.IsType<Linear>(m.Layers[0].Q);
+        var merged = Logits(m, seq);
+        for (int i = 0; i < adapted.Length; i++)
+            Assert.True(Math.Abs(adapted[i] - merged[i]) <= 1e-5 * (1 + Math.Abs(adapted[i])), $"logit {i}: {adapted[i]} vs {merged[i]}");
+    }
+
+    [Fact]
+    public void Lora_gradients_pass_a_finite_difference_check_and_the_base_gets_none()
+    {
+        var c = TinyLlama.Config();
+        using var m = TinyLlama.Create(c, trainable: false);
+        using var lora = LoraAdapter.Inject(m, new LoraOptions { R = 2, Alpha = 4, Dropout = 0.2f });
+        var rng = new Rng(3);
+        foreach (var (_, t) in lora.Parameters.All) rng.FillNormal(t.F32(), 0, 0.3);
+        var (ids, tg, count) = TinyLlama.Batch(m, new[,] { { 1, 4, 7, 2, 9 } });
+        var ctx = new ForwardContext(true, 77);
+        GradCheck.Check(_ => m.Loss(ids, tg, 1f / count, ctx), lora.Parameters.All.Select(p => p.Tensor).ToArray(), maxProbes: 16);
+        Assert.All(m.Parameters.All, p => Assert.Null(p.Tensor.Grad));
+    }
+
+    [Theory]
+    [InlineData("q_proj,v_proj", new[] { "q_proj", "v_proj" })]
+    [InlineData("v,q", new[] { "q_proj", "v_proj" })]
+    [InlineData("all-linear", new[] { "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj" })]
+    public void Target_names_follow_peft(string spec, string[] expected) => Assert.Equal(expected, LoraOptions.ParseTargets(spec));
+
+    [Fact]
+    public void Unknown_target_is_a_clear_error()
+    {
+        var e = Assert.Throws<EngineException>(() => LoraOptions.ParseTargets("q,attn"));
+        Assert.Contains("attn", e.Message);
+    }
+}
