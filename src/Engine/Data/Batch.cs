@@ -12,9 +12,7 @@ public sealed class Batch
         SeqLen = seqLen;
         Lengths = lengths;
         Position = position;
-        int n = 0;
-        foreach (var t in targets) if (t != EncodedSample.IgnoreIndex) n++;
-        LearnedTokens = n;
+        LearnedTokens = EncodedSample.CountLearned(targets);
     }
 
     /// <summary>[B*T] token ids.</summary>

@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Engine.Data;
 
 /// <summary>Turns the raw turns of one record into a <see cref="ConversationSample"/> with FastChat's rules: system turns
@@ -43,6 +45,24 @@ internal static class ConversationBuilder
                 ? "has no assistant turn after the first user turn (the leading assistant turn is skipped, as FastChat does): nothing to learn"
                 : "has no assistant turn: nothing to learn");
         return new ConversationSample(ctx.Index, ctx.Id, system, turns);
+    }
+
+    /// <summary>Reads the turn objects of <paramref name="list"/> (the array in field <paramref name="listField"/>), each
+    /// with a role string under <paramref name="roleKey"/> and its text under <paramref name="textKey"/>.</summary>
+    public static List<(Role Role, string Text, string Field)> ReadTurns(in RecordContext ctx, JsonElement list, string listField,
+        string roleKey, string textKey, Func<string, Role?> parseRole, string expectedRoles)
+    {
+        var raw = new List<(Role, string, string)>(list.GetArrayLength());
+        int k = 0;
+        foreach (var turn in list.EnumerateArray())
+        {
+            string field = $"{listField}[{k++}]";
+            ctx.RequireObject(turn, field);
+            var name = ctx.String(turn, roleKey, $"{field}.{roleKey}");
+            var role = parseRole(name) ?? throw ctx.Error($"{field}.{roleKey}", $"unknown role \"{name}\"; expected {expectedRoles}");
+            raw.Add((role, ctx.String(turn, textKey, $"{field}.{textKey}"), field));
+        }
+        return raw;
     }
 
     private static string Name(Role r) => r switch { Role.User => "a user turn", Role.Assistant => "an assistant turn", _ => "a system turn" };

@@ -24,15 +24,10 @@ public sealed class EncodedSample
     public bool Truncated { get; }
     public int Length => InputIds.Length;
 
-    public int LearnedCount
-    {
-        get
-        {
-            int n = 0;
-            foreach (var l in Labels) if (l != IgnoreIndex) n++;
-            return n;
-        }
-    }
+    public int LearnedCount => CountLearned(Labels);
+
+    /// <summary>Entries that are not <see cref="IgnoreIndex"/>.</summary>
+    public static int CountLearned(ReadOnlySpan<int> labels) => labels.Length - labels.Count(IgnoreIndex);
 }
 
 /// <summary>What <see cref="SampleEncoder.EncodeAll"/> did.</summary>

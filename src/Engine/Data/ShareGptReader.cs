@@ -21,17 +21,8 @@ internal static class ShareGptReader
         ctx.RequireObject(record, null);
         var list = ctx.Array(record, Key, Key);
         var system = ctx.OptionalString(record, "system", "system");
-        var raw = new List<(Role, string, string)>(list.GetArrayLength());
-        int k = 0;
-        foreach (var turn in list.EnumerateArray())
-        {
-            string field = $"{Key}[{k++}]";
-            ctx.RequireObject(turn, field);
-            var from = ctx.String(turn, "from", field + ".from");
-            var role = ParseRole(from)
-                ?? throw ctx.Error(field + ".from", $"unknown role \"{from}\"; expected human/user, gpt/assistant/chatgpt/bard or system");
-            raw.Add((role, ctx.String(turn, "value", field + ".value"), field));
-        }
+        var raw = ConversationBuilder.ReadTurns(ctx, list, Key, "from", "value", ParseRole,
+            "human/user, gpt/assistant/chatgpt/bard or system");
         return ConversationBuilder.Build(ctx, Key, system, raw, out skippedFirstTurn);
     }
 }

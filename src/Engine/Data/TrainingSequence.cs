@@ -10,9 +10,7 @@ public sealed class TrainingSequence
         if (inputIds.Length != targets.Length) throw new ArgumentException("input ids and targets differ in length");
         InputIds = inputIds;
         Targets = targets;
-        int n = 0;
-        foreach (var t in targets) if (t != EncodedSample.IgnoreIndex) n++;
-        LearnedCount = n;
+        LearnedCount = EncodedSample.CountLearned(targets);
     }
 
     public int[] InputIds { get; }

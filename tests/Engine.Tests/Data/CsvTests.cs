@@ -5,13 +5,7 @@ namespace Engine.Tests.Data;
 
 public class CsvTests
 {
-    private static Dataset Read(string content)
-    {
-        using var dir = new TempDir();
-        var path = dir.File("d.csv");
-        File.WriteAllText(path, content);
-        return DataReader.Read(path);
-    }
+    private static Dataset Read(string content) => DataTestUtil.ReadFile("d.csv", content);
 
     [Fact]
     public void Rfc4180_quotes_escaped_quotes_commas_and_newlines_inside_fields()

@@ -1,4 +1,5 @@
 using Engine.Data;
+using Engine.Tests.Support;
 using Engine.Tokenizers;
 
 namespace Engine.Tests.Data;
@@ -22,6 +23,18 @@ internal static class DataTestUtil
         }
         return string.Join(" ", parts);
     }
+
+    /// <summary>Writes <paramref name="content"/> to a temporary file called <paramref name="name"/> and runs
+    /// <paramref name="use"/> on its path.</summary>
+    public static T WithFile<T>(string name, string content, Func<string, T> use)
+    {
+        using var dir = new TempDir();
+        var path = dir.File(name);
+        File.WriteAllText(path, content);
+        return use(path);
+    }
+
+    public static Dataset ReadFile(string name, string content) => WithFile(name, content, DataReader.Read);
 
     public static ConversationSample Conversation(string? system, params string[] turns) =>
         new(0, null, system, turns.Select((t, i) => new Turn(i % 2 == 0 ? Role.User : Role.Assistant, t)).ToList());

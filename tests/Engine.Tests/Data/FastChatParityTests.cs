@@ -13,8 +13,11 @@ public class FastChatParityTests
     [InlineData("datasets/fastchat_dummy_conversation_with_system.json")]
     public void Labels_equal_FastChat_preprocess_on_the_dummy_conversations(string file)
     {
-        var data = DataReader.Read(SharedData.Require(file));
-        var tok = new WordTokenizer();
+        AssertParity(DataReader.Read(SharedData.Require(file)), new WordTokenizer());
+    }
+
+    internal static void AssertParity(Dataset data, ITokenizer tok)
+    {
         var template = new VicunaTemplate();
         var encoder = new SampleEncoder(tok, template, 2048);
         foreach (var sample in data.Samples)

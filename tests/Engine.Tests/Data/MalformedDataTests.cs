@@ -6,17 +6,14 @@ namespace Engine.Tests.Data;
 /// <summary>Bad files fail with a <see cref="DataFormatException"/> naming the file, the record and the field.</summary>
 public class MalformedDataTests
 {
-    private static DataFormatException Fail(string name, string content)
+    private static DataFormatException Fail(string name, string content) => DataTestUtil.WithFile(name, content, path =>
     {
-        using var dir = new TempDir();
-        var path = dir.File(name);
-        File.WriteAllText(path, content);
         var ex = Assert.Throws<DataFormatException>(() => DataReader.Read(path));
         Assert.StartsWith(path + ": ", ex.Message);
         Assert.Equal(path, ex.FilePath);
         Assert.IsAssignableFrom<EngineException>(ex);
         return ex;
-    }
+    });
 
     private const string Good = "{\"id\": \"g\", \"conversations\": [{\"from\": \"human\", \"value\": \"q\"}, {\"from\": \"gpt\", \"value\": \"a\"}]}";
 

@@ -5,13 +5,7 @@ namespace Engine.Tests.Data;
 
 public class ReaderFormatTests
 {
-    private static Dataset ReadText(string name, string content)
-    {
-        using var dir = new TempDir();
-        var path = dir.File(name);
-        File.WriteAllText(path, content);
-        return DataReader.Read(path);
-    }
+    private static Dataset ReadText(string name, string content) => DataTestUtil.ReadFile(name, content);
 
     [Fact]
     public void ShareGpt_jsonl_with_role_aliases_system_turn_and_a_leading_assistant_turn()
