@@ -62,8 +62,9 @@ public static class TrainingData
         // Packed samples may run over several windows, so they are not truncated.
         var encoder = new SampleEncoder(tokenizer, template, options.Packing ? int.MaxValue : options.MaxLength, options.TrainOnInputs);
         var (train, trainStats, droppedWindows) = Build(encoder, trainSamples, options, pad, shuffle: true);
+        string within = options.Packing ? "" : $" within the first {options.MaxLength} tokens";
         if (trainStats.DroppedNoLearnedTokens > 0)
-            notes.Add($"{trainStats.DroppedNoLearnedTokens} training sample(s) had no learned token after truncation to {options.MaxLength} and were dropped");
+            notes.Add($"{trainStats.DroppedNoLearnedTokens} training sample(s) had no learned token{within} and were dropped");
 
         DataLoader? eval = null;
         EncodeStats? evalStats = null;
@@ -72,7 +73,7 @@ public static class TrainingData
             (eval, evalStats, int evalDropped) = Build(encoder, evalSamples, options with { GroupByLength = false }, pad, shuffle: false);
             droppedWindows += evalDropped;
             if (evalStats.DroppedNoLearnedTokens > 0)
-                notes.Add($"{evalStats.DroppedNoLearnedTokens} evaluation sample(s) had no learned token after truncation and were dropped");
+                notes.Add($"{evalStats.DroppedNoLearnedTokens} evaluation sample(s) had no learned token{within} and were dropped");
         }
         return new PreparedData(file, template, train, trainStats, eval, evalStats, pad, droppedWindows, notes);
     }

@@ -178,7 +178,7 @@ public class BatchingTests
         // Padding waste is far below that of a random batching of the same data.
         long Waste(DataLoader l) => l.Epoch(0).Sum(b => (long)b.BatchSize * b.SeqLen - b.Lengths.Sum());
         Assert.True(Waste(loader) * 3 < Waste(new DataLoader(Sequences(64, i => lengths[i]), 4, 0, 3)));
-        Assert.Equal(loader.Plan(1).Count, 16);
+        Assert.Equal(16, loader.Plan(1).Count);
         Assert.NotEqual(plan.Select(b => b[0]), loader.Plan(1).Select(b => b[0]));
     }
 
