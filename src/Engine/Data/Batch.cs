@@ -1,0 +1,50 @@
+namespace Engine.Data;
+
+/// <summary>A padded batch, row-major [BatchSize, SeqLen]. Rows are right-padded with the pad id and −100 targets;
+/// with causal attention real tokens never attend to the padding that follows them, so no attention mask is needed.</summary>
+public sealed class Batch
+{
+    public Batch(int[] inputIds, int[] targets, int batchSize, int seqLen, int[] lengths, LoaderPosition position)
+    {
+        InputIds = inputIds;
+        Targets = targets;
+        BatchSize = batchSize;
+        SeqLen = seqLen;
+        Lengths = lengths;
+        Position = position;
+        LearnedTokens = EncodedSample.CountLearned(targets);
+    }
+
+    /// <summary>[B*T] token ids.</summary>
+    public int[] InputIds { get; }
+    /// <summary>[B*T] next-token targets, already shifted: Targets[b*T + t] is what position t of row b must predict,
+    /// −100 where there is no loss. Pass straight to a per-position cross-entropy.</summary>
+    public int[] Targets { get; }
+    public int BatchSize { get; }
+    public int SeqLen { get; }
+    /// <summary>Unpadded length of each row.</summary>
+    public int[] Lengths { get; }
+    /// <summary>Targets ≠ −100: divide the summed loss by this for the mean.</summary>
+    public int LearnedTokens { get; }
+    /// <summary>The loader position this batch was taken from.</summary>
+    public LoaderPosition Position { get; }
+
+    /// <summary>Pads <paramref name="rows"/> to the longest of them.</summary>
+    public static Batch Collate(IReadOnlyList<TrainingSequence> rows, int padId, LoaderPosition position)
+    {
+        int b = rows.Count, t = 0;
+        foreach (var r in rows) t = Math.Max(t, r.Length);
+        var ids = new int[b * t];
+        var targets = new int[b * t];
+        var lengths = new int[b];
+        ids.AsSpan().Fill(padId);
+        targets.AsSpan().Fill(EncodedSample.IgnoreIndex);
+        for (int i = 0; i < b; i++)
+        {
+            rows[i].InputIds.CopyTo(ids, i * t);
+            rows[i].Targets.CopyTo(targets, i * t);
+            lengths[i] = rows[i].Length;
+        }
+        return new Batch(ids, targets, b, t, lengths, position);
+    }
+}

@@ -1,0 +1,52 @@
+namespace Engine.Data;
+
+/// <summary>Renders a sample into segments: text to tokenize, BOS/EOS to insert as ids, and which parts are learned.
+/// Templates never emit the sample's first BOS unless their format shows it (llama-2); <see cref="SampleEncoder"/> adds
+/// BOS in front when the first segment is not one.</summary>
+public abstract class ChatTemplate
+{
+    public abstract string Name { get; }
+
+    public IReadOnlyList<TemplateSegment> Render(Sample sample)
+    {
+        var output = new List<TemplateSegment>();
+        switch (sample)
+        {
+            case ConversationSample c: RenderConversation(c, output); break;
+            case TextSample t: RenderText(t, output); break;
+            default: throw new ArgumentException($"unknown sample type {sample.GetType().Name}", nameof(sample));
+        }
+        return output;
+    }
+
+    protected abstract void RenderConversation(ConversationSample conversation, List<TemplateSegment> output);
+
+    protected virtual void RenderText(TextSample text, List<TemplateSegment> output) =>
+        throw new EngineException($"template {Name} renders conversations, but sample {text.Index} is plain text; use --template raw for plain text");
+
+    /// <summary>The first user message with an Alpaca "input" appended after a blank line, for templates that have no
+    /// place of their own for it.</summary>
+    protected static string UserText(ConversationSample c, int turn) =>
+        turn == 0 && !string.IsNullOrEmpty(c.Context) ? c.Turns[0].Text + "\n\n" + c.Context : c.Turns[turn].Text;
+
+    public static IReadOnlyList<string> Names { get; } = new[] { VicunaTemplate.TemplateName, Llama2Template.TemplateName, AlpacaTemplate.TemplateName, RawTemplate.TemplateName };
+
+    public static ChatTemplate Get(string name) => name.ToLowerInvariant() switch
+    {
+        VicunaTemplate.TemplateName or "vicuna" => new VicunaTemplate(),
+        Llama2Template.TemplateName or "llama2" => new Llama2Template(),
+        AlpacaTemplate.TemplateName => new AlpacaTemplate(),
+        RawTemplate.TemplateName => new RawTemplate(),
+        _ => throw new EngineException($"unknown chat template \"{name}\"; expected one of {string.Join(", ", Names)}"),
+    };
+
+    /// <summary>ShareGPT and OpenAI messages → vicuna_v1.1 (FastChat's default), Alpaca → alpaca, text → raw.</summary>
+    public static ChatTemplate DefaultFor(DataFormat format) => format switch
+    {
+        DataFormat.ShareGpt or DataFormat.OpenAiMessages => new VicunaTemplate(),
+        DataFormat.Alpaca => new AlpacaTemplate(),
+        _ => new RawTemplate(),
+    };
+
+    public override string ToString() => Name;
+}

@@ -1,0 +1,33 @@
+using System.Text;
+
+namespace Engine.Data;
+
+public enum SegmentKind
+{
+    /// <summary>Text to tokenize.</summary>
+    Text,
+    /// <summary>The BOS token, inserted by id.</summary>
+    Bos,
+    /// <summary>The EOS token, inserted by id.</summary>
+    Eos,
+}
+
+/// <summary>A piece of a rendered sample. <see cref="Learned"/> marks the parts the model is trained to produce
+/// (assistant replies and the EOS that ends them); everything else is context whose tokens get label -100.</summary>
+public readonly record struct TemplateSegment(SegmentKind Kind, string Text, bool Learned)
+{
+    public static TemplateSegment Prompt(string text) => new(SegmentKind.Text, text, false);
+    public static TemplateSegment Reply(string text) => new(SegmentKind.Text, text, true);
+    public static TemplateSegment Bos => new(SegmentKind.Bos, "", false);
+    public static TemplateSegment Eos(bool learned) => new(SegmentKind.Eos, "", learned);
+
+    /// <summary>The segments as one string, special tokens written as <paramref name="bos"/>/<paramref name="eos"/>
+    /// (for vicuna_v1.1 this is exactly FastChat's <c>conv.get_prompt()</c>).</summary>
+    public static string ToText(IReadOnlyList<TemplateSegment> segments, string bos = "<s>", string eos = "</s>")
+    {
+        var sb = new StringBuilder();
+        foreach (var s in segments)
+            sb.Append(s.Kind switch { SegmentKind.Bos => bos, SegmentKind.Eos => eos, _ => s.Text });
+        return sb.ToString();
+    }
+}
