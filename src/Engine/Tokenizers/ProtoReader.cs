@@ -36,7 +36,7 @@ internal ref struct ProtoReader
     }
 
     /// <summary>The message or field being read, used in error messages ("ModelProto.pieces[7]").</summary>
-    public string Message { get; set; }
+    public string Message { get; }
 
     public readonly bool AtEnd => _pos >= _data.Length;
 

@@ -20,19 +20,26 @@ public class Llama2cTokenizerTests
 
     private static readonly (float, byte[])[] Small = [T("<unk>"), T("\n<s>\n"), T("\n</s>\n"), T(" "), T("a"), T(" a", 1)];
 
-    [Fact]
-    public void Llama2Bin_HoldsTheSameVocabularyAsTheModel()
+    [Theory]
+    [InlineData("llama2", 32000, 27)]
+    [InlineData("tok512", 512, 7)]
+    public void Bin_HoldsTheSameVocabularyAsTheModel(string name, int vocabSize, int maxTokenLength)
     {
-        var bin = TokenizerAssets.Llama2Bin;
-        var model = TokenizerAssets.Llama2Model;
-        Assert.Equal(27, bin.MaxTokenLength);
-        Assert.Equal(32000, bin.VocabSize);
-        for (int id = 0; id < 32000; id++)
+        var (bin, model) = name == "llama2"
+            ? ((VocabularyTokenizer)TokenizerAssets.Llama2Bin, (VocabularyTokenizer)TokenizerAssets.Llama2Model)
+            : (TokenizerAssets.Tok512Bin, TokenizerAssets.Tok512Model);
+        Assert.Equal(maxTokenLength, ((Llama2cTokenizer)bin).MaxTokenLength);
+        Assert.Equal(vocabSize, bin.VocabSize);
+        Assert.Equal(vocabSize, model.VocabSize);
+        for (int id = 0; id < vocabSize; id++)
         {
             Assert.Equal(model.IdToPiece(id), bin.IdToPiece(id));
             Assert.Equal(model.Score(id), bin.Score(id));
             Assert.Equal(model.Kind(id), bin.Kind(id));
         }
+        Assert.Equal((0, 1, 2, -1), (bin.UnkId, bin.BosId, bin.EosId, bin.PadId));
+        Assert.Equal((0, 1, 2, -1), (model.UnkId, model.BosId, model.EosId, model.PadId));
+        Assert.True(bin.ByteFallback);
     }
 
     [Fact]

@@ -15,24 +15,6 @@ public class Tok512Tests
     }
 
     [Fact]
-    public void BinAndModel_HoldTheSameVocabulary()
-    {
-        var bin = TokenizerAssets.Tok512Bin;
-        var model = TokenizerAssets.Tok512Model;
-        Assert.Equal(512, bin.VocabSize);
-        Assert.Equal(512, model.VocabSize);
-        Assert.Equal(7, bin.MaxTokenLength);
-        for (int id = 0; id < 512; id++)
-        {
-            Assert.Equal(model.IdToPiece(id), bin.IdToPiece(id));
-            Assert.Equal(model.Score(id), bin.Score(id));
-            Assert.Equal(model.Kind(id), bin.Kind(id));
-        }
-        Assert.Equal((0, 1, 2, -1), (bin.UnkId, bin.BosId, bin.EosId, bin.PadId));
-        Assert.Equal((0, 1, 2, -1), (model.UnkId, model.BosId, model.EosId, model.PadId));
-    }
-
-    [Fact]
     public void BinAndModel_GiveIdenticalIds_OnTinyStoriesAndOtherText()
     {
         var sample = TokenizerAssets.TinyStoriesSample;
