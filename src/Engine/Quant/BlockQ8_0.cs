@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace Engine.Quant;
 
 /// <summary>ggml block_q8_0 = { fp16 d; int8 qs[32] }, quantized exactly like quantize_row_q8_0_ref:
@@ -19,7 +17,7 @@ internal static class BlockQ8_0
             for (int j = 0; j < xb.Length; j++) amax = MathF.Max(amax, MathF.Abs(xb[j]));
             float d = amax / 127f;
             float id = d != 0f ? 1f / d : 0f;
-            BlockHalf.Write(yb, 0, d);
+            BlockBits.WriteHalf(yb, 0, d);
             for (int j = 0; j < GgmlTypes.QK; j++)
                 yb[2 + j] = (byte)(sbyte)(int)MathF.Round(xb[j] * id, MidpointRounding.AwayFromZero);
         }
@@ -32,18 +30,8 @@ internal static class BlockQ8_0
         {
             var yb = y.Slice(i * Bytes, Bytes);
             var xb = x.Slice(i * GgmlTypes.QK, GgmlTypes.QK);
-            float d = BlockHalf.Read(yb, 0);
+            float d = BlockBits.ReadHalf(yb, 0);
             for (int j = 0; j < GgmlTypes.QK; j++) xb[j] = (sbyte)yb[2 + j] * d;
         }
     }
-}
-
-/// <summary>The fp16 scale fields of ggml blocks (ggml_half, little-endian).</summary>
-internal static class BlockHalf
-{
-    public static void Write(Span<byte> block, int offset, float value) =>
-        BinaryPrimitives.WriteUInt16LittleEndian(block[offset..], BitConverter.HalfToUInt16Bits((Half)value));
-
-    public static float Read(ReadOnlySpan<byte> block, int offset) =>
-        (float)BitConverter.UInt16BitsToHalf(BinaryPrimitives.ReadUInt16LittleEndian(block[offset..]));
 }

@@ -81,10 +81,10 @@ public static class GgmlBlocks
                 case GgmlType.F32: MemoryMarshal.AsBytes(floats).CopyTo(bytes); break;
                 case GgmlType.F16: HalfRows.ToF16(floats, bytes); break;
                 case GgmlType.BF16: HalfRows.ToBF16(floats, bytes); break;
-                case GgmlType.Q4_0: BlockQ4_0.Quantize(floats, bytes); break;
-                case GgmlType.Q4_1: BlockQ4_1.Quantize(floats, bytes); break;
-                case GgmlType.Q5_0: BlockQ5_0.Quantize(floats, bytes); break;
-                case GgmlType.Q5_1: BlockQ5_1.Quantize(floats, bytes); break;
+                case GgmlType.Q4_0: BlockSymmetric.Quantize(floats, bytes, 4); break;
+                case GgmlType.Q4_1: BlockAffine.Quantize(floats, bytes, 4); break;
+                case GgmlType.Q5_0: BlockSymmetric.Quantize(floats, bytes, 5); break;
+                case GgmlType.Q5_1: BlockAffine.Quantize(floats, bytes, 5); break;
                 case GgmlType.Q8_0: BlockQ8_0.Quantize(floats, bytes); break;
                 default: throw new ArgumentOutOfRangeException(nameof(type), type, "not a supported ggml type");
             }
@@ -96,10 +96,10 @@ public static class GgmlBlocks
                 case GgmlType.F32: bytes.CopyTo(MemoryMarshal.AsBytes(floats)); break;
                 case GgmlType.F16: HalfRows.FromF16(bytes, floats); break;
                 case GgmlType.BF16: HalfRows.FromBF16(bytes, floats); break;
-                case GgmlType.Q4_0: BlockQ4_0.Dequantize(bytes, floats); break;
-                case GgmlType.Q4_1: BlockQ4_1.Dequantize(bytes, floats); break;
-                case GgmlType.Q5_0: BlockQ5_0.Dequantize(bytes, floats); break;
-                case GgmlType.Q5_1: BlockQ5_1.Dequantize(bytes, floats); break;
+                case GgmlType.Q4_0: BlockSymmetric.Dequantize(bytes, floats, 4); break;
+                case GgmlType.Q4_1: BlockAffine.Dequantize(bytes, floats, 4); break;
+                case GgmlType.Q5_0: BlockSymmetric.Dequantize(bytes, floats, 5); break;
+                case GgmlType.Q5_1: BlockAffine.Dequantize(bytes, floats, 5); break;
                 case GgmlType.Q8_0: BlockQ8_0.Dequantize(bytes, floats); break;
                 default: throw new ArgumentOutOfRangeException(nameof(type), type, "not a supported ggml type");
             }
