@@ -26,4 +26,15 @@ internal static class AtomicFile
             throw;
         }
     }
+
+    /// <summary>Runs a tensor's writer callback and checks it wrote exactly <paramref name="bytes"/> bytes, so a wrong
+    /// callback cannot shift every later tensor.</summary>
+    public static void WriteExactly(Stream s, long bytes, Action<Stream> write, string what)
+    {
+        long before = s.Position;
+        write(s);
+        long wrote = s.Position - before;
+        if (wrote != bytes)
+            throw new InvalidOperationException($"{what}: the writer callback wrote {wrote} bytes; {bytes} are needed");
+    }
 }

@@ -42,19 +42,7 @@ public sealed partial class GgufFile : ITensorSource
     public IReadOnlyList<GgufTensorInfo> Tensors { get; }
     public IReadOnlyCollection<string> Names => _names;
 
-    public static GgufFile Open(string path)
-    {
-        var file = MappedFile.Open(path);
-        try
-        {
-            return Parse(file);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-    }
+    public static GgufFile Open(string path) => MappedFile.OpenWith(path, Parse);
 
     public bool Contains(string name) => _tensors.ContainsKey(name);
 

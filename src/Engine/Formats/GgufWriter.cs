@@ -122,11 +122,7 @@ public sealed class GgufWriter
             WritePadding(s, alignment);
             foreach (var t in _tensors)
             {
-                long before = s.Position;
-                t.Write(s);
-                long wrote = s.Position - before;
-                if (wrote != t.Bytes)
-                    throw new InvalidOperationException($"tensor '{t.Name}': the writer callback wrote {wrote} bytes; {t.Type.Name()} [{string.Join(", ", t.Dims)}] needs {t.Bytes}");
+                AtomicFile.WriteExactly(s, t.Bytes, t.Write, $"tensor '{t.Name}' ({t.Type.Name()} [{string.Join(", ", t.Dims)}])");
                 WritePadding(s, alignment);
             }
         });

@@ -30,30 +30,21 @@ public sealed class Llama2cCheckpoint : ITensorSource
     /// <summary>Names in file order.</summary>
     public IReadOnlyCollection<string> Names => _names;
 
-    public static Llama2cCheckpoint Open(string path)
+    public static Llama2cCheckpoint Open(string path) => MappedFile.OpenWith(path, file =>
     {
-        var file = MappedFile.Open(path);
-        try
+        var header = ParseHeader(file);
+        var segments = Layout(header, path, out long expectedSize);
+        if (file.Length != expectedSize)
         {
-            var header = ParseHeader(file);
-            var segments = Layout(header, path, out long expectedSize);
-            if (file.Length != expectedSize)
-            {
-                long diff = file.Length - expectedSize;
-                throw new FileFormatException(path, "file size",
-                    $"expected {expectedSize} bytes for a version {header.Version} checkpoint with dim={header.Dim}, hidden_dim={header.HiddenDim}, "
-                    + $"n_layers={header.NLayers}, n_heads={header.NHeads}, n_kv_heads={header.NKvHeads}, vocab_size={header.VocabSize}, "
-                    + $"seq_len={header.SeqLen}, shared_classifier={header.SharedClassifier}, found {file.Length} "
-                    + (diff < 0 ? $"(truncated by {-diff} bytes)" : $"({diff} bytes too many)"));
-            }
-            return new Llama2cCheckpoint(file, header, segments);
+            long diff = file.Length - expectedSize;
+            throw new FileFormatException(path, "file size",
+                $"expected {expectedSize} bytes for a version {header.Version} checkpoint with dim={header.Dim}, hidden_dim={header.HiddenDim}, "
+                + $"n_layers={header.NLayers}, n_heads={header.NHeads}, n_kv_heads={header.NKvHeads}, vocab_size={header.VocabSize}, "
+                + $"seq_len={header.SeqLen}, shared_classifier={header.SharedClassifier}, found {file.Length} "
+                + (diff < 0 ? $"(truncated by {-diff} bytes)" : $"({diff} bytes too many)"));
         }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-    }
+        return new Llama2cCheckpoint(file, header, segments);
+    });
 
     /// <summary>The size in bytes a file with this header must have.</summary>
     public static long ExpectedFileSize(Llama2cHeader header)

@@ -49,6 +49,21 @@ internal sealed unsafe class MappedFile : IDisposable
         }
     }
 
+    /// <summary>Maps the file and hands it to <paramref name="parse"/>; the map is released if parsing throws.</summary>
+    public static T OpenWith<T>(string path, Func<MappedFile, T> parse)
+    {
+        var file = Open(path);
+        try
+        {
+            return parse(file);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Throws unless [offset, offset+length) lies inside the file.</summary>
     public void Check(long offset, long length, string what)
     {

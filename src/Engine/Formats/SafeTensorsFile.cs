@@ -34,19 +34,7 @@ public sealed class SafeTensorsFile : ITensorSource
     /// <summary>File offset of the data section (8 + header length).</summary>
     public long DataOffset { get; }
 
-    public static SafeTensorsFile Open(string path)
-    {
-        var file = MappedFile.Open(path);
-        try
-        {
-            return Parse(file);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-    }
+    public static SafeTensorsFile Open(string path) => MappedFile.OpenWith(path, Parse);
 
     public bool Contains(string name) => _slots.ContainsKey(name);
 

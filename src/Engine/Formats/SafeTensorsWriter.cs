@@ -169,13 +169,7 @@ public sealed class SafeTensorsWriter
         s.Write(len);
         s.Write(header);
         foreach (var item in items)
-        {
-            long before = s.Position;
-            item.Write(s);
-            long wrote = s.Position - before;
-            if (wrote != item.Bytes)
-                throw new InvalidOperationException($"tensor '{item.Name}': the writer callback wrote {wrote} bytes; shape [{string.Join(", ", item.Shape)}] of {item.DType.Name} needs {item.Bytes}");
-        }
+            AtomicFile.WriteExactly(s, item.Bytes, item.Write, $"tensor '{item.Name}' ({item.DType.Name} [{string.Join(", ", item.Shape)}])");
     }
 
     private byte[] BuildHeader(List<Item> items)
