@@ -1,0 +1,132 @@
+using Engine.Quant;
+using Engine.Tensors;
+
+namespace Engine.Tests.Quant;
+
+public class GgmlBlocksTests
+{
+    [Theory]
+    [InlineData(GgmlType.F32, 1, 4)]
+    [InlineData(GgmlType.F16, 1, 2)]
+    [InlineData(GgmlType.BF16, 1, 2)]
+    [InlineData(GgmlType.Q4_0, 32, 18)]
+    [InlineData(GgmlType.Q4_1, 32, 20)]
+    [InlineData(GgmlType.Q5_0, 32, 22)]
+    [InlineData(GgmlType.Q5_1, 32, 24)]
+    [InlineData(GgmlType.Q8_0, 32, 34)]
+    public void BlockGeometryMatchesGgml(GgmlType type, int blockSize, int typeSize)
+    {
+        Assert.Equal(blockSize, type.BlockSize());
+        Assert.Equal(typeSize, type.TypeSize());
+        Assert.Equal(4096L / blockSize * typeSize, type.RowSize(4096));
+        Assert.True(GgmlTypes.TryParse(type.Name(), out var parsed));
+        Assert.Equal(type, parsed);
+    }
+
+    [Fact]
+    public void TypeIdsAreGgmls()
+    {
+        Assert.Equal(new uint[] { 0, 1, 2, 3, 6, 7, 8, 30 }, Enum.GetValues<GgmlType>().Select(t => (uint)t).ToArray());
+        Assert.Equal("q4_K", GgmlTypes.DescribeId(12));
+    }
+
+    [Fact]
+    public void RowsThatAreNotWholeBlocksAreRejectedClearly()
+    {
+        var x = new float[172 * 2];
+        var ex = Assert.Throws<EngineException>(() => GgmlBlocks.Quantize(GgmlType.Q4_0, x, new byte[1000], rowLength: 172));
+        Assert.Contains("q4_0", ex.Message);
+        Assert.Contains("172", ex.Message);
+        Assert.Contains("32", ex.Message);
+        Assert.Throws<EngineException>(() => GgmlBlocks.Quantize(GgmlType.Q8_0, new float[40], new byte[100]));
+    }
+
+    /// <summary>Error bounds from the formulas: round-to-nearest types err by at most half a step, the clamped
+    /// symmetric types (q4_0, q5_0) by at most one step for the value opposite the block maximum; the fp16 scale and
+    /// minimum add a relative 2^-11 each.</summary>
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q4_1)]
+    [InlineData(GgmlType.Q5_0)]
+    [InlineData(GgmlType.Q5_1)]
+    public void RoundTripErrorStaysWithinOneStep(GgmlType type)
+    {
+        var rng = new Rng(11);
+        var x = new float[32 * 256];
+        rng.FillNormal(x, 0.3, 1.7);
+        var q = new byte[type.RowSize(x.Length)];
+        GgmlBlocks.Quantize(type, x, q);
+        var y = new float[x.Length];
+        GgmlBlocks.Dequantize(type, q, y);
+
+        double sumSq = 0, sumStepSq = 0;
+        for (int b = 0; b < x.Length / 32; b++)
+        {
+            var xb = x.AsSpan(b * 32, 32);
+            float min = float.MaxValue, max = float.MinValue, amax = 0;
+            foreach (var v in xb) { min = Math.Min(min, v); max = Math.Max(max, v); amax = Math.Max(amax, Math.Abs(v)); }
+            double step = type switch
+            {
+                GgmlType.Q8_0 => amax / 127.0,
+                GgmlType.Q4_0 => amax / 8.0,
+                GgmlType.Q5_0 => amax / 16.0,
+                GgmlType.Q4_1 => (max - min) / 15.0,
+                _ => (max - min) / 31.0,
+            };
+            double levels = type is GgmlType.Q8_0 ? 127 : type is GgmlType.Q4_0 or GgmlType.Q4_1 ? 16 : 32;
+            double fp16 = (levels * step + Math.Abs(min)) * Math.Pow(2, -11);
+            double bound = (type is GgmlType.Q4_0 or GgmlType.Q5_0 ? step : 0.5 * step) + fp16 + 1e-6;
+            for (int j = 0; j < 32; j++)
+            {
+                double err = Math.Abs(xb[j] - y[b * 32 + j]);
+                Assert.True(err <= bound, $"{type} block {b} element {j}: |{xb[j]} - {y[b * 32 + j]}| = {err} > {bound}");
+                sumSq += err * err;
+                sumStepSq += step * step;
+            }
+        }
+        // Uniform rounding error has variance step²/12; allow the clamped element and fp16 effects some slack.
+        double rel = Math.Sqrt(sumSq / sumStepSq);
+        Assert.InRange(rel, 0.2, 0.4);
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q5_1)]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.BF16)]
+    public void ParallelQuantizationEqualsBlockByBlock(GgmlType type)
+    {
+        // 9000 blocks: more than one parallel chunk, with a partial last chunk.
+        var rng = new Rng(5);
+        var x = new float[32 * 9000];
+        rng.FillNormal(x, 0, 1);
+        var whole = new byte[type.RowSize(x.Length)];
+        GgmlBlocks.Quantize(type, x, whole, rowLength: 288);
+        const int bs = 32;
+        int ts = (int)type.RowSize(bs);
+        var one = new byte[ts];
+        for (int b = 0; b < x.Length / bs; b += 997)
+        {
+            GgmlBlocks.Quantize(type, x.AsSpan(b * bs, bs), one);
+            Assert.Equal(one, whole.AsSpan(b * ts, ts).ToArray());
+        }
+        var back = new float[x.Length];
+        GgmlBlocks.Dequantize(type, whole, back);
+        var backOne = new float[bs];
+        GgmlBlocks.Dequantize(type, whole.AsSpan((x.Length / bs - 1) * ts, ts), backOne);
+        Assert.Equal(backOne, back.AsSpan(x.Length - bs, bs).ToArray());
+    }
+
+    [Fact]
+    public void F32RoundTripIsExact()
+    {
+        var x = new[] { 1.5f, -0f, float.MaxValue, 1e-40f };
+        var b = new byte[16];
+        GgmlBlocks.Quantize(GgmlType.F32, x, b);
+        Assert.Equal(BitConverter.GetBytes(1.5f), b[..4]);
+        var y = new float[4];
+        GgmlBlocks.Dequantize(GgmlType.F32, b, y);
+        Assert.Equal(x, y);
+    }
+}
