@@ -22,7 +22,7 @@ public static class BlockwiseQuant8
         return (codes, absmax);
     }
 
-    public static void Quantize(ReadOnlySpan<float> values, ReadOnlySpan<float> code, int blockSize, Span<byte> codes,
+    public static unsafe void Quantize(ReadOnlySpan<float> values, ReadOnlySpan<float> code, int blockSize, Span<byte> codes,
         Span<float> absmax)
     {
         CheckCode(code);
@@ -30,14 +30,26 @@ public static class BlockwiseQuant8
         int n = values.Length, blocks = Nf4Quantizer.BlockCount(n, blockSize);
         if (codes.Length != n) throw new ArgumentException($"codes must hold {n} bytes, got {codes.Length}");
         if (absmax.Length != blocks) throw new ArgumentException($"absmax must hold {blocks} blocks, got {absmax.Length}");
-        for (int b = 0; b < blocks; b++)
+        fixed (float* vp = values)
+        fixed (float* mp = code)
+        fixed (byte* cp = codes)
+        fixed (float* ap = absmax)
         {
-            int start = b * blockSize, len = Math.Min(blockSize, n - start);
-            var block = values.Slice(start, len);
-            float m = Nf4Quantizer.BlockAbsmax(block, padded: len < blockSize);
-            absmax[b] = m;
-            float r = CudaFastReciprocal.Reciprocal(m);
-            for (int i = 0; i < len; i++) codes[start + i] = QuantizeValue(code, FlushDenormal(Nf4Quantizer.Scale(block[i], r)));
+            nint v = (nint)vp, m = (nint)mp, c = (nint)cp, a = (nint)ap;
+            Nf4Parallel.ForBlocks(blocks, blockSize * 8, (b0, b1) =>
+            {
+                var map = new ReadOnlySpan<float>((float*)m, 256);
+                for (int b = b0; b < b1; b++)
+                {
+                    int start = b * blockSize, len = Math.Min(blockSize, n - start);
+                    var block = new ReadOnlySpan<float>((float*)v + start, len);
+                    float max = Nf4Quantizer.BlockAbsmax(block, padded: len < blockSize);
+                    ((float*)a)[b] = max;
+                    float r = CudaFastReciprocal.Reciprocal(max);
+                    byte* dst = (byte*)c + start;
+                    for (int i = 0; i < len; i++) dst[i] = QuantizeValue(map, FlushDenormal(Nf4Quantizer.Scale(block[i], r)));
+                }
+            });
         }
     }
 

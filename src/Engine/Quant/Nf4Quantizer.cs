@@ -51,46 +51,53 @@ public static class Nf4Quantizer
     public static unsafe void Quantize(ReadOnlySpan<float> weight, Span<byte> packed, Span<float> absmax,
         int blockSize = DefaultBlockSize)
     {
-        int n = weight.Length;
-        int blocks = CheckQuantizeArgs(n, packed.Length, absmax.Length, blockSize);
-        fixed (float* wp = weight)
-        fixed (byte* pp = packed)
-        fixed (float* ap = absmax)
-        {
-            nint w = (nint)wp, p = (nint)pp, a = (nint)ap;
-            Nf4Parallel.ForBlocks(blocks, blockSize, (b0, b1) =>
-            {
-                for (int b = b0; b < b1; b++)
-                {
-                    int start = b * blockSize, len = Math.Min(blockSize, n - start);
-                    var src = new ReadOnlySpan<float>((float*)w + start, len);
-                    var dst = new Span<byte>((byte*)p + start / 2, (len + 1) / 2);
-                    ((float*)a)[b] = QuantizeBlock(src, dst, blockSize);
-                }
-            });
-        }
+        fixed (float* w = weight) QuantizeBlocks(new F32Source(w), weight.Length, packed, absmax, blockSize);
     }
 
     public static unsafe void QuantizeBf16(ReadOnlySpan<ushort> weight, Span<byte> packed, Span<float> absmax,
         int blockSize = DefaultBlockSize)
     {
-        int n = weight.Length;
+        fixed (ushort* w = weight) QuantizeBlocks(new Bf16Source(w), weight.Length, packed, absmax, blockSize);
+    }
+
+    private interface IBlockSource
+    {
+        /// <summary>Elements [start, start + length) as fp32, in place or converted into <paramref name="buffer"/>.</summary>
+        ReadOnlySpan<float> Load(int start, int length, Span<float> buffer);
+    }
+
+    private readonly unsafe struct F32Source(float* values) : IBlockSource
+    {
+        public ReadOnlySpan<float> Load(int start, int length, Span<float> buffer) => new(values + start, length);
+    }
+
+    private readonly unsafe struct Bf16Source(ushort* values) : IBlockSource
+    {
+        public ReadOnlySpan<float> Load(int start, int length, Span<float> buffer)
+        {
+            var dst = buffer[..length];
+            HalfConversions.BF16ToFloat(new ReadOnlySpan<ushort>(values + start, length), dst);
+            return dst;
+        }
+    }
+
+    private static unsafe void QuantizeBlocks<TSource>(TSource source, int n, Span<byte> packed, Span<float> absmax,
+        int blockSize)
+        where TSource : struct, IBlockSource
+    {
         int blocks = CheckQuantizeArgs(n, packed.Length, absmax.Length, blockSize);
-        fixed (ushort* wp = weight)
         fixed (byte* pp = packed)
         fixed (float* ap = absmax)
         {
-            nint w = (nint)wp, p = (nint)pp, a = (nint)ap;
+            nint p = (nint)pp, a = (nint)ap;
             Nf4Parallel.ForBlocks(blocks, blockSize, (b0, b1) =>
             {
                 Span<float> buffer = stackalloc float[blockSize];
                 for (int b = b0; b < b1; b++)
                 {
                     int start = b * blockSize, len = Math.Min(blockSize, n - start);
-                    var values = buffer[..len];
-                    HalfConversions.BF16ToFloat(new ReadOnlySpan<ushort>((ushort*)w + start, len), values);
                     var dst = new Span<byte>((byte*)p + start / 2, (len + 1) / 2);
-                    ((float*)a)[b] = QuantizeBlock(values, dst, blockSize);
+                    ((float*)a)[b] = QuantizeBlock(source.Load(start, len, buffer), dst, blockSize);
                 }
             });
         }
