@@ -4,7 +4,12 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        Console.WriteLine("engine bench: no benchmarks yet");
+        if (args.Length > 0 && args[0] == "nf4")
+        {
+            Nf4Bench.Run();
+            return 0;
+        }
+        Console.WriteLine("engine bench: usage: Engine.Bench nf4");
         return 0;
     }
 }
