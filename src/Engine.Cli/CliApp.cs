@@ -1,14 +1,29 @@
 using System.CommandLine;
+using Engine.Cli.Commands;
 
 namespace Engine.Cli;
 
-/// <summary>Builds the command tree and maps failures to one clear line and a non-zero exit code.</summary>
+/// <summary>Builds the command tree. Every verb runs through <see cref="CliRunner.Run"/>, which turns user errors into
+/// one line on stderr and a non-zero exit code (a stack trace only with --verbose).</summary>
 public static class CliApp
 {
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("engine: fine-tune Llama-family models (full, SFT, LoRA, QLoRA) end to end, no Python");
+        root.Options.Add(CommonOptions.Device);
+        root.Options.Add(CommonOptions.Verbose);
+        foreach (var c in new[]
+                 {
+                     TokenizeCommand.Create(), InfoCommand.Create(), GenerateCommand.Create(), EvalCommand.Create(),
+                     TrainCommand.Create(), DataCommand.Create(),
+                 })
+            root.Subcommands.Add(c);
+        return root;
+    }
+
     public static int Run(string[] args, TextWriter? stdout = null, TextWriter? stderr = null)
     {
-        var root = new RootCommand("engine: fine-tune Llama-family models (full, SFT, LoRA, QLoRA) with no Python");
         var config = new InvocationConfiguration { Output = stdout ?? Console.Out, Error = stderr ?? Console.Error };
-        return root.Parse(args).Invoke(config);
+        return Build().Parse(args).Invoke(config);
     }
 }

@@ -206,7 +206,8 @@ public sealed class SafeTensorsWriter
         return ms.ToArray();
     }
 
-    private static void WriteFloats(Stream s, ReadOnlySpan<float> values, DType storeAs)
+    /// <summary>Writes fp32 values as f32, f16 or bf16 little-endian elements.</summary>
+    public static void WriteFloats(Stream s, ReadOnlySpan<float> values, DType storeAs)
     {
         if (storeAs == DType.F32)
         {

@@ -1,0 +1,55 @@
+using System.CommandLine;
+using System.Text.Json;
+using Engine.Models;
+using Engine.Tokenizers;
+
+namespace Engine.Cli.Commands;
+
+/// <summary><c>engine generate</c>: continue a prompt with a KV cache; greedy at temperature 0.</summary>
+public static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var tokenizer = CommonOptions.Tokenizer();
+        var adapter = new Option<string?>("--adapter") { Description = "a PEFT LoRA adapter folder applied on top of the model" };
+        var prompt = new Option<string>("--prompt") { Description = "text to continue (BOS is prepended)", DefaultValueFactory = _ => "" };
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "tokens to generate at most", DefaultValueFactory = _ => 256 };
+        var temperature = new Option<float>("--temperature") { Description = "sampling temperature; 0 = greedy", DefaultValueFactory = _ => 0.8f };
+        var topK = new Option<int>("--top-k") { Description = "sample among the K most likely tokens (0 = all)", DefaultValueFactory = _ => 40 };
+        var topP = new Option<float>("--top-p") { Description = "nucleus sampling mass (1 = off)", DefaultValueFactory = _ => 0.95f };
+        var seed = new Option<ulong>("--seed") { Description = "random seed for sampling", DefaultValueFactory = _ => 42UL };
+        var noStop = new Option<bool>("--ignore-eos") { Description = "keep generating after the end-of-sequence token" };
+        var cmd = new Command("generate", "generate text from a prompt (KV cache; greedy, temperature, top-k, top-p)")
+        {
+            model, tokenizer, adapter, prompt, maxNew, temperature, topK, topP, seed, noStop, CommonOptions.Json,
+        };
+        cmd.SetAction(p => CliRunner.Run(p, ctx =>
+        {
+            using var m = ModelOpening.Open(ctx, ctx.Get(model), ctx.Get(tokenizer), ctx.Get(adapter));
+            var tok = m.RequireTokenizer();
+            var promptIds = new List<int> { tok.BosId };
+            promptIds.AddRange(tok.Encode(ctx.Get(prompt)));
+            var sampling = new SamplingOptions { Temperature = ctx.Get(temperature), TopK = ctx.Get(topK), TopP = ctx.Get(topP), Seed = ctx.Get(seed) };
+            bool json = ctx.Get(CommonOptions.Json);
+            var stream = new TokenStreamDecoder(tok);
+            if (!json)
+            {
+                foreach (var id in promptIds) ctx.Output.Write(stream.Append(id));
+                ctx.Output.Flush();
+            }
+            var all = new Generator(m.Model).Generate(promptIds, ctx.Get(maxNew), sampling, stopAtEos: !ctx.Get(noStop), onToken: id =>
+            {
+                if (json) return;
+                ctx.Output.Write(stream.Append(id));
+                ctx.Output.Flush();
+            });
+            if (json)
+                ctx.Output.WriteLine(JsonSerializer.Serialize(new { prompt_tokens = promptIds, tokens = all, text = tok.Decode(all) }));
+            else
+                ctx.Output.WriteLine(stream.Flush());
+            return 0;
+        }));
+        return cmd;
+    }
+}

@@ -1,0 +1,121 @@
+using System.CommandLine;
+using Engine.Models;
+using Engine.Training;
+
+namespace Engine.Cli.Commands;
+
+/// <summary><c>engine train</c>: full, SFT, LoRA or QLoRA fine-tuning. With no --model it runs the built-in demo.</summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var mode = new Option<string>("--mode") { Description = "full | sft | lora | qlora", DefaultValueFactory = _ => "lora" };
+        var model = CommonOptions.Model(required: false);
+        model.Description += " (omit it to run the built-in demo)";
+        var tokenizer = CommonOptions.Tokenizer();
+        var data = new Option<string?>("--data") { Description = "training data: ShareGPT/Vicuna or OpenAI messages JSON/JSONL, Alpaca JSON/JSONL, CSV/JSONL with a text column, or .txt" };
+        var output = new Option<string>("--out") { Description = "output folder", DefaultValueFactory = _ => "out" };
+        var evalData = new Option<string?>("--eval-data") { Description = "a separate evaluation file" };
+        var evalSplit = new Option<double>("--eval-split") { Description = "fraction of the data held out for evaluation", DefaultValueFactory = _ => 0 };
+        var template = new Option<string?>("--template") { Description = "vicuna_v1.1 | llama-2 | alpaca | raw (default follows the data format)" };
+        var maxLength = new Option<int>("--max-length") { Description = "truncate samples to this many tokens", DefaultValueFactory = _ => 2048 };
+        var trainOnInputs = new Option<bool>("--train-on-inputs") { Description = "learn every token, not only the assistant's" };
+        var packing = new Option<bool>("--packing") { Description = "concatenate samples into full --max-length windows" };
+        var groupByLength = new Option<bool>("--group-by-length") { Description = "batch samples of similar length" };
+        var trainable = new Option<string?>("--trainable") { Description = "sft: last:N | first:N | module patterns such as \"layers.*.mlp,lm_head\"" };
+        var loraR = new Option<int>("--lora-r") { Description = "LoRA rank", DefaultValueFactory = _ => 8 };
+        var loraAlpha = new Option<float>("--lora-alpha") { Description = "LoRA alpha (scaling alpha/r)", DefaultValueFactory = _ => 16 };
+        var loraDropout = new Option<float>("--lora-dropout") { Description = "dropout on the LoRA input", DefaultValueFactory = _ => 0.05f };
+        var loraTargets = new Option<string>("--lora-targets") { Description = "modules to adapt (PEFT names or q,k,v,o,gate,up,down, or all-linear)", DefaultValueFactory = _ => "all-linear" };
+        var noDq = new Option<bool>("--no-double-quant") { Description = "qlora: keep NF4 block scales in fp32" };
+        var epochs = new Option<int>("--num-epochs") { Description = "passes over the data", DefaultValueFactory = _ => 3 };
+        var maxSteps = new Option<int>("--max-steps") { Description = "optimizer steps (overrides --num-epochs)", DefaultValueFactory = _ => -1 };
+        var batch = new Option<int>("--batch-size") { Description = "sequences per micro-batch", DefaultValueFactory = _ => 4 };
+        var accum = new Option<int>("--grad-accum") { Description = "micro-batches per optimizer step", DefaultValueFactory = _ => 1 };
+        var lr = new Option<float?>("--learning-rate") { Description = "peak learning rate (default 2e-4 for lora/qlora, 2e-5 for full/sft)" };
+        var scheduler = new Option<string>("--lr-scheduler") { Description = "cosine | linear | constant", DefaultValueFactory = _ => "cosine" };
+        var warmupRatio = new Option<double>("--warmup-ratio") { Description = "warmup as a fraction of the steps", DefaultValueFactory = _ => 0.03 };
+        var warmupSteps = new Option<int?>("--warmup-steps") { Description = "warmup steps (overrides --warmup-ratio)" };
+        var wd = new Option<float>("--weight-decay") { Description = "AdamW decoupled weight decay (not on norms)", DefaultValueFactory = _ => 0f };
+        var clip = new Option<double>("--max-grad-norm") { Description = "global gradient-norm clipping (0 = off)", DefaultValueFactory = _ => 1.0 };
+        var seed = new Option<ulong>("--seed") { Description = "seed for data order, adapters and dropout", DefaultValueFactory = _ => 42UL };
+        var gc = new Option<bool>("--gradient-checkpointing") { Description = "recompute each decoder layer in backward (less memory)" };
+        var logging = new Option<int>("--logging-steps") { Description = "log every N steps", DefaultValueFactory = _ => 10 };
+        var saveSteps = new Option<int>("--save-steps") { Description = "checkpoint every N steps (0 = only on interrupt)", DefaultValueFactory = _ => 0 };
+        var saveLimit = new Option<int>("--save-total-limit") { Description = "keep the newest K checkpoints (0 = all)", DefaultValueFactory = _ => 0 };
+        var evalSteps = new Option<int>("--eval-steps") { Description = "evaluate every N steps (0 = at the end)", DefaultValueFactory = _ => 0 };
+        var resume = new Option<string?>("--resume") { Description = "latest | a checkpoint folder" };
+        var saveDtype = new Option<string>("--save-dtype") { Description = "full/sft model dtype on save: f32 | bf16 | f16", DefaultValueFactory = _ => "f32" };
+
+        var cmd = new Command("train", "fine-tune a model (full, sft, lora, qlora); with no --model, train the built-in demo")
+        {
+            mode, model, tokenizer, data, output, evalData, evalSplit, template, maxLength, trainOnInputs, packing, groupByLength,
+            trainable, loraR, loraAlpha, loraDropout, loraTargets, noDq, epochs, maxSteps, batch, accum, lr, scheduler,
+            warmupRatio, warmupSteps, wd, clip, seed, gc, logging, saveSteps, saveLimit, evalSteps, resume, saveDtype,
+        };
+        cmd.SetAction(p => CliRunner.Run(p, ctx =>
+        {
+            var m = TrainOptions.ParseMode(ctx.Get(mode));
+            bool demo = ctx.Get(model) is null;
+            var loop = new TrainOptions
+            {
+                Mode = m,
+                OutputDir = ctx.Get(output),
+                NumEpochs = ctx.Get(epochs),
+                MaxSteps = ctx.Get(maxSteps),
+                BatchSize = Positive(ctx.Get(batch), "--batch-size"),
+                GradAccum = Positive(ctx.Get(accum), "--grad-accum"),
+                LearningRate = ctx.Get(lr) ?? (demo ? DemoLearningRate(m) : null),
+                Scheduler = LrSchedule.Parse(ctx.Get(scheduler)),
+                WarmupRatio = ctx.Get(warmupRatio),
+                WarmupSteps = ctx.Get(warmupSteps),
+                WeightDecay = ctx.Get(wd),
+                MaxGradNorm = ctx.Get(clip),
+                Seed = ctx.Get(seed),
+                GradientCheckpointing = ctx.Get(gc),
+                LoggingSteps = Positive(ctx.Get(logging), "--logging-steps"),
+                SaveSteps = ctx.Get(saveSteps),
+                SaveTotalLimit = ctx.Get(saveLimit),
+                EvalSteps = ctx.Get(evalSteps),
+            };
+            if (demo && !Given(p, logging)) loop = loop with { LoggingSteps = 5 };
+            if (demo && !Given(p, epochs) && !Given(p, maxSteps)) loop = loop with { NumEpochs = 4 };
+            var job = new TrainJobOptions
+            {
+                ModelPath = ctx.Get(model), TokenizerPath = ctx.Get(tokenizer), DataPath = ctx.Get(data),
+                EvalDataPath = ctx.Get(evalData), EvalSplit = ctx.Get(evalSplit), Template = ctx.Get(template),
+                MaxLength = Positive(ctx.Get(maxLength), "--max-length"), TrainOnInputs = ctx.Get(trainOnInputs),
+                Packing = ctx.Get(packing), GroupByLength = ctx.Get(groupByLength), Trainable = ctx.Get(trainable),
+                Lora = new LoraOptions
+                {
+                    R = ctx.Get(loraR), Alpha = ctx.Get(loraAlpha), Dropout = ctx.Get(loraDropout),
+                    Targets = LoraOptions.ParseTargets(ctx.Get(loraTargets)),
+                },
+                DoubleQuant = !ctx.Get(noDq), Resume = ctx.Get(resume), SaveDType = ctx.Get(saveDtype), Loop = loop,
+            };
+            using var cts = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                if (cts.IsCancellationRequested) return; // a second Ctrl-C kills the process
+                e.Cancel = true;
+                cts.Cancel();
+                ctx.Error.WriteLine("\ninterrupt: finishing the current step, saving a checkpoint and exiting (Ctrl-C again to abort)");
+            };
+            Console.CancelKeyPress += onCancel;
+            try
+            {
+                var r = new TrainJob(job, ModelOpening.Backend(ctx), ctx.Output).Run(cts.Token);
+                return r.Train.Interrupted ? 130 : 0;
+            }
+            finally { Console.CancelKeyPress -= onCancel; }
+        }));
+        return cmd;
+    }
+
+    /// <summary>The demo is a tiny model trained from scratch: it needs a far higher rate than fine-tuning a real one.</summary>
+    private static float DemoLearningRate(TrainMode m) => m is TrainMode.Lora or TrainMode.Qlora ? 3e-3f : 2e-3f;
+
+    private static bool Given(ParseResult p, Option o) => p.GetResult(o) is { Implicit: false };
+
+    private static int Positive(int v, string flag) => v > 0 ? v : throw new EngineException($"{flag} must be positive, got {v}");
+}

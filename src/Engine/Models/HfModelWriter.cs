@@ -1,0 +1,65 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Engine.Formats;
+using Engine.Tensors;
+
+namespace Engine.Models;
+
+/// <summary>Saves a model as an HF folder: config.json, model.safetensors (sharded above 5 GB as transformers does),
+/// generation_config.json, and the tokenizer file copied beside it, so transformers and engine both load it.
+/// Weights are written in the model's canonical (HF) layout, so no permutation happens here.</summary>
+public static class HfModelWriter
+{
+    public const long DefaultShardBytes = 5L * 1000 * 1000 * 1000;
+
+    public static void Save(LlamaModel model, string dir, DType storeAs = DType.F32, string? tokenizerPath = null, long shardBytes = DefaultShardBytes)
+    {
+        Directory.CreateDirectory(dir);
+        var be = model.Backend;
+        var writer = new SafeTensorsWriter(new Dictionary<string, string> { ["format"] = "pt" });
+        foreach (var (name, t) in model.Parameters.All)
+        {
+            var tensor = t;
+            var dtype = storeAs; // transformers saves every tensor, norms included, in the model's dtype
+            writer.Add(name, dtype, t.Shape.ToArray(), s =>
+            {
+                var f = new float[tensor.NumElements];
+                be.ToFloats(tensor, f);
+                SafeTensorsWriter.WriteFloats(s, f, dtype);
+            });
+        }
+        writer.WriteSharded(dir, shardBytes);
+        var torchDtype = storeAs switch { DType.BF16 => "bfloat16", DType.F16 => "float16", _ => "float32" };
+        WriteJson(Path.Combine(dir, "config.json"), model.Config.ToHfJson(torchDtype));
+        WriteJson(Path.Combine(dir, "generation_config.json"), new JsonObject
+        {
+            ["bos_token_id"] = model.Config.BosTokenId,
+            ["eos_token_id"] = model.Config.EosTokenId,
+        });
+        if (tokenizerPath is not null) CopyTokenizer(tokenizerPath, dir);
+    }
+
+    /// <summary>Copies a tokenizer file into a model folder under its conventional name.</summary>
+    public static void CopyTokenizer(string tokenizerPath, string dir)
+    {
+        var name = tokenizerPath.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) ? "tokenizer.bin" : "tokenizer.model";
+        var dst = Path.Combine(dir, name);
+        if (Path.GetFullPath(tokenizerPath) != Path.GetFullPath(dst))
+            AtomicFile.Write(dst, s => { using var f = File.OpenRead(tokenizerPath); f.CopyTo(s); });
+        if (name == "tokenizer.model")
+            WriteJson(Path.Combine(dir, "tokenizer_config.json"), new JsonObject
+            {
+                ["tokenizer_class"] = "LlamaTokenizer",
+                ["bos_token"] = "<s>", ["eos_token"] = "</s>", ["unk_token"] = "<unk>",
+                ["add_bos_token"] = true, ["add_eos_token"] = false, ["legacy"] = true,
+                ["model_max_length"] = 1000000000000000019884624838656.0,
+            });
+    }
+
+    public static void WriteJson(string path, JsonNode node) =>
+        AtomicFile.Write(path, s =>
+        {
+            using var w = new Utf8JsonWriter(s, new JsonWriterOptions { Indented = true });
+            node.WriteTo(w);
+        });
+}

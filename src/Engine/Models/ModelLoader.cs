@@ -1,0 +1,175 @@
+using Engine.Backends;
+using Engine.Formats;
+using Engine.Tokenizers;
+
+namespace Engine.Models;
+
+public enum ModelFormat { HfFolder, Llama2c, Gguf }
+
+/// <summary>A model with its tokenizer and where they came from.</summary>
+public sealed class LoadedModel : IDisposable
+{
+    public required LlamaModel Model { get; init; }
+    public ITokenizer? Tokenizer { get; init; }
+    /// <summary>The tokenizer file, when it came from one (to copy into saved model folders).</summary>
+    public string? TokenizerPath { get; init; }
+    public required string SourcePath { get; init; }
+    public required ModelFormat Format { get; init; }
+
+    public ITokenizer RequireTokenizer() => Tokenizer ?? throw new EngineException(
+        $"{SourcePath}: no tokenizer found next to the model; pass --tokenizer PATH (tokenizer.model or tokenizer.bin)");
+
+    public void Dispose() => Model.Dispose();
+}
+
+/// <summary>Opens a model by path: an HF folder (config.json + safetensors), a llama2.c checkpoint (.bin) or a GGUF
+/// file. Everything is converted to engine's canonical layout (HF names, half-split RoPE rows).</summary>
+public static class ModelLoader
+{
+    public static LoadedModel Load(string path, IBackend backend, WeightOptions options, string? tokenizerPath = null)
+    {
+        if (Directory.Exists(path)) return LoadHf(path, backend, options, tokenizerPath);
+        if (!File.Exists(path)) throw new EngineException($"--model {path}: no such file or folder");
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || StartsWithGgufMagic(path)) return LoadGguf(path, backend, options, tokenizerPath);
+        if (Path.GetFileName(path) == "config.json") return LoadHf(Path.GetDirectoryName(Path.GetFullPath(path))!, backend, options, tokenizerPath);
+        return LoadLlama2c(path, backend, options, tokenizerPath);
+    }
+
+    private static bool StartsWithGgufMagic(string path)
+    {
+        using var f = File.OpenRead(path);
+        Span<byte> m = stackalloc byte[4];
+        return f.Read(m) == 4 && m.SequenceEqual("GGUF"u8);
+    }
+
+    public static LoadedModel LoadHf(string dir, IBackend backend, WeightOptions options, string? tokenizerPath)
+    {
+        var configPath = Path.Combine(dir, "config.json");
+        if (!File.Exists(configPath)) throw new EngineException($"{dir}: not a model folder (no config.json)");
+        var config = LlamaConfig.FromHfJson(configPath);
+        using var src = SafeTensorsSource.Open(dir);
+        var tok = LoadTokenizer(tokenizerPath ?? FindTokenizer(dir, null), config);
+        var p = LlamaWeights.Load(src, config, backend, options);
+        return new LoadedModel
+        {
+            Model = new LlamaModel(config, backend, p), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
+            SourcePath = dir, Format = ModelFormat.HfFolder,
+        };
+    }
+
+    public static LoadedModel LoadLlama2c(string path, IBackend backend, WeightOptions options, string? tokenizerPath)
+    {
+        using var ck = Llama2cCheckpoint.Open(path);
+        var config = Llama2cConfig(ck.Header, path);
+        var tok = LoadTokenizer(tokenizerPath ?? FindTokenizer(Path.GetDirectoryName(Path.GetFullPath(path))!, config.VocabSize), config);
+        var p = LlamaWeights.Load(ck, config, backend, options with { InterleavedRope = true });
+        return new LoadedModel
+        {
+            Model = new LlamaModel(config, backend, p), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
+            SourcePath = path, Format = ModelFormat.Llama2c,
+        };
+    }
+
+    /// <summary>The configuration of a model without loading its weights.</summary>
+    public static LlamaConfig PeekConfig(string path)
+    {
+        if (Directory.Exists(path)) return LlamaConfig.FromHfJson(Path.Combine(path, "config.json"));
+        if (!File.Exists(path)) throw new EngineException($"--model {path}: no such file or folder");
+        if (Path.GetFileName(path) == "config.json") return LlamaConfig.FromHfJson(path);
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || StartsWithGgufMagic(path))
+        {
+            using var g = GgufFile.Open(path);
+            return GgufConfig(g, path);
+        }
+        using var ck = Llama2cCheckpoint.Open(path);
+        return Llama2cConfig(ck.Header, path);
+    }
+
+    /// <summary>llama2.c checkpoints imply run.c's constants: RMSNorm eps 1e-5, RoPE theta 10000, BOS 1, EOS 2.</summary>
+    public static LlamaConfig Llama2cConfig(Llama2cHeader h, string path) => new LlamaConfig
+    {
+        HiddenSize = h.Dim, IntermediateSize = h.HiddenDim, NumLayers = h.NLayers, NumHeads = h.NHeads,
+        NumKvHeads = h.NKvHeads, HeadDim = h.Dim / h.NHeads, VocabSize = h.VocabSize,
+        MaxPositionEmbeddings = h.SeqLen, RmsNormEps = 1e-5f, RopeTheta = 10000f,
+        TieWordEmbeddings = h.SharedClassifier, BosTokenId = 1, EosTokenId = 2,
+    }.Validate(path);
+
+    public static LlamaConfig GgufConfig(GgufFile g, string path)
+    {
+        var arch = g.GetString("general.architecture");
+        if (arch != "llama") throw new FileFormatException(path, "general.architecture", $"engine runs llama models; got \"{arch}\"");
+        int U(string key) => checked((int)g.GetInteger(key));
+        int dim = U("llama.embedding_length"), heads = U("llama.attention.head_count");
+        int vocab = g.ContainsKey("llama.vocab_size") ? U("llama.vocab_size")
+            : g.TryGet<string[]>("tokenizer.ggml.tokens", out var tk) ? tk.Length
+            : throw new FileFormatException(path, "llama.vocab_size", "missing, and no tokenizer.ggml.tokens to count");
+        if (g.ContainsKey("llama.rope.scaling.type")) throw new FileFormatException(path, "llama.rope.scaling.type", "RoPE scaling is not supported yet");
+        return new LlamaConfig
+        {
+            HiddenSize = dim,
+            IntermediateSize = U("llama.feed_forward_length"),
+            NumLayers = U("llama.block_count"),
+            NumHeads = heads,
+            NumKvHeads = g.ContainsKey("llama.attention.head_count_kv") ? U("llama.attention.head_count_kv") : heads,
+            HeadDim = g.ContainsKey("llama.attention.key_length") ? U("llama.attention.key_length") : dim / heads,
+            VocabSize = vocab,
+            MaxPositionEmbeddings = U("llama.context_length"),
+            RmsNormEps = g.GetF32("llama.attention.layer_norm_rms_epsilon"),
+            RopeTheta = g.TryGet<float>("llama.rope.freq_base", out var theta) ? theta : 10000f,
+            TieWordEmbeddings = !g.Contains("output.weight"),
+            BosTokenId = g.ContainsKey("tokenizer.ggml.bos_token_id") ? U("tokenizer.ggml.bos_token_id") : 1,
+            EosTokenId = g.ContainsKey("tokenizer.ggml.eos_token_id") ? U("tokenizer.ggml.eos_token_id") : 2,
+        }.Validate(path);
+    }
+
+    public static LoadedModel LoadGguf(string path, IBackend backend, WeightOptions options, string? tokenizerPath)
+    {
+        using var g = GgufFile.Open(path);
+        var config = GgufConfig(g, path);
+        var tokens = g.TryGet<string[]>("tokenizer.ggml.tokens", out var tk) ? tk : null;
+        (ITokenizer? Tokenizer, string? Path) tok;
+        if (tokenizerPath is not null) tok = LoadTokenizer(tokenizerPath, config);
+        else if (tokens is not null) tok = (GgufTokenizer(g, path, tokens), null);
+        else tok = (null, null);
+        if (tok.Tokenizer is not null && tok.Tokenizer.VocabSize != config.VocabSize)
+            throw new FileFormatException(path, "tokenizer.ggml.tokens", $"has {tok.Tokenizer.VocabSize} tokens but the model's vocabulary is {config.VocabSize}");
+
+        var map = GgufNames.Map(config).Where(m => g.Contains(m.Gguf)).ToDictionary(m => m.Hf, m => m.Gguf);
+        using var renamed = new RenamedTensorSource(g, map, ownsInner: false);
+        var p = LlamaWeights.Load(renamed, config, backend, options with { InterleavedRope = true });
+        return new LoadedModel
+        {
+            Model = new LlamaModel(config, backend, p), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
+            SourcePath = path, Format = ModelFormat.Gguf,
+        };
+    }
+
+    private static ITokenizer GgufTokenizer(GgufFile g, string path, string[] tokens)
+    {
+        var model = g.TryGet<string>("tokenizer.ggml.model", out var m) ? m : "llama";
+        if (model != "llama") throw new FileFormatException(path, "tokenizer.ggml.model", $"only SentencePiece (\"llama\") vocabularies are supported; got \"{model}\"");
+        var scores = g.TryGet<float[]>("tokenizer.ggml.scores", out var s) ? s : new float[tokens.Length];
+        var types = g.TryGet<int[]>("tokenizer.ggml.token_type", out var t) ? t : Enumerable.Repeat(1, tokens.Length).ToArray();
+        int Id(string key, int fallback) => g.ContainsKey(key) ? checked((int)g.GetInteger(key)) : fallback;
+        bool addPrefix = !g.TryGet<bool>("tokenizer.ggml.add_space_prefix", out var asp) || asp;
+        return GgufVocabTokenizer.Create(path, tokens, scores, types,
+            Id("tokenizer.ggml.bos_token_id", 1), Id("tokenizer.ggml.eos_token_id", 2),
+            Id("tokenizer.ggml.unknown_token_id", 0), Id("tokenizer.ggml.padding_token_id", -1), addPrefix);
+    }
+
+    /// <summary>Looks beside a model for its tokenizer: tokenizer.model, tok{vocab}.model, tokenizer.bin, tok{vocab}.bin.</summary>
+    public static string? FindTokenizer(string dir, int? vocabSize)
+    {
+        var names = new List<string> { "tokenizer.model" };
+        if (vocabSize is int v) names.Add($"tok{v}.model");
+        names.Add("tokenizer.bin");
+        if (vocabSize is int v2) names.Add($"tok{v2}.bin");
+        return names.Select(n => Path.Combine(dir, n)).FirstOrDefault(File.Exists);
+    }
+
+    private static (ITokenizer? Tokenizer, string? Path) LoadTokenizer(string? path, LlamaConfig config)
+    {
+        if (path is null) return (null, null);
+        return (TokenizerLoader.Load(path, config.VocabSize), path);
+    }
+}

@@ -1,0 +1,184 @@
+using System.Text.Json;
+using Engine.Backends;
+using Engine.Data;
+using Engine.Models;
+using Engine.Nn;
+using Engine.Tensors;
+using Engine.Tokenizers;
+
+namespace Engine.Training;
+
+/// <summary>What a finished (or interrupted) job produced.</summary>
+public sealed record TrainJobResult(TrainResult Train, string OutputDir, IReadOnlyList<string> Outputs);
+
+/// <summary><c>engine train</c> end to end: load (or create the demo) model, pick what trains for the mode, prepare
+/// the data, report sizes, run the <see cref="Trainer"/>, and save what the mode produces (a PEFT adapter for LoRA,
+/// an HF model folder for full/SFT) plus training_args.json, metrics.jsonl, TensorBoard files and loss.png.</summary>
+public sealed class TrainJob
+{
+    private readonly TrainJobOptions _o;
+    private readonly IBackend _be;
+    private readonly TextWriter _out;
+
+    public TrainJob(TrainJobOptions options, IBackend backend, TextWriter output)
+    {
+        _o = options;
+        _be = backend;
+        _out = output;
+    }
+
+    /// <summary>Test hook: the trainer before it runs.</summary>
+    public Action<Trainer>? ConfigureTrainer { get; set; }
+
+    public TrainJobResult Run(CancellationToken cancel)
+    {
+        var loop = _o.Loop;
+        var mode = loop.Mode;
+        bool demo = _o.ModelPath is null;
+        Directory.CreateDirectory(loop.OutputDir);
+
+        ITokenizer tokenizer;
+        string? tokenizerPath;
+        LlamaModel model;
+        string dataPath;
+        if (demo)
+        {
+            _out.WriteLine($"demo: no --model given, so engine trains its built-in demo: a small Llama created from seed {Demo.Seed} " +
+                           $"on the sample conversations shipped with engine ({mode.ToString().ToLowerInvariant()} mode, device {_be.Name})");
+            var spm = Demo.VocabularyModel();
+            tokenizer = SentencePieceTokenizer.FromModel(spm, "demo vocabulary");
+            tokenizerPath = Path.Combine(loop.OutputDir, "demo_tokenizer.model");
+            File.WriteAllBytes(tokenizerPath, SentencePieceModelWriter.Write(spm));
+            var cfg = Demo.Config(tokenizer.VocabSize);
+            model = new LlamaModel(cfg, _be, LlamaWeights.Random(cfg, _be, Demo.Seed, WeightsFor(cfg)));
+            dataPath = _o.DataPath ?? Demo.WriteSampleData(loop.OutputDir);
+        }
+        else
+        {
+            if (_o.DataPath is null) throw new EngineException("--data is required with --model (a ShareGPT/Vicuna, Alpaca, CSV/JSONL or text file)");
+            var cfg = ModelLoader.PeekConfig(_o.ModelPath!);
+            var loaded = ModelLoader.Load(_o.ModelPath!, _be, WeightsFor(cfg), _o.TokenizerPath);
+            model = loaded.Model;
+            tokenizer = loaded.RequireTokenizer();
+            tokenizerPath = loaded.TokenizerPath;
+            dataPath = _o.DataPath;
+        }
+
+        using (model)
+        {
+            LoraAdapter? adapter = null;
+            if (mode is TrainMode.Qlora) QuantizeBase(model);
+            if (mode is TrainMode.Lora or TrainMode.Qlora)
+            {
+                adapter = LoraAdapter.Inject(model, _o.Lora with { Seed = loop.Seed });
+                model.Owned.Add(adapter);
+            }
+            var trainable = (adapter?.Parameters.Trainable ?? model.Parameters.Trainable).ToList();
+
+            var data = TrainingData.Prepare(_o.DataOptions(dataPath) with { MaxLength = Math.Min(_o.MaxLength, model.Config.MaxPositionEmbeddings) }, tokenizer);
+            foreach (var note in data.Notes) _out.WriteLine($"note: {note}");
+            WriteArgs(dataPath, demo);
+            var trainer = new Trainer(model, trainable, data, loop, _out);
+            ConfigureTrainer?.Invoke(trainer);
+            Summary(model, adapter, trainable, data, trainer.TotalSteps);
+
+            string? resume = _o.Resume is null ? null : CheckpointStore.Resolve(_o.Resume, loop.OutputDir);
+            var result = trainer.Run(cancel, resume);
+            var outputs = new List<string>();
+            if (!result.Interrupted)
+            {
+                if (adapter is not null)
+                {
+                    PeftAdapterIO.Save(adapter, loop.OutputDir, _o.ModelPath ?? "engine-demo");
+                    outputs.Add(Path.Combine(loop.OutputDir, PeftAdapterIO.WeightsFile));
+                }
+                else
+                {
+                    HfModelWriter.Save(model, loop.OutputDir, ParseDType(_o.SaveDType), tokenizerPath);
+                    outputs.Add(Path.Combine(loop.OutputDir, "config.json"));
+                }
+            }
+            outputs.Add(Path.Combine(loop.OutputDir, "metrics.jsonl"));
+            outputs.Add(Path.Combine(loop.OutputDir, "runs"));
+            outputs.Add(Path.Combine(loop.OutputDir, "loss.png"));
+            var evalPart = result.EvalLoss is double ev ? $", eval loss {ev:F4}" : "";
+            _out.WriteLine(result.Interrupted
+                ? $"stopped at step {result.Steps}; checkpoint {result.LastCheckpoint}"
+                : $"done: {result.Steps} steps, final loss {result.LastLoss:F4}{evalPart}, {result.TokensPerSecond:N0} tokens/s; wrote {string.Join(", ", outputs)}");
+            return new TrainJobResult(result, loop.OutputDir, outputs);
+        }
+    }
+
+    private WeightOptions WeightsFor(LlamaConfig cfg)
+    {
+        var mode = _o.Loop.Mode;
+        Func<string, bool>? trainable = mode switch
+        {
+            TrainMode.Full => _ => true,
+            TrainMode.Sft => TrainableSelection.Parse(_o.Trainable ?? throw new EngineException(
+                "--mode sft needs --trainable (last:N for the last N layers, or patterns like \"layers.*.mlp,lm_head\")"), cfg),
+            _ => null,
+        };
+        if (trainable is not null && mode == TrainMode.Sft)
+            TrainableSelection.RequireAny(trainable, LlamaWeights.Expected(cfg).Select(e => e.Name), _o.Trainable!);
+        return new WeightOptions { Trainable = trainable };
+    }
+
+    /// <summary>QLoRA's frozen NF4 base; provided by the quantization layer.</summary>
+    public static Action<LlamaModel, bool>? QuantizeBaseHook { get; set; }
+
+    private void QuantizeBase(LlamaModel model)
+    {
+        var hook = QuantizeBaseHook ?? throw new EngineException("--mode qlora is not available in this build");
+        hook(model, _o.DoubleQuant);
+    }
+
+    private void Summary(LlamaModel model, LoraAdapter? adapter, List<(string Name, Tensor Param)> trainable, PreparedData data, int steps)
+    {
+        long total = model.Parameters.CountElements() + (adapter?.Parameters.CountElements() ?? 0);
+        long train = trainable.Sum(t => t.Param.NumElements);
+        var c = model.Config;
+        _out.WriteLine($"model: {c.NumLayers} layers, hidden {c.HiddenSize}, {c.NumHeads} heads ({c.NumKvHeads} kv), vocab {c.VocabSize}; " +
+                       $"parameters {total:N0} total, {train:N0} trainable ({100.0 * train / Math.Max(1, total):F2}%)");
+        var s = data.TrainStats;
+        _out.WriteLine($"data: {s.Kept} samples ({s.DroppedNoLearnedTokens} dropped, {s.Truncated} truncated), {s.Tokens:N0} tokens, {s.LearnedTokens:N0} learned; " +
+                       $"{data.Train.BatchesPerEpoch} batches of {_o.Loop.BatchSize} per epoch; {steps} optimizer steps" +
+                       (data.Eval is not null ? $"; eval {data.EvalStats!.Kept} samples" : ""));
+        var mem = MemoryEstimate.For(model, trainable, _o.Loop.BatchSize, Math.Min(_o.MaxLength, Math.Max(1, s.LongestSample)), _o.Loop.GradientCheckpointing);
+        _out.WriteLine($"memory: expects about {Mib(mem.Total)} on {_be.Name} (weights {Mib(mem.Weights)}, gradients {Mib(mem.Gradients)}, " +
+                       $"optimizer {Mib(mem.Optimizer)}, activations {Mib(mem.Activations)})");
+    }
+
+    private static string Mib(long bytes) => bytes >= 1L << 30 ? $"{bytes / (double)(1L << 30):F2} GiB" : $"{bytes / (double)(1 << 20):F1} MiB";
+
+    private void WriteArgs(string dataPath, bool demo)
+    {
+        var l = _o.Loop;
+        var args = new Dictionary<string, object?>
+        {
+            ["mode"] = l.Mode.ToString().ToLowerInvariant(), ["model"] = _o.ModelPath ?? "demo", ["data"] = dataPath,
+            ["eval_data"] = _o.EvalDataPath, ["eval_split"] = _o.EvalSplit, ["template"] = _o.Template,
+            ["max_length"] = _o.MaxLength, ["packing"] = _o.Packing, ["group_by_length"] = _o.GroupByLength,
+            ["train_on_inputs"] = _o.TrainOnInputs, ["trainable"] = _o.Trainable,
+            ["lora_r"] = _o.Lora.R, ["lora_alpha"] = _o.Lora.Alpha, ["lora_dropout"] = _o.Lora.Dropout, ["lora_targets"] = _o.Lora.Targets,
+            ["double_quant"] = _o.DoubleQuant,
+            ["num_epochs"] = l.NumEpochs, ["max_steps"] = l.MaxSteps, ["batch_size"] = l.BatchSize, ["grad_accum"] = l.GradAccum,
+            ["learning_rate"] = l.EffectiveLearningRate, ["lr_scheduler"] = l.Scheduler.ToString().ToLowerInvariant(),
+            ["warmup_ratio"] = l.WarmupRatio, ["warmup_steps"] = l.WarmupSteps, ["weight_decay"] = l.WeightDecay,
+            ["adam_beta1"] = l.Beta1, ["adam_beta2"] = l.Beta2, ["adam_epsilon"] = l.AdamEps, ["max_grad_norm"] = l.MaxGradNorm,
+            ["seed"] = l.Seed, ["gradient_checkpointing"] = l.GradientCheckpointing, ["logging_steps"] = l.LoggingSteps,
+            ["save_steps"] = l.SaveSteps, ["save_total_limit"] = l.SaveTotalLimit, ["eval_steps"] = l.EvalSteps,
+            ["resume"] = _o.Resume, ["device"] = _be.Name, ["demo"] = demo,
+        };
+        Formats.AtomicFile.Write(Path.Combine(l.OutputDir, "training_args.json"),
+            s => JsonSerializer.Serialize(s, args, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    public static DType ParseDType(string s) => s.ToLowerInvariant() switch
+    {
+        "f32" or "fp32" or "float32" => DType.F32,
+        "bf16" or "bfloat16" => DType.BF16,
+        "f16" or "fp16" or "float16" => DType.F16,
+        _ => throw new EngineException($"--save-dtype: expected f32, bf16 or f16, got \"{s}\""),
+    };
+}

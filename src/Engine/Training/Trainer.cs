@@ -1,0 +1,233 @@
+using System.Diagnostics;
+using Engine.Autograd;
+using Engine.Backends;
+using Engine.Data;
+using Engine.Models;
+using Engine.Nn;
+using Engine.Tensors;
+using Engine.Training.Metrics;
+
+namespace Engine.Training;
+
+/// <summary>How a run ended.</summary>
+public sealed record TrainResult(int Steps, double LastLoss, double? EvalLoss, bool Interrupted, string? LastCheckpoint,
+                                 IReadOnlyList<double> StepLosses, double TokensPerSecond);
+
+/// <summary>The training loop: gradient accumulation over micro-batches, a token-level mean loss, global-norm clipping,
+/// AdamW with an HF schedule, non-finite steps skipped, periodic evaluation, logging to the console, metrics.jsonl and
+/// TensorBoard, atomic checkpoints, exact resume, and a clean stop on cancellation (Ctrl-C).
+/// It sees the model and the backend only through <see cref="LlamaModel"/> and <see cref="IBackend"/>: the same loop runs
+/// on the CPU and on CUDA.</summary>
+public sealed class Trainer
+{
+    private readonly LlamaModel _model;
+    private readonly IReadOnlyList<(string Name, Tensor Param)> _trainable;
+    private readonly PreparedData _data;
+    private readonly TrainOptions _o;
+    private readonly TextWriter _log;
+
+    public Trainer(LlamaModel model, IReadOnlyList<(string Name, Tensor Param)> trainable, PreparedData data, TrainOptions options, TextWriter log)
+    {
+        if (trainable.Count == 0) throw new EngineException("nothing to train: no parameter is trainable");
+        if (options.GradAccum < 1) throw new EngineException($"--grad-accum must be at least 1, got {options.GradAccum}");
+        _model = model;
+        _trainable = trainable;
+        _data = data;
+        _o = options;
+        _log = log;
+        model.GradientCheckpointing = options.GradientCheckpointing;
+    }
+
+    /// <summary>Optimizer steps of the whole run.</summary>
+    public int TotalSteps => _o.MaxSteps > 0 ? _o.MaxSteps
+        : Math.Max(1, (int)Math.Ceiling((double)_o.NumEpochs * _data.Train.BatchesPerEpoch / _o.GradAccum));
+
+    /// <summary>Called after each logged step (tests observe the run through it).</summary>
+    public Action<StepMetrics>? OnLog { get; set; }
+    /// <summary>Use a plain-text progress line even on a terminal (tests, logs).</summary>
+    public bool PlainProgress { get; set; }
+
+    public TrainResult Run(CancellationToken cancel, string? resumeFrom = null)
+    {
+        var be = _model.Backend;
+        var loader = _data.Train;
+        int total = TotalSteps;
+        var schedule = new LrSchedule(_o.Scheduler, _o.EffectiveLearningRate, total, LrSchedule.WarmupFrom(total, _o.WarmupRatio, _o.WarmupSteps));
+        using var optimizer = new AdamWOptimizer(be, _trainable, new AdamWOptions { Beta1 = _o.Beta1, Beta2 = _o.Beta2, Eps = _o.AdamEps, WeightDecay = _o.WeightDecay });
+        Directory.CreateDirectory(_o.OutputDir);
+
+        int step = 0;
+        if (resumeFrom is not null)
+        {
+            var state = CheckpointStore.Load(resumeFrom, _trainable, optimizer);
+            if (state.DataFingerprint != loader.Fingerprint.ToString("x16"))
+                throw new EngineException($"--resume {resumeFrom}: the data, batch size or data flags differ from the run that wrote the checkpoint");
+            if (state.TotalSteps != total)
+                throw new EngineException($"--resume {resumeFrom}: the checkpoint belongs to a run of {state.TotalSteps} steps; this one has {total} (keep --num-epochs/--max-steps/--grad-accum)");
+            loader.Position = state.Position;
+            step = state.GlobalStep;
+            _log.WriteLine($"resumed from {resumeFrom} at step {step} (data position {state.DataPosition})");
+        }
+
+        using var metrics = new MetricsJsonlWriter(Path.Combine(_o.OutputDir, "metrics.jsonl"));
+        if (resumeFrom is not null) metrics.TruncateAfterStep(step);
+        using var tb = new TensorBoardWriter(Path.Combine(_o.OutputDir, "runs"));
+        using var progress = PlainProgress
+            ? new ProgressBar(_log, false, () => null, total, step, Math.Max(1, _o.LoggingSteps), null)
+            : new ProgressBar(total, step, Math.Max(1, _o.LoggingSteps));
+
+        var stepLosses = new List<double>();
+        var history = File.Exists(metrics.FilePath) ? MetricsJsonlReader.Read(metrics.FilePath).ToList() : new List<StepMetrics>();
+        double windowLoss = 0; int windowSteps = 0; long windowTokens = 0;
+        var windowClock = Stopwatch.StartNew();
+        var runClock = Stopwatch.StartNew();
+        long runTokens = 0;
+        int badInARow = 0;
+        double lastLoss = double.NaN, lastNorm = 0;
+        double? evalLoss = null;
+        string? lastCheckpoint = null;
+        bool interrupted = false;
+
+        while (step < total)
+        {
+            if (cancel.IsCancellationRequested) { interrupted = true; break; }
+            var batches = new List<Batch>(_o.GradAccum);
+            for (int j = 0; j < _o.GradAccum; j++) batches.Add(loader.Next());
+            int learned = batches.Sum(b => b.LearnedTokens);
+            long tokens = batches.Sum(b => (long)b.Lengths.Sum());
+
+            double loss = 0;
+            float scale = learned > 0 ? 1f / learned : 0f;
+            for (int j = 0; j < batches.Count; j++)
+            {
+                var b = batches[j];
+                var ctx = new ForwardContext(true, MixSeed(_o.Seed, step, j));
+                Tensor l;
+                using (var scope = new TensorScope())
+                {
+                    var ids = be.FromInts(b.InputIds, new Shape(b.BatchSize, b.SeqLen));
+                    var targets = be.FromInts(b.Targets, new Shape(b.BatchSize * b.SeqLen));
+                    l = scope.Keep(_model.Loss(ids, targets, scale, ctx));
+                }
+                using (l)
+                {
+                    loss += Item(be, l);
+                    l.Backward();
+                }
+            }
+
+            double norm = GradientTools.GlobalNorm(_trainable.Select(p => p.Param));
+            if (!double.IsFinite(loss) || !double.IsFinite(norm))
+            {
+                optimizer.ZeroGrad();
+                badInARow++;
+                progress.WriteLine($"step {step + 1}: non-finite {(double.IsFinite(loss) ? "gradient" : "loss")} (loss {loss}, grad norm {norm}); update skipped");
+                if (badInARow >= _o.MaxBadSteps)
+                    throw new EngineException($"training stopped at step {step + 1}: {badInARow} steps in a row had a NaN/Inf loss or gradient " +
+                                              $"(try a lower --learning-rate or --max-grad-norm); the last good checkpoint is {lastCheckpoint ?? "none"}");
+                step++;
+                continue;
+            }
+            badInARow = 0;
+            float lr = schedule.At(step);
+            optimizer.Step(lr, GradientTools.ClipScale(norm, _o.MaxGradNorm));
+            optimizer.ZeroGrad();
+            step++;
+            stepLosses.Add(loss);
+            lastLoss = loss; lastNorm = norm;
+            windowLoss += loss; windowSteps++; windowTokens += tokens; runTokens += tokens;
+
+            bool evalNow = _data.Eval is not null && ((_o.EvalSteps > 0 && step % _o.EvalSteps == 0) || step == total);
+            if (evalNow) evalLoss = Evaluate();
+            bool logNow = step % Math.Max(1, _o.LoggingSteps) == 0 || step == total || evalNow;
+            if (logNow)
+            {
+                var m = new StepMetrics
+                {
+                    Step = step,
+                    Epoch = EpochOf(loader),
+                    Loss = windowLoss / windowSteps,
+                    LearningRate = lr,
+                    GradNorm = lastNorm,
+                    TokensPerSecond = windowTokens / Math.Max(1e-9, windowClock.Elapsed.TotalSeconds),
+                    EvalLoss = evalNow ? evalLoss : null,
+                };
+                metrics.Append(m);
+                tb.Log(m);
+                progress.Update(m);
+                history.Add(m);
+                OnLog?.Invoke(m);
+                windowLoss = 0; windowSteps = 0; windowTokens = 0;
+                windowClock.Restart();
+            }
+            if (_o.SaveSteps > 0 && step % _o.SaveSteps == 0)
+                lastCheckpoint = SaveCheckpoint(optimizer, step, total, loader);
+        }
+
+        if (interrupted)
+        {
+            lastCheckpoint = SaveCheckpoint(optimizer, step, total, loader);
+            progress.WriteLine($"interrupted at step {step}: checkpoint saved to {lastCheckpoint}; continue with --resume latest");
+        }
+        LossPlot.Save(Path.Combine(_o.OutputDir, "loss.png"), history);
+        return new TrainResult(step, lastLoss, evalLoss, interrupted, lastCheckpoint, stepLosses,
+                               runTokens / Math.Max(1e-9, runClock.Elapsed.TotalSeconds));
+    }
+
+    private string SaveCheckpoint(AdamWOptimizer optimizer, int step, int total, DataLoader loader)
+    {
+        var state = new TrainerState
+        {
+            GlobalStep = step,
+            TotalSteps = total,
+            Epoch = EpochOf(loader),
+            DataPosition = loader.Position.ToString(),
+            DataFingerprint = loader.Fingerprint.ToString("x16"),
+            Mode = _o.Mode.ToString().ToLowerInvariant(),
+            Seed = _o.Seed,
+        };
+        var path = CheckpointStore.Save(_o.OutputDir, _trainable, optimizer, state);
+        CheckpointStore.Rotate(_o.OutputDir, _o.SaveTotalLimit);
+        return path;
+    }
+
+    /// <summary>Mean NLL per learned token over the evaluation set, without gradients or dropout.</summary>
+    public double Evaluate()
+    {
+        var eval = _data.Eval ?? throw new InvalidOperationException("no evaluation data");
+        var be = _model.Backend;
+        double sum = 0;
+        long count = 0;
+        using var _ = GradMode.NoGrad();
+        foreach (var b in eval.Epoch(0))
+        {
+            if (b.LearnedTokens == 0) continue;
+            using var scope = new TensorScope();
+            var ids = be.FromInts(b.InputIds, new Shape(b.BatchSize, b.SeqLen));
+            var targets = be.FromInts(b.Targets, new Shape(b.BatchSize * b.SeqLen));
+            sum += Item(be, _model.Loss(ids, targets, 1f, ForwardContext.Inference));
+            count += b.LearnedTokens;
+        }
+        return count > 0 ? sum / count : double.NaN;
+    }
+
+    private static double EpochOf(DataLoader loader) =>
+        loader.Position.Epoch + (double)loader.Position.Batch / Math.Max(1, loader.BatchesPerEpoch);
+
+    private static double Item(IBackend be, Tensor scalar)
+    {
+        Span<float> v = stackalloc float[1];
+        be.ToFloats(scalar, v);
+        return v[0];
+    }
+
+    /// <summary>The dropout seed of one micro-batch: a function of (run seed, step, micro-batch) only, so a resumed run
+    /// draws the same masks.</summary>
+    public static ulong MixSeed(ulong seed, int step, int micro)
+    {
+        ulong z = seed + 0x9E3779B97F4A7C15UL * (ulong)(step + 1) + 0xD6E8FEB86659FD93UL * (ulong)(micro + 1);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}
