@@ -1,0 +1,87 @@
+using System.Reflection;
+using ILGPU;
+using ILGPU.Runtime;
+using Engine.Kernels;
+using Engine.Tensors;
+
+namespace Engine.Backends.Cuda;
+
+public sealed partial class IlgpuBackend
+{
+    private static readonly MethodInfo AttnForwardKernel = KernelCache.Method(typeof(AttentionKernels), nameof(AttentionKernels.Forward));
+    private static readonly MethodInfo AttnDeltaKernel = KernelCache.Method(typeof(AttentionKernels), nameof(AttentionKernels.Delta));
+    private static readonly MethodInfo AttnBackQueryKernel = KernelCache.Method(typeof(AttentionKernels), nameof(AttentionKernels.BackwardQuery));
+    private static readonly MethodInfo AttnBackKeyValueKernel = KernelCache.Method(typeof(AttentionKernels), nameof(AttentionKernels.BackwardKeyValue));
+
+    public void AttentionForward(Tensor q, Tensor k, Tensor v, float scale, Tensor o, Tensor? lse)
+    {
+        const string op = "attention";
+        var s = AttentionShapeOf(q, k, v, scale);
+        if (o.NumElements != q.NumElements) throw new ArgumentException($"attention: o {o.Shape} should match q {q.Shape}");
+        long rows = (long)s.Batch * s.Heads * s.Tq;
+        if (lse is not null && lse.NumElements != rows) throw new ArgumentException($"attention: lse {lse.Shape} should be [{s.Batch}, {s.Heads}, {s.Tq}]");
+        if (rows == 0) return;
+        var inType = FloatElem(q, op);
+        using var k2 = As(k, q.DType);
+        using var v2 = As(v, q.DType);
+        ArrayView<float> lseView = lse is null ? _partials.View : F32View(lse, op, "lse");
+        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, int, AttentionShape>>(
+                AttnForwardKernel, inType, FloatElem(o, op))
+            (Stream, Rows(rows, AttentionGroupSize(s.HeadDim)), View(q), View(k2), View(v2), View(o), lseView, lse is null ? 0 : 1, s);
+    }
+
+    public void AttentionBackward(Tensor dO, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, float scale,
+                                  Tensor dq, Tensor dk, Tensor dv)
+    {
+        const string op = "attention backward";
+        var s = AttentionShapeOf(q, k, v, scale);
+        long rows = (long)s.Batch * s.Heads * s.Tq;
+        if (dO.NumElements != q.NumElements || o.NumElements != q.NumElements || dq.NumElements != q.NumElements
+            || dk.NumElements != k.NumElements || dv.NumElements != v.NumElements || lse.NumElements != rows)
+            throw new ArgumentException($"attention backward: dO {dO.Shape}, o {o.Shape}, lse {lse.Shape}, dq {dq.Shape}, dk {dk.Shape}, dv {dv.Shape} do not match q {q.Shape}, k {k.Shape}");
+        if (dk.DType != dv.DType) throw new ArgumentException($"attention backward: dk {dk} and dv {dv} must share a dtype");
+        if (rows == 0) return;
+        var inType = FloatElem(q, op);
+        using var dO2 = As(dO, q.DType);
+        using var k2 = As(k, q.DType);
+        using var v2 = As(v, q.DType);
+        using var o2 = As(o, q.DType);
+        using var delta = Scratch(new Shape((int)rows), DType.F32);
+        var lseView = F32View(lse, op, "lse");
+        var deltaView = View(delta).Cast<float>();
+        int group = AttentionGroupSize(s.HeadDim);
+
+        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, AttentionShape>>(AttnDeltaKernel, inType)
+            (Stream, Elementwise(rows), View(dO2), View(o2), deltaView, s);
+        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, ArrayView<byte>, AttentionShape>>(
+                AttnBackQueryKernel, inType, FloatElem(dq, op))
+            (Stream, Rows(rows, group), View(dO2), View(q), View(k2), View(v2), lseView, deltaView, View(dq), s);
+        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, ArrayView<byte>, ArrayView<byte>, AttentionShape>>(
+                AttnBackKeyValueKernel, inType, FloatElem(dk, op))
+            (Stream, Rows((long)s.Batch * s.KvHeads * s.Tk, group), View(dO2), View(q), View(k2), View(v2), lseView, deltaView, View(dk), View(dv), s);
+    }
+
+    /// <summary>The CPU backend's shape rules for attention, as kernel arguments.</summary>
+    private static AttentionShape AttentionShapeOf(Tensor q, Tensor k, Tensor v, float scale)
+    {
+        if (q.Shape.Rank != 4 || k.Shape.Rank != 4 || v.Shape.Rank != 4)
+            throw new ArgumentException($"attention wants [B, T, heads, Dh] tensors, got q {q.Shape}, k {k.Shape}, v {v.Shape}");
+        var s = new AttentionShape
+        {
+            Batch = q.Shape[0], Tq = q.Shape[1], Tk = k.Shape[1], Heads = q.Shape[2], KvHeads = k.Shape[2], HeadDim = q.Shape[3], Scale = scale,
+        };
+        if (k.Shape != v.Shape || k.Shape[0] != s.Batch || k.Shape[3] != s.HeadDim || s.KvHeads == 0 || s.Heads % s.KvHeads != 0 || s.Tk < s.Tq)
+            throw new ArgumentException($"attention shapes do not agree: q {q.Shape}, k {k.Shape}, v {v.Shape}");
+        return s;
+    }
+
+    /// <summary>The attention kernels give output dimension d to thread d, so a group needs at least Dh threads.</summary>
+    private int AttentionGroupSize(int headDim)
+    {
+        int min = _device.IsCuda ? 128 : 32;
+        int size = (Math.Max(headDim, min) + 31) / 32 * 32;
+        if (headDim > AttentionKernels.MaxHeadDim || size > _acc.MaxNumThreadsPerGroup)
+            throw new NotSupportedException($"attention: head dimension {headDim} is above what {Name} supports ({Math.Min(AttentionKernels.MaxHeadDim, _acc.MaxNumThreadsPerGroup)})");
+        return size;
+    }
+}

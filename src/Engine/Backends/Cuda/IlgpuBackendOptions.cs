@@ -1,0 +1,28 @@
+using Engine.Tensors;
+
+namespace Engine.Backends.Cuda;
+
+/// <summary>Which implementation <see cref="IlgpuBackend.MatMul"/> uses.</summary>
+public enum GemmPath
+{
+    /// <summary>cuBLAS GemmEx on CUDA, the ILGPU kernel elsewhere.</summary>
+    Auto,
+    CublasGemmEx,
+    /// <summary>cuBLASLt with a cached heuristic plan per problem shape (CUDA only).</summary>
+    CublasLt,
+    /// <summary>The plain ILGPU GEMM kernel (always on the CPU accelerator; slow on a GPU).</summary>
+    Kernel,
+}
+
+public sealed class IlgpuBackendOptions
+{
+    /// <summary>The dtype of activations: BF16 for training on a GPU; F32 lets tests compare against the CPU backend
+    /// at fp32 tolerance.</summary>
+    public DType ActivationType { get; init; } = DType.BF16;
+
+    public GemmPath Gemm { get; init; } = GemmPath.Auto;
+
+    /// <summary>Threads per group for elementwise and row kernels; null picks 256 on CUDA and 32 on the CPU accelerator
+    /// (each simulated thread is an OS thread there).</summary>
+    public int? GroupSize { get; init; }
+}

@@ -1,0 +1,39 @@
+using System.Runtime.InteropServices;
+
+namespace Engine.Backends.Cuda.Native;
+
+/// <summary>The few driver-API calls ILGPU does not expose: diagnosis of a missing GPU (cuInit, cuDeviceGetCount,
+/// cuGetErrorName) and the opt-in to more than 48 KB of dynamic shared memory (cuFuncSetAttribute).
+/// Resolved to libcuda.so.1 through <see cref="NativeLibraries"/>.</summary>
+internal static unsafe partial class CudaDriverNative
+{
+    /// <summary>CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES.</summary>
+    public const int FuncAttributeMaxDynamicSharedSizeBytes = 8;
+
+    [LibraryImport(NativeLibraries.CudaDriver)]
+    internal static partial int cuInit(uint flags);
+
+    [LibraryImport(NativeLibraries.CudaDriver)]
+    internal static partial int cuDeviceGetCount(out int count);
+
+    [LibraryImport(NativeLibraries.CudaDriver)]
+    internal static partial int cuDriverGetVersion(out int version);
+
+    [LibraryImport(NativeLibraries.CudaDriver)]
+    internal static partial int cuGetErrorName(int error, out IntPtr name);
+
+    [LibraryImport(NativeLibraries.CudaDriver)]
+    internal static partial int cuFuncSetAttribute(IntPtr function, int attribute, int value);
+
+    /// <summary>"CUDA_ERROR_NO_DEVICE" for 100, and so on.</summary>
+    public static string ErrorName(int error)
+    {
+        if (cuGetErrorName(error, out var p) == 0 && p != IntPtr.Zero) return Marshal.PtrToStringAnsi(p) ?? $"CUresult {error}";
+        return $"CUresult {error}";
+    }
+
+    public static void Check(string call, int result)
+    {
+        if (result != 0) throw new CudaException(call, result, ErrorName(result));
+    }
+}

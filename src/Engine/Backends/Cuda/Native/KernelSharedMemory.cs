@@ -1,0 +1,17 @@
+namespace Engine.Backends.Cuda.Native;
+
+/// <summary>ILGPU never raises a kernel's dynamic shared-memory limit, so launches asking for more than 48 KB fail with
+/// "invalid argument" until cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES) is called on the kernel's function
+/// (verified on the H200, which allows up to 227 KB per group). A no-op on other accelerators.</summary>
+internal static class KernelSharedMemory
+{
+    public const int DefaultLimitBytes = 48 * 1024;
+
+    public static void AllowDynamic(ILGPU.Runtime.Kernel kernel, int bytes)
+    {
+        if (bytes <= DefaultLimitBytes || kernel is not ILGPU.Runtime.Cuda.CudaKernel cuda) return;
+        NativeLibraries.EnsureResolver();
+        CudaDriverNative.Check("cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)",
+            CudaDriverNative.cuFuncSetAttribute(cuda.FunctionPtr, CudaDriverNative.FuncAttributeMaxDynamicSharedSizeBytes, bytes));
+    }
+}

@@ -1,0 +1,79 @@
+using System.Runtime.CompilerServices;
+using Engine.Backends;
+using Engine.Backends.Cpu;
+using Engine.Backends.Cuda;
+using Engine.Backends.Cuda.Native;
+
+namespace Engine.Tests.Cuda;
+
+/// <summary>The native layer on a machine that may have no CUDA at all: missing libraries and missing GPUs must be
+/// one clear error line, never a DllNotFoundException or a silent CPU fallback.</summary>
+public sealed class NativeLayerTests
+{
+    [Fact]
+    public void Missing_library_is_a_cuda_exception_listing_every_name_tried()
+    {
+        var e = Assert.Throws<CudaException>(() => NativeLibraries.Load("cuBLAS", new[] { "libengine-missing.so.13", "libengine-missing.so.12" }));
+        Assert.Contains("cuBLAS could not be loaded", e.Message);
+        Assert.Contains("libengine-missing.so.13, libengine-missing.so.12", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.IsAssignableFrom<EngineException>(e);
+    }
+
+    [Fact]
+    public void Cublas_and_cublaslt_fail_clearly_where_they_are_absent()
+    {
+        if (NativeLibraries.TryLoad(NativeLibraries.CublasNames, out _, out _)) Assert.Skip("cuBLAS is installed here");
+        var e = Assert.Throws<CudaException>(() => Cublas.Create());
+        Assert.Contains(NativeLibraries.CublasNames[0], e.Message);
+        if (NativeLibraries.TryLoad(NativeLibraries.CublasLtNames, out _, out _)) return;
+        var lt = Assert.Throws<CudaException>(() => CublasLtApi.Load());
+        Assert.Contains(NativeLibraries.CublasLtNames[0], lt.Message);
+    }
+
+    [Fact]
+    public void Status_errors_name_the_call_and_the_status()
+    {
+        var e = Assert.Throws<CudaException>(() => CublasStatus.Check("cublasGemmEx", 7));
+        Assert.Equal("cublasGemmEx failed: CUBLAS_STATUS_INVALID_VALUE (7)", e.Message);
+        Assert.Equal("cublasGemmEx", e.Call);
+        CublasStatus.Check("cublasGemmEx", 0);
+        Assert.Equal("CUBLAS_STATUS_NOT_SUPPORTED", CublasStatus.Name(15));
+    }
+
+    [Fact]
+    public void Heuristic_result_has_the_size_cublaslt_writes()
+    {
+        Assert.Equal(96, Unsafe.SizeOf<CublasLtHeuristicResult>());
+    }
+
+    [Fact]
+    public void Cuda_on_a_machine_without_a_gpu_is_one_engine_exception_line()
+    {
+        var why = CudaProbe.WhyUnusable();
+        if (why is null) Assert.Skip("this machine has a usable CUDA GPU");
+        var e = Assert.Throws<EngineException>(() => Devices.Create("cuda"));
+        Assert.StartsWith("--device cuda: no usable CUDA GPU found (", e.Message);
+        Assert.EndsWith(")", e.Message);
+        Assert.Contains(why, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Throws<EngineException>(() => Devices.Create("cuda:1"));
+        Assert.Same(CpuBackend.Instance, Devices.Create("auto"));
+    }
+
+    [Theory]
+    [InlineData("cpu")]
+    [InlineData(" CPU ")]
+    public void Cpu_spec_gives_the_cpu_backend(string spec) => Assert.Same(CpuBackend.Instance, Devices.Create(spec));
+
+    [Theory]
+    [InlineData("tpu")]
+    [InlineData("cuda:")]
+    [InlineData("cuda:x")]
+    [InlineData("cuda:-1")]
+    public void Unknown_device_spec_is_rejected(string spec)
+    {
+        var e = Assert.Throws<EngineException>(() => Devices.Create(spec));
+        Assert.Contains("expected cpu, cuda, cuda:N or auto", e.Message);
+    }
+}
