@@ -79,7 +79,7 @@ public static class TrainCommand
                 EvalSteps = ctx.Get(evalSteps),
             };
             if (demo && !Given(p, logging)) loop = loop with { LoggingSteps = 5 };
-            if (demo && !Given(p, epochs) && !Given(p, maxSteps)) loop = loop with { NumEpochs = 4 };
+            if (demo && !Given(p, epochs) && !Given(p, maxSteps)) loop = loop with { NumEpochs = 8 };
             var job = new TrainJobOptions
             {
                 ModelPath = ctx.Get(model), TokenizerPath = ctx.Get(tokenizer), DataPath = ctx.Get(data),

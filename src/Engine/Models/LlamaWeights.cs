@@ -94,7 +94,8 @@ public static class LlamaWeights
         }
     }
 
-    public static ParameterSet Random(LlamaConfig c, IBackend be, ulong seed, WeightOptions o, double std = 0.02)
+    /// <param name="embeddingStd">std of the embedding and LM head (default: <paramref name="std"/>).</param>
+    public static ParameterSet Random(LlamaConfig c, IBackend be, ulong seed, WeightOptions o, double std = 0.02, double? embeddingStd = null)
     {
         var rng = new Rng(seed);
         var set = new ParameterSet();
@@ -103,7 +104,7 @@ public static class LlamaWeights
             var s = new Shape(shape);
             var data = new float[s.NumElements];
             if (IsNorm(name)) data.AsSpan().Fill(1f);
-            else rng.FillNormal(data, 0, std);
+            else rng.FillNormal(data, 0, name is LlamaNames.Embed or LlamaNames.LmHead ? embeddingStd ?? std : std);
             var dtype = PlacementType(name, be, o, out bool trainable);
             var t = TensorScope.Unscoped(() => be.FromFloats(data, s, dtype));
             t.RequiresGrad = trainable;

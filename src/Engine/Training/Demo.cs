@@ -39,8 +39,13 @@ public static class Demo
         BosTokenId = 1, EosTokenId = 2,
     }.Validate("demo");
 
-    public static LlamaModel Model(IBackend be, ITokenizer tokenizer, WeightOptions options) =>
-        new(Config(tokenizer.VocabSize), be, LlamaWeights.Random(Config(tokenizer.VocabSize), be, Seed, options));
+    /// <summary>The demo model. Embedding and LM head start wider (std 0.15) than transformers' 0.02: with a frozen
+    /// random base (the LoRA and QLoRA demos) the logits can then still separate tokens, so the loss visibly falls.</summary>
+    public static LlamaModel Model(IBackend be, ITokenizer tokenizer, WeightOptions options)
+    {
+        var cfg = Config(tokenizer.VocabSize);
+        return new LlamaModel(cfg, be, LlamaWeights.Random(cfg, be, Seed, options, std: 0.02, embeddingStd: 0.15));
+    }
 
     /// <summary>The demo vocabulary as a SentencePiece model (it can be saved as tokenizer.model).</summary>
     public static SentencePieceModel VocabularyModel()

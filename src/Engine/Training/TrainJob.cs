@@ -50,7 +50,7 @@ public sealed class TrainJob
             tokenizerPath = Path.Combine(loop.OutputDir, "demo_tokenizer.model");
             File.WriteAllBytes(tokenizerPath, SentencePieceModelWriter.Write(spm));
             var cfg = Demo.Config(tokenizer.VocabSize);
-            model = new LlamaModel(cfg, _be, LlamaWeights.Random(cfg, _be, Demo.Seed, WeightsFor(cfg)));
+            model = Demo.Model(_be, tokenizer, WeightsFor(cfg));
             dataPath = _o.DataPath ?? Demo.WriteSampleData(loop.OutputDir);
         }
         else
