@@ -36,7 +36,7 @@ public static class CheckpointStore
                 moments.AddFloats(name + ".exp_avg_sq", slot.V.Shape.ToArray(), Host(slot.V));
             }
             moments.Write(Path.Combine(tmp, OptimizerFile));
-            AtomicFile.Write(Path.Combine(tmp, StateFile), s => { using var w = new StreamWriter(s); w.Write(state.ToJson()); });
+            AtomicFile.Write(Path.Combine(tmp, StateFile), s => s.Write(System.Text.Encoding.UTF8.GetBytes(state.ToJson())));
 
             if (Directory.Exists(final))
             {

@@ -44,6 +44,9 @@ public sealed class Trainer
 
     /// <summary>Called after each logged step (tests observe the run through it).</summary>
     public Action<StepMetrics>? OnLog { get; set; }
+    /// <summary>Called with the 0-based step index after the gradients of a step are complete, before clipping and the
+    /// update (tests read the gradients here).</summary>
+    public Action<int>? BeforeUpdate { get; set; }
     /// <summary>Use a plain-text progress line even on a terminal (tests, logs).</summary>
     public bool PlainProgress { get; set; }
 
@@ -116,6 +119,7 @@ public sealed class Trainer
                 }
             }
 
+            BeforeUpdate?.Invoke(step);
             double norm = GradientTools.GlobalNorm(_trainable.Select(p => p.Param));
             if (!double.IsFinite(loss) || !double.IsFinite(norm))
             {

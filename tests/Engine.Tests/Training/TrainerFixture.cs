@@ -1,0 +1,36 @@
+using Engine.Backends.Cpu;
+using Engine.Data;
+using Engine.Models;
+using Engine.Tensors;
+using Engine.Training;
+
+namespace Engine.Tests.Training;
+
+/// <summary>A small self-contained training setup: the demo vocabulary and conversations with a reduced demo model.</summary>
+public static class TrainerFixture
+{
+    public static LlamaConfig SmallConfig(int vocab) => Demo.Config(vocab) with { NumLayers = 2, HiddenSize = 32, HeadDim = 8, IntermediateSize = 64 };
+
+    public static (LlamaModel Model, PreparedData Data) Create(string dir, TrainMode mode, int batch = 4, Func<string, bool>? trainable = null, int samples = 24)
+    {
+        var tok = Demo.Tokenizer();
+        var cfg = SmallConfig(tok.VocabSize);
+        var weights = new WeightOptions { Trainable = mode is TrainMode.Full ? _ => true : trainable };
+        var model = new LlamaModel(cfg, CpuBackend.Instance, LlamaWeights.Random(cfg, CpuBackend.Instance, 5, weights, 0.02, 0.15));
+        var all = DataReader.Read(Demo.WriteSampleData(dir));
+        var path = Path.Combine(dir, "subset.json");
+        // the first samples only, to keep runs short
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(all.Path))!.AsArray();
+        while (json.Count > samples) json.RemoveAt(json.Count - 1);
+        File.WriteAllText(path, json.ToJsonString());
+        var data = TrainingData.Prepare(new DataOptions { DataPath = path, MaxLength = 128, BatchSize = batch, Seed = 3 }, tok);
+        return (model, data);
+    }
+
+    public static float[] Values(Tensor t)
+    {
+        var a = new float[t.NumElements];
+        CpuBackend.Instance.ToFloats(t, a);
+        return a;
+    }
+}
