@@ -59,6 +59,9 @@ public sealed class NativeLayerTests
         Assert.DoesNotContain('\n', e.Message);
         Assert.Throws<EngineException>(() => Devices.Create("cuda:1"));
         Assert.Same(CpuBackend.Instance, Devices.Create("auto"));
+        var log = new StringWriter();
+        var st = Assert.Throws<EngineException>(() => BackendSelfTest.RunCuda(0, log, SelfTestSize.Tiny));
+        Assert.StartsWith("--device cuda:0: no usable CUDA GPU found (", st.Message);
     }
 
     [Theory]
