@@ -225,12 +225,14 @@ internal static class SelfTestCases
         if (h.C is not Cpu.CpuBackend)
             MatMulCase(h, $"matmul mixed ({other.Name()} weight){suffix}", new(m, k), false, new(n, k), true, new(m, n), act, other, act);
         MatMulCase(h, $"matmul f32 in, beta into act out{suffix}", new(m, k), false, new(k, n), false, new(m, n), DType.F32, DType.F32, act, 1f, 0.5f);
+        MatMulCase(h, $"matmul a misaligned view{suffix}", new(m, k), false, new(n, k), true, new(m, n), act, act, act, misalignA: true);
     }
 
     private static void MatMulCase(SelfTestHarness h, string label, Shape sa, bool ta, Shape sb, bool tb, Shape sc,
-                                   DType da, DType db, DType dc, float alpha = 1f, float beta = 0f)
+                                   DType da, DType db, DType dc, float alpha = 1f, float beta = 0f, bool misalignA = false)
     {
-        var a = h.Random(sa, da);
+        // A view one element into its storage: 2- or 4-byte aligned, where cuBLASLt assumes 256 unless told.
+        var a = misalignA ? MisalignedView(h, sa, da) : h.Random(sa, da);
         var b = h.Random(sb, db);
         var c = beta == 0f ? h.Output(sc, dc) : h.Random(sc, dc);
         h.C.MatMul(a.C, ta, b.C, tb, c.C, alpha, beta);
@@ -238,6 +240,14 @@ internal static class SelfTestCases
         // An operand converted down to bf16 inside the op loses precision the reference keeps: judge at bf16 tolerance.
         bool rounded = da != db && h.Act != DType.F32;
         h.Check(label, c, $"{da.Name()}·{db.Name()}→{dc.Name()}", rounded ? SelfTestHarness.HalfTolerance : null);
+    }
+
+    private static TensorPair MisalignedView(SelfTestHarness h, Shape shape, DType dtype)
+    {
+        var whole = h.Random(new Shape((int)shape.NumElements + 1), dtype);
+        using var cs = whole.C.Slice(1, (int)shape.NumElements);
+        using var rs = whole.R.Slice(1, (int)shape.NumElements);
+        return new TensorPair(cs.Reshape(shape.ToArray()), rs.Reshape(shape.ToArray()));
     }
 
     // ---- model primitives ----------------------------------------------------------------------------------
