@@ -5,14 +5,13 @@ namespace Engine.Tests.Cuda;
 
 /// <summary>What the self-test does not cover: memory accounting and reuse, errors raised inside kernels, and the
 /// backend's refusals.</summary>
-[Collection(IlgpuCpuCollection.Name)]
+[Collection(IlgpuCpuCollection.Name), Trait("Category", "IlgpuCpu")]
 public sealed class IlgpuBackendBehaviourTests(IlgpuCpuFixture fx)
 {
     [Fact]
     public void Freed_blocks_are_reused_and_counted()
     {
-        using var device = IlgpuDevice.OpenCpuSimulator();
-        using var be = new IlgpuBackend(device);
+        using var be = new IlgpuBackend(fx.Device); // its own allocator, so the counts start from zero
         long before = be.DeviceAllocations;
         var t = be.Empty(new Shape(1000), DType.F32); // 4000 B → the 4096 B class
         Assert.Equal(before + 1, be.DeviceAllocations);
@@ -35,8 +34,7 @@ public sealed class IlgpuBackendBehaviourTests(IlgpuCpuFixture fx)
     [Fact]
     public void Trim_returns_cached_blocks()
     {
-        using var device = IlgpuDevice.OpenCpuSimulator();
-        using var be = new IlgpuBackend(device);
+        using var be = new IlgpuBackend(fx.Device); // its own allocator, so the counts start from zero
         be.Empty(new Shape(5000), DType.F32).Dispose();
         Assert.True(be.CachedBytes > 0);
         be.TrimCache();
@@ -88,8 +86,7 @@ public sealed class IlgpuBackendBehaviourTests(IlgpuCpuFixture fx)
     [Fact]
     public void Cublas_paths_are_refused_without_cuda()
     {
-        using var device = IlgpuDevice.OpenCpuSimulator();
-        using var be = new IlgpuBackend(device, new IlgpuBackendOptions { Gemm = GemmPath.CublasLt });
+        using var be = new IlgpuBackend(fx.Device, new IlgpuBackendOptions { Gemm = GemmPath.CublasLt });
         using var a = be.Zeros(new Shape(2, 2), DType.F32);
         using var c = be.Empty(new Shape(2, 2), DType.F32);
         Assert.Throws<NotSupportedException>(() => be.MatMul(a, false, a, false, c));

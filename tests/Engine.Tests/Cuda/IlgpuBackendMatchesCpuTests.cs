@@ -5,7 +5,7 @@ namespace Engine.Tests.Cuda;
 /// <summary>Every IBackend op of the ILGPU backend, run on ILGPU's CPU accelerator, against the CPU backend, in both
 /// activation modes, through the same self-test the GPU runs (tiny sizes). fp32 mode is held to 1e-5, bf16 mode to
 /// 2e-2 on bf16 outputs (see SelfTestHarness).</summary>
-[Collection(IlgpuCpuCollection.Name)]
+[Collection(IlgpuCpuCollection.Name), Trait("Category", "IlgpuCpu")]
 public sealed class IlgpuBackendMatchesCpuTests(IlgpuCpuFixture fx)
 {
     public static TheoryData<string, string> Cases()

@@ -41,6 +41,15 @@ public sealed class NativeLayerTests
         Assert.Equal("CUBLAS_STATUS_NOT_SUPPORTED", CublasStatus.Name(15));
     }
 
+    [Theory]
+    [InlineData(0x7f0000000000L, 256u)]
+    [InlineData(0x7f0000000100L, 256u)]
+    [InlineData(0x7f0000000080L, 128u)]
+    [InlineData(0x7f0000000002L, 2u)]
+    [InlineData(0x7f0000000014L, 4u)]
+    public void Lt_alignment_is_the_largest_power_of_two_up_to_256(long address, uint expected) =>
+        Assert.Equal(expected, CublasLt.AlignmentOf((IntPtr)address));
+
     [Fact]
     public void Heuristic_result_has_the_size_cublaslt_writes()
     {
@@ -59,6 +68,9 @@ public sealed class NativeLayerTests
         Assert.DoesNotContain('\n', e.Message);
         Assert.Throws<EngineException>(() => Devices.Create("cuda:1"));
         Assert.Same(CpuBackend.Instance, Devices.Create("auto"));
+        var log = new StringWriter();
+        var st = Assert.Throws<EngineException>(() => BackendSelfTest.RunCuda(0, log, SelfTestSize.Tiny));
+        Assert.StartsWith("--device cuda:0: no usable CUDA GPU found (", st.Message);
     }
 
     [Theory]

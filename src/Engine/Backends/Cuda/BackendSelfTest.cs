@@ -27,6 +27,31 @@ public static class BackendSelfTest
         return report;
     }
 
+    /// <summary>The GPU check in one call: CUDA device <paramref name="ordinal"/> in both activation modes (bf16 as
+    /// training runs, f32 to hold the kernels to fp32 tolerance), every GEMM path. ILGPU writes PTX JIT errors only to
+    /// System.Diagnostics.Trace, so Trace goes to <paramref name="log"/> for the duration.</summary>
+    public static SelfTestReport RunCuda(int ordinal, TextWriter log, SelfTestSize size = SelfTestSize.Realistic, ulong seed = 1)
+    {
+        var listener = new System.Diagnostics.TextWriterTraceListener(log);
+        System.Diagnostics.Trace.Listeners.Add(listener);
+        try
+        {
+            var all = new List<SelfTestResult>();
+            foreach (var act in new[] { DType.BF16, DType.F32 })
+            {
+                using var backend = IlgpuBackend.CreateCuda(ordinal, $"cuda:{ordinal}", new IlgpuBackendOptions { ActivationType = act });
+                all.AddRange(Run(backend, log, size, seed).Results);
+            }
+            var report = new SelfTestReport(all);
+            log.WriteLine(report.Passed ? $"cuda:{ordinal}: all {all.Count} checks passed" : $"cuda:{ordinal}: {report.FailedCount} of {all.Count} checks FAILED");
+            return report;
+        }
+        finally
+        {
+            System.Diagnostics.Trace.Listeners.Remove(listener);
+        }
+    }
+
     /// <summary>Names of the cases, one per op family (tests run them one by one).</summary>
     public static IReadOnlyList<string> CaseNames => SelfTestCases.Names;
 

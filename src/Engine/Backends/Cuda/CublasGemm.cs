@@ -12,7 +12,7 @@ internal sealed class CublasGemm : IDisposable
     private readonly IntPtr _stream;
     private readonly DeviceBlock _workspace;
     private readonly CachingAllocator _allocator;
-    private readonly Dictionary<GemmProblem, CublasLtPlan> _plans = new();
+    private readonly Dictionary<(GemmProblem, uint, uint, uint), CublasLtPlan> _plans = new();
     private CublasLt? _lt;
 
     /// <param name="stream">the CUstream every call is queued on (never the legacy null stream).</param>
@@ -40,9 +40,10 @@ internal sealed class CublasGemm : IDisposable
         if (useLt)
         {
             _lt ??= CublasLt.Create();
-            if (!_plans.TryGetValue(p, out var plan))
-                _plans[p] = plan = _lt.CreatePlan(p.OpA, p.OpB, p.M, p.N, p.K, p.AType, p.Lda, p.StrideA, p.BType, p.Ldb, p.StrideB,
-                                                  p.CType, p.Ldc, p.StrideC, p.Batch, WorkspaceBytes);
+            var key = (p, CublasLt.AlignmentOf(a), CublasLt.AlignmentOf(b), CublasLt.AlignmentOf(c));
+            if (!_plans.TryGetValue(key, out var plan))
+                _plans[key] = plan = _lt.CreatePlan(p.OpA, p.OpB, p.M, p.N, p.K, p.AType, p.Lda, p.StrideA, p.BType, p.Ldb, p.StrideB,
+                                                    p.CType, p.Ldc, p.StrideC, p.Batch, WorkspaceBytes, key.Item2, key.Item3, key.Item4);
             plan.Run(_lt.Api, _lt.Handle, alpha, a, b, beta, c, _workspace.DevicePointer, WorkspaceBytes, _stream);
             return;
         }

@@ -29,11 +29,9 @@ public sealed partial class IlgpuBackend
     {
         if (x.NumElements == 0) return 0;
         int groups = Partials(View(x), FloatElem(x, "sum of squares"), typeof(SquareOp), x.NumElements);
-        var partials = new float[groups];
-        Stream.Synchronize();
-        _partials.View.SubView(0, groups).CopyToCPU(Stream, ref partials[0], groups);
+        _partials.View.SubView(0, groups).CopyToCPU(Stream, ref _hostPartials[0], groups);
         double total = 0;
-        foreach (var p in partials) total += p;
+        for (int i = 0; i < groups; i++) total += _hostPartials[i];
         return total;
     }
 

@@ -25,6 +25,10 @@ public sealed partial class IlgpuBackend : IBackend
     private readonly HostStaging _staging;
     private readonly MemoryBuffer1D<int, Stride1D.Dense> _errors;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _partials;
+    // Host ends of small device reads. ILGPU's copies take the address of the host buffer and expect it pinned, so
+    // these live on the pinned object heap (the staging buffer does too).
+    private readonly int[] _hostErrors = GC.AllocateArray<int>(1, pinned: true);
+    private readonly float[] _hostPartials = GC.AllocateArray<float>(PartialsCapacity, pinned: true);
     private readonly int _groupSize, _maxGroups;
     private CublasGemm? _cublas;
     private bool _disposed;
@@ -88,7 +92,6 @@ public sealed partial class IlgpuBackend : IBackend
     public long CachedBytes => _allocator.CachedBytes;
     /// <summary>Device allocations made so far; stops growing once a training loop reaches steady state.</summary>
     public long DeviceAllocations => _allocator.DeviceAllocations;
-    internal KernelCache Kernels => _kernels;
 
     public void ResetPeakMemory() => _allocator.ResetPeak();
 
@@ -123,14 +126,14 @@ public sealed partial class IlgpuBackend : IBackend
 
     private void CheckKernelErrors()
     {
-        var flags = new int[1];
-        _errors.View.CopyToCPU(Stream, ref flags[0], 1);
-        if (flags[0] == 0) return;
+        _errors.View.CopyToCPU(Stream, ref _hostErrors[0], 1);
+        int flags = _hostErrors[0];
+        if (flags == 0) return;
         _errors.View.MemSetToZero(Stream);
         var problems = new List<string>();
-        if ((flags[0] & KernelErrors.TokenIdOutOfRange) != 0) problems.Add("embedding: a token id is outside the vocabulary");
-        if ((flags[0] & KernelErrors.PositionOutOfRange) != 0) problems.Add("rope: a position is beyond the rope table");
-        if ((flags[0] & KernelErrors.TargetOutOfRange) != 0) problems.Add("cross-entropy: a target is outside the vocabulary");
+        if ((flags & KernelErrors.TokenIdOutOfRange) != 0) problems.Add("embedding: a token id is outside the vocabulary");
+        if ((flags & KernelErrors.PositionOutOfRange) != 0) problems.Add("rope: a position is beyond the rope table");
+        if ((flags & KernelErrors.TargetOutOfRange) != 0) problems.Add("cross-entropy: a target is outside the vocabulary");
         throw new EngineException($"{Name}: invalid input found by a kernel: {string.Join("; ", problems)}");
     }
 

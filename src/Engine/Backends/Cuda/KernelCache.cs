@@ -29,13 +29,9 @@ internal sealed class KernelCache
             var method = types.Length == 0 ? kernel : kernel.MakeGenericMethod(types);
             var launcher = _accelerator.LoadKernel(method).CreateLauncherDelegate<TDelegate>();
             _launchers[key] = launcher;
-            Instantiated.Add(method);
             return launcher;
         }
     }
-
-    /// <summary>Every kernel instantiation loaded so far (tests compile these to PTX).</summary>
-    public List<MethodInfo> Instantiated { get; } = new();
 
     public static MethodInfo Method(Type kernels, string name) =>
         kernels.GetMethod(name, BindingFlags.Public | BindingFlags.Static) ?? throw new MissingMethodException(kernels.Name, name);

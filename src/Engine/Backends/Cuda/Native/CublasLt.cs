@@ -55,7 +55,8 @@ internal sealed unsafe class CublasLt : IDisposable
     /// scale, and asks the heuristic for the best algorithm within <paramref name="maxWorkspace"/> bytes.</summary>
     public CublasLtPlan CreatePlan(CublasOperation opA, CublasOperation opB, int m, int n, int k,
                                    CudaDataType aType, int lda, long strideA, CudaDataType bType, int ldb, long strideB,
-                                   CudaDataType cType, int ldc, long strideC, int batch, long maxWorkspace)
+                                   CudaDataType cType, int ldc, long strideC, int batch, long maxWorkspace,
+                                   uint alignA = 256, uint alignB = 256, uint alignC = 256)
     {
         IntPtr d;
         CublasStatus.Check("cublasLtMatmulDescCreate", Api.MatmulDescCreate(&d, (int)CublasComputeType.Compute32F, (int)CudaDataType.R32F));
@@ -79,6 +80,10 @@ internal sealed unsafe class CublasLt : IDisposable
             ulong ws = (ulong)maxWorkspace;
             CublasStatus.Check("cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)",
                 Api.MatmulPreferenceSetAttribute(p, CublasLtAttr.PreferenceMaxWorkspaceBytes, &ws, sizeof(ulong)));
+            SetAlignment(p, CublasLtAttr.PreferenceMinAlignmentA, alignA, "A");
+            SetAlignment(p, CublasLtAttr.PreferenceMinAlignmentB, alignB, "B");
+            SetAlignment(p, CublasLtAttr.PreferenceMinAlignmentC, alignC, "C");
+            SetAlignment(p, CublasLtAttr.PreferenceMinAlignmentD, alignC, "D");
             CublasLtHeuristicResult result;
             int found;
             CublasStatus.Check("cublasLtMatmulAlgoGetHeuristic", Api.MatmulAlgoGetHeuristic(Handle, d, a.Value, b.Value, c.Value, c.Value, p, 1, &result, &found));
@@ -92,6 +97,21 @@ internal sealed unsafe class CublasLt : IDisposable
             foreach (var l in layouts) l.Dispose();
             throw;
         }
+    }
+
+    private void SetAlignment(IntPtr preference, int attribute, uint bytes, string which)
+    {
+        CublasStatus.Check($"cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT_{which}_BYTES)",
+            Api.MatmulPreferenceSetAttribute(preference, attribute, &bytes, sizeof(uint)));
+    }
+
+    /// <summary>The alignment of a device address as cuBLASLt counts it: the largest power of two dividing it, at most 256.</summary>
+    public static uint AlignmentOf(IntPtr address)
+    {
+        ulong a = (ulong)address;
+        if (a == 0) return 256;
+        ulong lowest = a & (~a + 1);
+        return (uint)Math.Min(256UL, lowest);
     }
 
     private CublasLtObject Layout(CudaDataType type, int rows, int cols, int ld, int batch, long stride)

@@ -22,6 +22,12 @@ internal static class CublasLtAttr
     public const int LayoutBatchCount = 5;
     public const int LayoutStridedBatchOffset = 6;
     public const int PreferenceMaxWorkspaceBytes = 1;
+    /// <summary>MIN_ALIGNMENT_{A,B,C,D}_BYTES (uint32, default 256): the heuristic assumes 256-byte aligned operands
+    /// unless told otherwise, and a view at a smaller alignment needs algorithms that allow it.</summary>
+    public const int PreferenceMinAlignmentA = 5;
+    public const int PreferenceMinAlignmentB = 6;
+    public const int PreferenceMinAlignmentC = 7;
+    public const int PreferenceMinAlignmentD = 8;
 }
 
 /// <summary>cuBLASLt entry points as function pointers resolved at run time (NativeLibrary.TryLoad + GetExport), so a
