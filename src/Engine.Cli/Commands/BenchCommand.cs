@@ -1,0 +1,49 @@
+using System.CommandLine;
+using Engine.Benchmarks;
+using Engine.Tensors;
+
+namespace Engine.Cli.Commands;
+
+/// <summary><c>engine bench kernels</c> and <c>engine bench train</c>.</summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var small = new Option<bool>("--small") { Description = "small sizes (for a quick look or a CPU)" };
+        var kernels = new Command("kernels", "microbenchmarks of every op: GB/s or TFLOP/s next to copy bandwidth and GEMM rate") { small };
+        kernels.SetAction(p => CliRunner.Run(p, ctx =>
+        {
+            var be = ModelOpening.Backend(ctx);
+            ctx.Output.WriteLine($"kernel benchmarks on {be.Name} ({be.ActivationType.Name()} activations)");
+            KernelBench.Run(be, ctx.Output, ctx.Get(small));
+            return 0;
+        }));
+
+        var shape = new Option<string>("--shape") { Description = "llama2-7b | tinyllama-1b | stories15m | stories260k", DefaultValueFactory = _ => "stories15m" };
+        var mode = new Option<string>("--mode") { Description = "lora | full", DefaultValueFactory = _ => "lora" };
+        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
+        var seq = new Option<int>("--seq") { DefaultValueFactory = _ => 256 };
+        var r = new Option<int>("--lora-r") { DefaultValueFactory = _ => 16 };
+        var gc = new Option<bool>("--gradient-checkpointing");
+        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 3 };
+        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 1 };
+        var maxSeconds = new Option<double>("--max-seconds") { DefaultValueFactory = _ => 120 };
+        var train = new Command("train", "training throughput (tokens/s, peak memory) of a model shape with random weights on the device")
+        {
+            shape, mode, batch, seq, r, gc, steps, warmup, maxSeconds,
+        };
+        train.SetAction(p => CliRunner.Run(p, ctx =>
+        {
+            var be = ModelOpening.Backend(ctx);
+            var result = TrainThroughput.Run(be, new TrainBenchOptions
+            {
+                Shape = ctx.Get(shape), Mode = ctx.Get(mode), Batch = ctx.Get(batch), Seq = ctx.Get(seq), LoraR = ctx.Get(r),
+                LoraAlpha = 2 * ctx.Get(r), GradientCheckpointing = ctx.Get(gc), Steps = ctx.Get(steps),
+                WarmupSteps = ctx.Get(warmup), MaxSeconds = ctx.Get(maxSeconds),
+            }, ctx.Output);
+            ctx.Output.WriteLine(result.Line());
+            return 0;
+        }));
+        return new Command("bench", "benchmarks: kernels and training throughput") { kernels, train };
+    }
+}

@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using Engine.Backends;
+using Engine.Tensors;
+
+namespace Engine.Benchmarks;
+
+/// <summary>One microbenchmark figure: achieved bytes/s (memory-bound ops) or flop/s (matmul, attention).</summary>
+public sealed record KernelBenchResult(string Name, string Size, double Seconds, double Rate, string Unit)
+{
+    public string Line() => $"{Name,-26} {Size,-28} {Seconds * 1e3,10:F3} ms {Rate,10:F1} {Unit}";
+}
+
+/// <summary>Microbenchmarks of every backend op at training sizes, timed on the device (median of several runs after a
+/// warm-up, each run synchronised). The copy bandwidth and the GEMM rate measured in the same run are the yardsticks.</summary>
+public static class KernelBench
+{
+    public static IReadOnlyList<KernelBenchResult> Run(IBackend be, TextWriter log, bool small = false)
+    {
+        var results = new List<KernelBenchResult>();
+        var act = be.ActivationType;
+        int s = small ? 16 : 1;
+        void Report(KernelBenchResult r) { results.Add(r); log.WriteLine(r.Line()); log.Flush(); }
+        Tensor Rand(Shape shape, DType dtype, double std = 1)
+        {
+            var v = new float[shape.NumElements];
+            new Rng(1).FillNormal(v, 0, std);
+            return TensorScope.Unscoped(() => be.FromFloats(v, shape, dtype));
+        }
+
+        try
+        {
+            {
+                int n = 256 * 1024 * 1024 / s;
+                using var a = TensorScope.Unscoped(() => be.Empty(new Shape(n), act));
+                using var b = TensorScope.Unscoped(() => be.Empty(new Shape(n), act));
+                be.Fill(a, 1f);
+                double t = Time(be, () => be.Copy(a, b));
+                Report(new("copy", $"{n / (1 << 20)}M {act.Name()}", t, 2.0 * a.ByteLength / t / 1e9, "GB/s"));
+            }
+            foreach (int dim in small ? new[] { 256 } : new[] { 4096, 8192 })
+            {
+                using var a = Rand(new Shape(dim, dim), act, 0.02);
+                using var b = Rand(new Shape(dim, dim), act, 0.02);
+                using var c = TensorScope.Unscoped(() => be.Empty(new Shape(dim, dim), act));
+                double t = Time(be, () => be.MatMul(a, false, b, true, c));
+                Report(new("matmul x·wᵀ", $"{dim}³ {act.Name()}", t, 2.0 * dim * dim * dim / t / 1e12, "TFLOP/s"));
+            }
+            {
+                int rows = 16384 / s, d = 4096;
+                using var x = Rand(new Shape(rows, d), act);
+                using var w = Rand(new Shape(d), DType.F32);
+                using var y = TensorScope.Unscoped(() => be.Empty(x.Shape, act));
+                using var r = TensorScope.Unscoped(() => be.Empty(new Shape(rows), DType.F32));
+                double t = Time(be, () => be.RmsNormForward(x, w, 1e-5f, y, r));
+                Report(new("rmsnorm fwd", $"{rows}×{d}", t, 2.0 * x.ByteLength / t / 1e9, "GB/s"));
+                using var dx = TensorScope.Unscoped(() => be.Empty(x.Shape, act));
+                using var dw = TensorScope.Unscoped(() => be.Zeros(w.Shape, DType.F32));
+                t = Time(be, () => be.RmsNormBackward(y, x, w, r, dx, dw));
+                Report(new("rmsnorm bwd", $"{rows}×{d}", t, 3.0 * x.ByteLength / t / 1e9, "GB/s"));
+            }
+            {
+                int rows = 16384 / s, d = 11008;
+                using var g = Rand(new Shape(rows, d), act);
+                using var u = Rand(new Shape(rows, d), act);
+                using var y = TensorScope.Unscoped(() => be.Empty(g.Shape, act));
+                double t = Time(be, () => be.SwiGluForward(g, u, y));
+                Report(new("swiglu fwd", $"{rows}×{d}", t, 3.0 * g.ByteLength / t / 1e9, "GB/s"));
+                using var dg = TensorScope.Unscoped(() => be.Empty(g.Shape, act));
+                using var du = TensorScope.Unscoped(() => be.Empty(g.Shape, act));
+                t = Time(be, () => be.SwiGluBackward(y, g, u, dg, du));
+                Report(new("swiglu bwd", $"{rows}×{d}", t, 5.0 * g.ByteLength / t / 1e9, "GB/s"));
+            }
+            {
+                int n = 16384 / s, h = 32, dh = 128;
+                using var x = Rand(new Shape(n, h, dh), act);
+                using var y = TensorScope.Unscoped(() => be.Empty(x.Shape, act));
+                var pos = new int[n];
+                for (int i = 0; i < n; i++) pos[i] = i % 2048;
+                using var p = TensorScope.Unscoped(() => be.FromInts(pos, new Shape(n)));
+                using var rope = new Models.RopeTables(be, 2048, dh, 10000);
+                double t = Time(be, () => be.Rope(x, p, rope.Cos, rope.Sin, y, false));
+                Report(new("rope", $"{n}×{h}×{dh}", t, 2.0 * x.ByteLength / t / 1e9, "GB/s"));
+            }
+            {
+                int rows = 8192 / s, v = 32000;
+                using var logits = Rand(new Shape(rows, v), act);
+                var tg = new int[rows];
+                for (int i = 0; i < rows; i++) tg[i] = (i * 7919) % v;
+                using var targets = TensorScope.Unscoped(() => be.FromInts(tg, new Shape(rows)));
+                using var loss = TensorScope.Unscoped(() => be.Empty(new Shape(1), DType.F32));
+                using var lse = TensorScope.Unscoped(() => be.Empty(new Shape(rows), DType.F32));
+                double t = Time(be, () => be.CrossEntropyForward(logits, targets, -100, loss, lse));
+                Report(new("cross-entropy fwd", $"{rows}×{v}", t, logits.ByteLength / t / 1e9, "GB/s"));
+                using var one = TensorScope.Unscoped(() => be.FromFloats(new[] { 1f }, new Shape(1), DType.F32));
+                using var d = TensorScope.Unscoped(() => be.Empty(logits.Shape, act));
+                t = Time(be, () => be.CrossEntropyBackward(logits, targets, -100, lse, one, d));
+                Report(new("cross-entropy bwd", $"{rows}×{v}", t, 2.0 * logits.ByteLength / t / 1e9, "GB/s"));
+            }
+            {
+                int n = 64 * 1024 * 1024 / s;
+                using var p = Rand(new Shape(n), DType.F32, 0.02);
+                using var g = Rand(new Shape(n), DType.F32, 0.01);
+                using var m = TensorScope.Unscoped(() => be.Zeros(p.Shape, DType.F32));
+                using var v = TensorScope.Unscoped(() => be.Zeros(p.Shape, DType.F32));
+                var slots = new[] { new AdamWSlot(p, g, m, v, 0.01f) };
+                int step = 0;
+                double t = Time(be, () => be.AdamW(slots, new AdamWHyper(1e-4f, 0.9f, 0.999f, 1e-8f, ++step, 1f)));
+                Report(new("adamw", $"{n / (1 << 20)}M params", t, 28.0 * n / t / 1e9, "GB/s"));
+            }
+            foreach (int seq in small ? new[] { 128 } : new[] { 1024, 2048 })
+            {
+                int b = 4, h = 32, dh = 128;
+                using var q = Rand(new Shape(b, seq, h, dh), act);
+                using var k = Rand(new Shape(b, seq, h, dh), act);
+                using var v = Rand(new Shape(b, seq, h, dh), act);
+                using var o = TensorScope.Unscoped(() => be.Empty(q.Shape, act));
+                using var lse = TensorScope.Unscoped(() => be.Empty(new Shape(b, h, seq), DType.F32));
+                double flops = 4.0 * b * h * (double)seq * seq * dh / 2; // causal: half the score matrix
+                double t = Time(be, () => be.AttentionForward(q, k, v, 0.088f, o, lse), iters: 3);
+                Report(new("attention fwd (causal)", $"b{b} h{h} d{dh} s{seq}", t, flops / t / 1e12, "TFLOP/s"));
+                using var dq = TensorScope.Unscoped(() => be.Empty(q.Shape, act));
+                using var dk = TensorScope.Unscoped(() => be.Empty(q.Shape, act));
+                using var dv = TensorScope.Unscoped(() => be.Empty(q.Shape, act));
+                t = Time(be, () => be.AttentionBackward(o, q, k, v, o, lse, 0.088f, dq, dk, dv), iters: 3);
+                Report(new("attention bwd (causal)", $"b{b} h{h} d{dh} s{seq}", t, 2.5 * flops / t / 1e12, "TFLOP/s"));
+            }
+        }
+        catch (Exception e)
+        {
+            log.WriteLine($"kernel bench stopped: {e.GetType().Name}: {e.Message}");
+        }
+        return results;
+    }
+
+    /// <summary>Median seconds of <paramref name="iters"/> synchronised runs after one warm-up.</summary>
+    public static double Time(IBackend be, Action op, int iters = 5)
+    {
+        op();
+        be.Synchronize();
+        var t = new double[iters];
+        for (int i = 0; i < iters; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            op();
+            be.Synchronize();
+            t[i] = sw.Elapsed.TotalSeconds;
+        }
+        Array.Sort(t);
+        return t[iters / 2];
+    }
+}
