@@ -2,9 +2,19 @@ namespace Engine.Bench;
 
 public static class Program
 {
+    private static readonly Dictionary<string, (string Help, Func<string[], int> Run)> Benchmarks = new()
+    {
+        ["gemm"] = ("CPU SGEMM GFLOP/s on the model's shapes; optional thread counts, e.g. `gemm 1,2`", GemmBench.Run),
+    };
+
     public static int Main(string[] args)
     {
-        Console.WriteLine("engine bench: no benchmarks yet");
-        return 0;
+        if (args.Length == 0 || !Benchmarks.TryGetValue(args[0], out var bench))
+        {
+            Console.WriteLine("usage: Engine.Bench <benchmark> [args]");
+            foreach (var (name, (help, _)) in Benchmarks) Console.WriteLine($"  {name,-10} {help}");
+            return args.Length == 0 ? 0 : 2;
+        }
+        return bench.Run(args[1..]);
     }
 }
