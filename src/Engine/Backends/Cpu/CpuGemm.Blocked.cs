@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Engine.Backends.Cpu;
 
 // The GotoBLAS/BLIS loop nest. op(B) is packed KC×NC at a time into NR-wide column panels, op(A) MC×KC at a time into
@@ -10,7 +11,8 @@ internal static unsafe partial class CpuGemm
     /// <summary>Register tile (MR×NR) and cache blocks (KC, MC, NC) of one micro-kernel.</summary>
     private readonly record struct Blocking(int MR, int NR, int KC, int MC, int NC);
 
-    private static Blocking BlockingFor(GemmIsa isa) => isa switch
+    private static Blocking BlockingFor(GemmIsa isa) { var bl = BlockingFor0(isa); var t = Environment.GetEnvironmentVariable("GEMM_TUNE"); if (t != null) { var v = t.Split(',').Select(int.Parse).ToArray(); bl = bl with { KC = v[0], MC = v[1], NC = v[2] }; } return bl; }
+    private static Blocking BlockingFor0(GemmIsa isa) => isa switch
     {
         // 12×32: 24 zmm accumulators + 2 B vectors + a broadcast of the 32 registers. KC·NR·4 = 32 KB B micro-panel
         // in the 48 KB L1; MC·KC·4 = 1 MB A block in the 2 MB L2; NC·KC·4 = 4 MB B block in L3.
@@ -41,12 +43,15 @@ internal static unsafe partial class CpuGemm
     }
 
     /// <summary>C[i0..i1, j0..j1] of the product, single-threaded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BlockedPart(in GemmOperands g, GemmIsa isa, Blocking bl, int i0, int i1, int j0, int j1)
     {
         int mr = bl.MR, nr = bl.NR;
-        int kcMax = Math.Min(bl.KC, g.K);
-        int mcMax = Math.Min(bl.MC, RoundUp(i1 - i0, mr));
-        int ncMax = Math.Min(bl.NC, RoundUp(j1 - j0, nr));
+        // Blocks of equal size rather than full blocks and a sliver: a K block of 32 after one of 256 would read and
+        // write C once more for little work, an MC block of 4 rows would run a mostly empty tile.
+        int kcMax = EvenBlock(g.K, bl.KC, 1);
+        int mcMax = EvenBlock(i1 - i0, bl.MC, mr);
+        int ncMax = EvenBlock(j1 - j0, bl.NC, nr);
         float* scratch = Scratch((long)kcMax * (mcMax + ncMax) + mr * nr);
         float* ap = scratch, bp = scratch + (long)kcMax * mcMax, edge = bp + (long)kcMax * ncMax;
 
@@ -113,5 +118,12 @@ internal static unsafe partial class CpuGemm
             }
     }
 
-    private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
+    /// <summary>The size of each of the fewest blocks of at most <paramref name="max"/> that cover
+    /// <paramref name="length"/>, rounded up to a multiple of <paramref name="unit"/>.</summary>
+    private static int EvenBlock(int length, int max, int unit)
+    {
+        int blocks = (length + max - 1) / max;
+        int size = (length + blocks - 1) / blocks;
+        return Math.Min((size + unit - 1) / unit * unit, (max + unit - 1) / unit * unit);
+    }
 }

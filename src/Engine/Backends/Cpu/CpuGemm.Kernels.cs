@@ -11,6 +11,7 @@ namespace Engine.Backends.Cpu;
 internal static unsafe partial class CpuGemm
 {
     /// <summary>12×32 tile in 24 zmm accumulators: per K step 2 loads of B, 12 broadcasts of A, 24 FMAs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel12x32Avx512(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta)
     {
         var c0_0 = Vector512<float>.Zero; var c0_1 = Vector512<float>.Zero;
@@ -80,6 +81,7 @@ internal static unsafe partial class CpuGemm
     }
 
     /// <summary>6×16 tile in 12 ymm accumulators: per K step 2 loads of B, 6 broadcasts of A, 12 FMAs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel6x16Avx2(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta)
     {
         var c0_0 = Vector256<float>.Zero; var c0_1 = Vector256<float>.Zero;
@@ -125,6 +127,7 @@ internal static unsafe partial class CpuGemm
     }
 
     /// <summary>4×4 tile in 16 scalar accumulators, for machines without AVX2+FMA (plain multiply-add, not fused).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel4x4Scalar(float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta)
     {
         float c0_0 = 0f; float c0_1 = 0f; float c0_2 = 0f; float c0_3 = 0f;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Engine.Backends.Cpu;
 
 // Packed layouts read by the micro-kernels, zero-padded past the matrix edge:
@@ -6,6 +7,7 @@ namespace Engine.Backends.Cpu;
 // The transposes live here: for each layout one of the two source orders is a contiguous copy, the other a gather.
 internal static unsafe partial class CpuGemm
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(bool transA, float* a, int lda, int ic, int pc, int mc, int kc, int mr, float* dst)
     {
         for (int ir = 0; ir < mc; ir += mr, dst += (long)mr * kc)
@@ -37,6 +39,7 @@ internal static unsafe partial class CpuGemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB(bool transB, float* b, int ldb, int pc, int jc, int kc, int nc, int nr, float* dst)
     {
         for (int jr = 0; jr < nc; jr += nr, dst += (long)nr * kc)

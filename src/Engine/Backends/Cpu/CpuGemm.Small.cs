@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Engine.Backends.Cpu;
@@ -55,6 +56,7 @@ internal static unsafe partial class CpuGemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SmallDot(in GemmOperands g, bool fewRows, ReadOnlySpan<float> x, int rows, int lo, int hi)
     {
         int k = g.K;
@@ -73,6 +75,7 @@ internal static unsafe partial class CpuGemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SmallAxpy(in GemmOperands g, bool fewRows, ReadOnlySpan<float> x, int rows, Span<float> strip, int lo, int hi)
     {
         int k = g.K;
