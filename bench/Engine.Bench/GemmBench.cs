@@ -39,7 +39,9 @@ internal static class GemmBench
                 foreach (int t in threadCounts)
                 {
                     CpuParallel.Threads = t;
+                    CpuGemm.PackATicks = CpuGemm.PackBTicks = 0; long W0 = Stopwatch.GetTimestamp();
                     var (median, best) = Seconds(cs, a, b, c);
+                    long W = Stopwatch.GetTimestamp() - W0; Console.Write($" [A {100.0 * CpuGemm.PackATicks / W:F1}% B {100.0 * CpuGemm.PackBTicks / W:F1}%] ");
                     double gflop = 2.0 * cs.M * cs.N * cs.K / 1e9;
                     Console.Write($"{gflop / median,8:F1} ({gflop / best,5:F1})");
                 }

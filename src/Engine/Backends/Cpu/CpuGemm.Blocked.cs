@@ -64,13 +64,13 @@ internal static unsafe partial class CpuGemm
                 for (int pc = 0; pc < g.K; pc += kcMax)
                 {
                     int kc = Math.Min(kcMax, g.K - pc);
-                    PackB(g.TransB, b0, g.Ldb, pc, jc, kc, nc, nr, bp);
+                    long T0 = System.Diagnostics.Stopwatch.GetTimestamp(); PackB(isa, g.TransB, b0, g.Ldb, pc, jc, kc, nc, nr, bp); PackBTicks += System.Diagnostics.Stopwatch.GetTimestamp() - T0;
                     // Later K blocks add onto what the first one wrote.
                     float beta = pc == 0 ? g.Beta : 1f;
                     for (int ic = i0; ic < i1; ic += mcMax)
                     {
                         int mc = Math.Min(mcMax, i1 - ic);
-                        PackA(g.TransA, a0, g.Lda, ic, pc, mc, kc, mr, ap);
+                        long T1 = System.Diagnostics.Stopwatch.GetTimestamp(); PackA(isa, g.TransA, a0, g.Lda, ic, pc, mc, kc, mr, ap); PackATicks += System.Diagnostics.Stopwatch.GetTimestamp() - T1;
                         for (int jr = 0; jr < nc; jr += nr)
                         {
                             int nLeft = Math.Min(nr, nc - jr);
@@ -97,6 +97,7 @@ internal static unsafe partial class CpuGemm
         }
     }
 
+    internal static long PackATicks, PackBTicks;
     private static void MicroKernel(GemmIsa isa, float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta)
     {
         switch (isa)
