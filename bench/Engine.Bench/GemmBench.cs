@@ -39,9 +39,7 @@ internal static class GemmBench
                 foreach (int t in threadCounts)
                 {
                     CpuParallel.Threads = t;
-                    CpuGemm.PackATicks = CpuGemm.PackBTicks = 0; long W0 = Stopwatch.GetTimestamp();
                     var (median, best) = Seconds(cs, a, b, c);
-                    long W = Stopwatch.GetTimestamp() - W0; Console.Write($" [A {100.0 * CpuGemm.PackATicks / W:F1}% B {100.0 * CpuGemm.PackBTicks / W:F1}%] ");
                     double gflop = 2.0 * cs.M * cs.N * cs.K / 1e9;
                     Console.Write($"{gflop / median,8:F1} ({gflop / best,5:F1})");
                 }
@@ -76,7 +74,6 @@ internal static class GemmBench
         var total = Stopwatch.StartNew();
         while (times.Count < 3 || (times.Count < 15 && total.Elapsed.TotalSeconds < 1.5))
         {
-            if (Environment.GetEnvironmentVariable("GEMM_CPU") != null) { var p = System.Diagnostics.Process.GetCurrentProcess(); var c0 = p.TotalProcessorTime; Call(); p.Refresh(); times.Add((p.TotalProcessorTime - c0).TotalSeconds); continue; }
             long t0 = Stopwatch.GetTimestamp();
             Call();
             times.Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+
 namespace Engine.Backends.Cpu;
 
 // The GotoBLAS/BLIS loop nest. op(B) is packed KC×NC at a time into NR-wide column panels, op(A) MC×KC at a time into
@@ -11,15 +12,16 @@ internal static unsafe partial class CpuGemm
     /// <summary>Register tile (MR×NR) and cache blocks (KC, MC, NC) of one micro-kernel.</summary>
     private readonly record struct Blocking(int MR, int NR, int KC, int MC, int NC);
 
-    private static Blocking BlockingFor(GemmIsa isa) { var bl = BlockingFor0(isa); var t = Environment.GetEnvironmentVariable("GEMM_TUNE"); if (t != null) { var v = t.Split(',').Select(int.Parse).ToArray(); bl = bl with { KC = v[0], MC = v[1], NC = v[2] }; } return bl; }
-    private static Blocking BlockingFor0(GemmIsa isa) => isa switch
+    private static Blocking BlockingFor(GemmIsa isa) => isa switch
     {
-        // 12×32: 24 zmm accumulators + 2 B vectors + a broadcast of the 32 registers. KC·NR·4 = 32 KB B micro-panel
-        // in the 48 KB L1; MC·KC·4 = 1 MB A block in the 2 MB L2; NC·KC·4 = 4 MB B block in L3.
-        GemmIsa.Avx512 => new Blocking(12, 32, 256, 1008, 4096),
+        // 12×32: 24 zmm accumulators + 2 B vectors + a broadcast of the 32 registers. KC·NR·4 = 40 KB B micro-panel
+        // in the 48 KB L1; MC·KC·4 = 1.2 MB A block in the 2 MB L2; KC·NC·4 = 2.6 MB B block in L3. KC ≥ 288 keeps
+        // the model's K = 288 products in one K block (C written once). KC 256..384, MC 500..1000, NC 1024..4096 all
+        // ran within noise of each other on the 2-core Sapphire Rapids machine (bench/RESULTS.md).
+        GemmIsa.Avx512 => new Blocking(12, 32, 320, 960, 2048),
         // 6×16: 12 ymm accumulators + 2 B vectors + a broadcast of the 16 registers (the Haswell shape).
-        GemmIsa.Avx2 => new Blocking(6, 16, 256, 528, 4096),
-        _ => new Blocking(4, 4, 256, 256, 1024),
+        GemmIsa.Avx2 => new Blocking(6, 16, 320, 480, 2048),
+        _ => new Blocking(4, 4, 320, 256, 1024),
     };
 
     private static void BlockedGemm(in GemmOperands g, GemmIsa isa, int threads)
@@ -64,13 +66,13 @@ internal static unsafe partial class CpuGemm
                 for (int pc = 0; pc < g.K; pc += kcMax)
                 {
                     int kc = Math.Min(kcMax, g.K - pc);
-                    long T0 = System.Diagnostics.Stopwatch.GetTimestamp(); PackB(isa, g.TransB, b0, g.Ldb, pc, jc, kc, nc, nr, bp); PackBTicks += System.Diagnostics.Stopwatch.GetTimestamp() - T0;
+                    PackB(isa, g.TransB, b0, g.Ldb, pc, jc, kc, nc, nr, bp);
                     // Later K blocks add onto what the first one wrote.
                     float beta = pc == 0 ? g.Beta : 1f;
                     for (int ic = i0; ic < i1; ic += mcMax)
                     {
                         int mc = Math.Min(mcMax, i1 - ic);
-                        long T1 = System.Diagnostics.Stopwatch.GetTimestamp(); PackA(isa, g.TransA, a0, g.Lda, ic, pc, mc, kc, mr, ap); PackATicks += System.Diagnostics.Stopwatch.GetTimestamp() - T1;
+                        PackA(isa, g.TransA, a0, g.Lda, ic, pc, mc, kc, mr, ap);
                         for (int jr = 0; jr < nc; jr += nr)
                         {
                             int nLeft = Math.Min(nr, nc - jr);
@@ -97,7 +99,6 @@ internal static unsafe partial class CpuGemm
         }
     }
 
-    internal static long PackATicks, PackBTicks;
     private static void MicroKernel(GemmIsa isa, float* a, float* b, int kc, float* c, nint ldc, float alpha, float beta)
     {
         switch (isa)
