@@ -20,6 +20,8 @@ internal static class GemmBench
         new("square       512x512x512    NN", false, false, 512, 512, 512),
         new("GEMV         1x4096x4096    NT", false, true, 1, 4096, 4096),
         new("GEMV         1x4096x4096    NN", false, false, 1, 4096, 4096),
+        new("8 rows       8x4096x4096    NT", false, true, 8, 4096, 4096),
+        new("1 column     2048x1x288     NN", false, false, 2048, 1, 288),
     ];
 
     public static int Run(string[] args)

@@ -21,6 +21,8 @@ CASES = [
     ("square       512x512x512    NN", False, False, 512, 512, 512),
     ("GEMV         1x4096x4096    NT", False, True, 1, 4096, 4096),
     ("GEMV         1x4096x4096    NN", False, False, 1, 4096, 4096),
+    ("8 rows       8x4096x4096    NT", False, True, 8, 4096, 4096),
+    ("1 column     2048x1x288     NN", False, False, 2048, 1, 288),
 ]
 
 

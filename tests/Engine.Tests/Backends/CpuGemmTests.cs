@@ -22,12 +22,14 @@ public class CpuGemmTests
         return data;
     }
 
-    // Odd sizes straddle every tile edge (MR 12/6/4, NR 32/16/4) and the small-shape limit (8); K 300 and 600 cross
-    // the KC = 256 block; M 1030 crosses MC = 1008; N 4200 crosses NC = 4096.
+    // Odd sizes straddle every tile edge (MR 12/6/4, NR 32/16/4) and the small-shape limit (8); K 700 crosses the
+    // KC = 320 block; M 1030 crosses MC = 960; N 2100 crosses NC = 2048. The shapes with m·n·k above 2·10⁶ also
+    // run on two threads (blocked: 65×129×257, 129×257×63; small: 5×2000×300, 2000×6×300).
     private static readonly (int M, int N, int K)[] Shapes =
     [
         (1, 1, 1), (7, 17, 63), (65, 129, 257), (257, 65, 17), (129, 257, 63), (17, 1, 257), (1, 257, 129),
-        (63, 7, 65), (8, 9, 300), (9, 8, 300), (13, 33, 600), (1030, 20, 3), (24, 4200, 3),
+        (63, 7, 65), (8, 9, 300), (9, 8, 300), (13, 33, 700), (1030, 20, 3), (24, 2100, 3), (5, 2000, 300),
+        (2000, 6, 300),
     ];
 
     [Theory, MemberData(nameof(Isas))]
@@ -101,31 +103,33 @@ public class CpuGemmTests
     }
 
     /// <summary>Same bits run to run, with 1 or 2 threads, and wherever a row falls in the tiling (shifting A by one
-    /// row moves every row of C across the MR tile edges of the blocked path).</summary>
+    /// row moves every row of C across the MR tile edges of the blocked path and the chunk edges of the small path).</summary>
     [Theory, MemberData(nameof(Isas))]
     public void Results_are_bit_identical_across_runs_threads_and_tile_positions(string kernel)
     {
         var isa = Enum.Parse<GemmIsa>(kernel);
         var rng = new Rng(11);
-        foreach (bool ta in new[] { false, true })
-            foreach (bool tb in new[] { false, true })
-            {
-                const int m = 61, n = 75, k = 300;
-                var a = Random(rng, (m + 1) * k);
-                var b = Random(rng, k * n);
-                float[] Run(int threads, int firstRow, int rows)
+        // 100×75 runs the blocked path, 3×3000 and 3000×3 the small-shape dot and axpy loops; all are above the
+        // 2·10⁶ m·n·k below which Sgemm stays on one thread.
+        foreach (var (m, n, k) in new[] { (100, 75, 300), (3, 3000, 300), (3000, 3, 300) })
+            foreach (bool ta in new[] { false, true })
+                foreach (bool tb in new[] { false, true })
                 {
-                    var c = new float[rows * n];
-                    // Row r of op(A) starts at r·k (not transposed) or at column r (transposed, lda = m + 1).
-                    CpuGemm.Sgemm(ta, tb, rows, n, k, 1f, a, firstRow * (ta ? 1 : k), ta ? m + 1 : k,
-                                  b, 0, tb ? k : n, 0f, c, 0, n, isa, threads);
-                    return c;
+                    var a = Random(rng, (m + 1) * k);
+                    var b = Random(rng, k * n);
+                    float[] Run(int threads, int firstRow, int rows)
+                    {
+                        var c = new float[rows * n];
+                        // Row r of op(A) starts at r·k (not transposed) or at column r (transposed, lda = m + 1).
+                        CpuGemm.Sgemm(ta, tb, rows, n, k, 1f, a, firstRow * (ta ? 1 : k), ta ? m + 1 : k,
+                                      b, 0, tb ? k : n, 0f, c, 0, n, isa, threads);
+                        return c;
+                    }
+                    var reference = Run(1, 0, m + 1);
+                    Assert.Equal(reference, Run(1, 0, m + 1));
+                    Assert.Equal(reference, Run(2, 0, m + 1));
+                    Assert.Equal(reference.AsSpan(n).ToArray(), Run(2, 1, m));
                 }
-                var reference = Run(1, 0, m + 1);
-                Assert.Equal(reference, Run(1, 0, m + 1));
-                Assert.Equal(reference, Run(2, 0, m + 1));
-                Assert.Equal(reference.AsSpan(n).ToArray(), Run(2, 1, m));
-            }
     }
 
     private static void Check(Rng rng, GemmIsa isa, int threads, bool ta, bool tb, int m, int n, int k,

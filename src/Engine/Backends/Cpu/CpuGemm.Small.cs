@@ -12,19 +12,21 @@ namespace Engine.Backends.Cpu;
 // out is C itself, or Cᵀ when the few items are C's columns (n <= SmallLimit).
 internal static unsafe partial class CpuGemm
 {
-    /// <summary>Columns of the axpy strip: rows·width floats of accumulator stay in L1 while a K step streams past.</summary>
-    private const int AxpyWidth = 1024;
+    /// <summary>Columns of the axpy strip: rows·width floats of accumulator (at most 128 KB) stay in L2 while K steps stream
+    /// past; a whole 4096-wide row per K step keeps the reads of the large operand long enough to prefetch.</summary>
+    private const int AxpyWidth = 4096;
 
     private static void SmallGemm(in GemmOperands g, int threads)
     {
         bool fewRows = g.M <= SmallLimit;
         int rows = fewRows ? g.M : g.N, items = fewRows ? g.N : g.M, k = g.K;
         bool dot = fewRows ? g.TransB : !g.TransA;
-        int chunk = dot ? 64 : AxpyWidth;
+        // Chunks are whole 64-column blocks (dot) or strips no wider than AxpyWidth that still give every thread one.
+        int chunk = dot ? 64 : Math.Min(AxpyWidth, ((items + threads - 1) / threads + 63) / 64 * 64);
         int chunks = (items + chunk - 1) / chunk;
         int parts = Math.Min(threads, chunks);
         // The caller's scratch holds x and one axpy strip per part, so workers need none of their own.
-        long stripFloats = dot ? 0 : (long)rows * AxpyWidth;
+        long stripFloats = dot ? 0 : (long)rows * chunk;
         float* x = Scratch((long)rows * k + parts * stripFloats);
         // x[r, p] = op(A)[r, p] (few rows) or op(B)[p, r] (few columns).
         fixed (float* a = g.A, b = g.B)
@@ -42,7 +44,7 @@ internal static unsafe partial class CpuGemm
             if (hi <= lo) return;
             var xr = new ReadOnlySpan<float>((float*)xs, rows * k);
             if (dot) SmallDot(ops, fewRows, xr, rows, lo, hi);
-            else SmallAxpy(ops, fewRows, xr, rows, new Span<float>((float*)xs + (long)rows * k + p * stripFloats, (int)stripFloats), lo, hi);
+            else SmallAxpy(ops, fewRows, xr, rows, chunk, new Span<float>((float*)xs + (long)rows * k + p * stripFloats, (int)stripFloats), lo, hi);
         });
     }
 
@@ -76,27 +78,28 @@ internal static unsafe partial class CpuGemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SmallAxpy(in GemmOperands g, bool fewRows, ReadOnlySpan<float> x, int rows, Span<float> strip, int lo, int hi)
+    private static void SmallAxpy(in GemmOperands g, bool fewRows, ReadOnlySpan<float> x, int rows, int width,
+                                  Span<float> strip, int lo, int hi)
     {
         int k = g.K;
         float[] y = fewRows ? g.B : g.A;
         int yOff = fewRows ? g.BOff : g.AOff, ldy = fewRows ? g.Ldb : g.Lda;
-        for (int j0 = lo; j0 < hi; j0 += AxpyWidth)
+        for (int j0 = lo; j0 < hi; j0 += width)
         {
-            int w = Math.Min(AxpyWidth, hi - j0);
+            int w = Math.Min(width, hi - j0);
             strip.Clear();
             for (int p = 0; p < k; p++)
             {
                 var ySeg = new ReadOnlySpan<float>(y, yOff + p * ldy + j0, w);
                 for (int r = 0; r < rows; r++)
                 {
-                    var acc = strip.Slice(r * AxpyWidth, w);
+                    var acc = strip.Slice(r * width, w);
                     TensorPrimitives.MultiplyAdd(ySeg, x[r * k + p], acc, acc);
                 }
             }
             for (int r = 0; r < rows; r++)
             {
-                var acc = strip.Slice(r * AxpyWidth, w);
+                var acc = strip.Slice(r * width, w);
                 if (fewRows)
                 {
                     var dst = g.C.AsSpan(g.COff + r * g.Ldc + j0, w);
