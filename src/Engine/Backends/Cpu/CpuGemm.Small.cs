@@ -40,11 +40,16 @@ internal static unsafe partial class CpuGemm
         nint xs = (nint)x;
         ForParts(parts, threads, p =>
         {
-            int lo = (int)((long)chunks * p / parts) * chunk, hi = Math.Min((int)((long)chunks * (p + 1) / parts) * chunk, items);
+            int lo = (int)((long)chunks * p / parts) * chunk;
+            int hi = Math.Min((int)((long)chunks * (p + 1) / parts) * chunk, items);
             if (hi <= lo) return;
             var xr = new ReadOnlySpan<float>((float*)xs, rows * k);
             if (dot) SmallDot(ops, fewRows, xr, rows, lo, hi);
-            else SmallAxpy(ops, fewRows, xr, rows, chunk, new Span<float>((float*)xs + (long)rows * k + p * stripFloats, (int)stripFloats), lo, hi);
+            else
+            {
+                var strip = new Span<float>((float*)xs + (long)rows * k + p * stripFloats, (int)stripFloats);
+                SmallAxpy(ops, fewRows, xr, rows, chunk, strip, lo, hi);
+            }
         });
     }
 
