@@ -2,14 +2,20 @@ namespace Engine.Bench;
 
 public static class Program
 {
+    private static readonly Dictionary<string, (string Help, Func<string[], int> Run)> Benchmarks = new()
+    {
+        ["gemm"] = ("CPU SGEMM GFLOP/s on the model's shapes; optional thread counts, e.g. `gemm 1,2`", GemmBench.Run),
+        ["nf4"] = ("NF4 (+double quant) quantize/dequantize speed on a 4096x11008 weight", _ => { Nf4Bench.Run(); return 0; }),
+    };
+
     public static int Main(string[] args)
     {
-        if (args.Length > 0 && args[0] == "nf4")
+        if (args.Length == 0 || !Benchmarks.TryGetValue(args[0], out var bench))
         {
-            Nf4Bench.Run();
-            return 0;
+            Console.WriteLine("usage: Engine.Bench <benchmark> [args]");
+            foreach (var (name, (help, _)) in Benchmarks) Console.WriteLine($"  {name,-10} {help}");
+            return args.Length == 0 ? 0 : 2;
         }
-        Console.WriteLine("engine bench: usage: Engine.Bench nf4");
-        return 0;
+        return bench.Run(args[1..]);
     }
 }
