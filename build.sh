@@ -32,10 +32,14 @@ SH
     rm -rf .bundle/publish && mkdir -p .bundle
     dotnet publish src/Engine.Cli/Engine.Cli.csproj -c Release -r linux-x64 --self-contained true \
       -p:PublishTrimmed=false -o .bundle/publish --nologo -v quiet
-    dotnet publish bench/Engine.Bench/Engine.Bench.csproj -c Release -r linux-x64 --self-contained true \
-      -p:PublishTrimmed=false -o .bundle/publish --nologo -v quiet
     tar -C .bundle -cf - publish | xz -T2 -6 > .bundle/engine-linux-x64.tar.xz
-    ls -la .bundle/engine-linux-x64.tar.xz
+    rm -rf .bundle/publish
+    # real assets and the peer script travel with the bundle (they are not part of the repo)
+    mkdir -p .bundle/data
+    shared="${ENGINE_SHARED_DATA:-../shared/data}"
+    cp "$shared/stories260K/stories260K.bin" "$shared/stories260K/tok512.model" "$shared/datasets/tinystories_sample_cs336.txt" .bundle/data/
+    cp "${ENGINE_PEER_SCRIPT:-../shared/reference/torch_peer_bench.py}" .bundle/data/
+    ls -la .bundle/engine-linux-x64.tar.xz .bundle/data
     ;;
   *)
     echo "usage: ./build.sh [build|test|bench|gpu-bundle]" >&2; exit 2 ;;

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The GPU bench bundle's driver, run from the repo root on the GPU machine (see bench/README.md):
+#   1. engine selftest --device cuda   every op vs the CPU reference (bf16 and fp32), whole-model checks
+#   2. engine bench kernels            GB/s and TFLOP/s of every op next to copy bandwidth and cuBLAS
+#   3. engine bench train              LoRA on the Llama-2-7B shape, full fine-tune of the TinyLlama-1.1B shape
+#   4. torch_peer_bench.py             PyTorch + transformers + PEFT on the same cases, same machine, same run
+# and prints one table at the end. Logs go to $OUT (or ./gpu-out). Each stage has its own time limit so a slow or
+# failing stage cannot take the others down.
+set -u
+OUT=${OUT:-$PWD/gpu-out}
+B=${BUNDLE:-.bundle}
+mkdir -p "$OUT" /tmp/engine-gpu
+tar -C /tmp/engine-gpu -xJf "$B/engine-linux-x64.tar.xz"
+E=/tmp/engine-gpu/publish/Engine.Cli
+D=$B/data
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+
+stage() {
+  local name=$1 limit=$2; shift 2
+  echo "=== $name (limit ${limit}s) ==="
+  local t0=$(date +%s)
+  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+  local rc=$?
+  tail -n 60 "$OUT/$name.log"
+  echo "=== $name: exit $rc after $(( $(date +%s) - t0 ))s ==="
+  echo "$name $rc" >> "$OUT/stages.txt"
+}
+
+stage selftest "${T_SELFTEST:-140}" "$E" selftest --device cuda --size realistic --model "$D/stories260K.bin" --text "$D/tinystories_sample_cs336.txt" --lora-steps 50
+stage kernels "${T_KERNELS:-70}" "$E" bench kernels --device cuda
+stage lora7b "${T_LORA7B:-110}" "$E" bench train --device cuda --shape llama2-7b --mode lora --batch-size 4 --seq 2048 --lora-r 16 --gradient-checkpointing --warmup 1 --steps 2 --max-seconds 40
+stage full1b "${T_FULL1B:-70}" "$E" bench train --device cuda --shape tinyllama-1b --mode full --batch-size 8 --seq 2048 --warmup 1 --steps 2 --max-seconds 30
+stage peer "${T_PEER:-110}" env PYTHONUNBUFFERED=1 python3 "$D/torch_peer_bench.py" lora7b full1b sdpa nf4gemv
+
+echo
+echo "================ summary ================"
+cat "$OUT/stages.txt"
+grep -hE "^(PASS|FAIL)|all [0-9]+ checks passed|checks failed|selftest:" "$OUT/selftest.log" | head -20
+grep -hE "GB/s|TFLOP/s" "$OUT/kernels.log"
+grep -hE "tokens/s" "$OUT/lora7b.log" "$OUT/full1b.log"
+grep -hvE "^\{" "$OUT/peer.log" | tail -n 25
