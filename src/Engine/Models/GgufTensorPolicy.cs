@@ -12,8 +12,10 @@ namespace Engine.Models;
 /// engine has no k-quants, and Q8_0 is what llama-quantize itself falls back to when a row is not a multiple of 256.
 /// An untied token embedding keeps the requested type, as in llama-quantize.</item>
 /// <item>A row length (ne[0]) that is not a multiple of the block size (32) cannot be stored as a block type: that
-/// tensor falls back to F16, as llama-quantize does when no block type fits (and as convert_hf_to_gguf does for
-/// Q8_0), and the fallback is reported.</item>
+/// tensor falls back to F16 and the fallback is reported. This is convert_hf_to_gguf's rule for Q8_0 and
+/// llama-quantize's last resort when even its fallback type does not fit; for the legacy 4/5-bit types llama-quantize
+/// instead refuses the whole model ("no tensor type fallback is defined"), which would make models such as
+/// stories260K (172-wide ffn_down rows) impossible to export at all.</item>
 /// </list></summary>
 public static class GgufTensorPolicy
 {
