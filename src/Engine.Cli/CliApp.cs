@@ -16,6 +16,7 @@ public static class CliApp
                  {
                      TokenizeCommand.Create(), InfoCommand.Create(), GenerateCommand.Create(), EvalCommand.Create(),
                      TrainCommand.Create(), DataCommand.Create(), SelfTestCommand.Create(), BenchCommand.Create(),
+                     ExportCommand.Create(),
                  })
             root.Subcommands.Add(c);
         return root;

@@ -152,9 +152,10 @@ public static class ModelLoader
         var types = g.TryGet<int[]>("tokenizer.ggml.token_type", out var t) ? t : Enumerable.Repeat(1, tokens.Length).ToArray();
         int Id(string key, int fallback) => g.ContainsKey(key) ? checked((int)g.GetInteger(key)) : fallback;
         bool addPrefix = !g.TryGet<bool>("tokenizer.ggml.add_space_prefix", out var asp) || asp;
+        bool removeSpaces = g.TryGet<bool>("tokenizer.ggml.remove_extra_whitespaces", out var rs) && rs;
         return GgufVocabTokenizer.Create(path, tokens, scores, types,
             Id("tokenizer.ggml.bos_token_id", 1), Id("tokenizer.ggml.eos_token_id", 2),
-            Id("tokenizer.ggml.unknown_token_id", 0), Id("tokenizer.ggml.padding_token_id", -1), addPrefix);
+            Id("tokenizer.ggml.unknown_token_id", 0), Id("tokenizer.ggml.padding_token_id", -1), addPrefix, removeSpaces);
     }
 
     /// <summary>Looks beside a model for its tokenizer: tokenizer.model, tok{vocab}.model, tokenizer.bin, tok{vocab}.bin.</summary>

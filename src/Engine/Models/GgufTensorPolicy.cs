@@ -1,0 +1,59 @@
+using Engine.Quant;
+
+namespace Engine.Models;
+
+/// <summary>Which ggml type each tensor of an exported Llama model is stored as, following llama.cpp's converter and
+/// llama-quantize (src/llama-quant.cpp) where we can:
+/// <list type="bullet">
+/// <item>1-D tensors (the norms) are F32 (convert_hf_to_gguf: n_dims &lt;= 1 or *_norm.weight → F32).</item>
+/// <item>Every 2-D weight takes the requested type, except the output projection below.</item>
+/// <item>The output projection (output.weight, or token_embd.weight when the embeddings are tied, since llama-quantize
+/// then gives the token embedding the output's type) of a 4/5-bit export is Q8_0. llama-quantize picks Q6_K there;
+/// engine has no k-quants, and Q8_0 is what llama-quantize itself falls back to when a row is not a multiple of 256.
+/// An untied token embedding keeps the requested type, as in llama-quantize.</item>
+/// <item>A row length (ne[0]) that is not a multiple of the block size (32) cannot be stored as a block type: that
+/// tensor falls back to F16 and the fallback is reported. This is convert_hf_to_gguf's rule for Q8_0 and
+/// llama-quantize's last resort when even its fallback type does not fit; for the legacy 4/5-bit types llama-quantize
+/// instead refuses the whole model ("no tensor type fallback is defined"), which would make models such as
+/// stories260K (172-wide ffn_down rows) impossible to export at all.</item>
+/// </list></summary>
+public static class GgufTensorPolicy
+{
+    /// <summary>llama.h llama_ftype of a file whose 2-D weights are mostly <paramref name="type"/>
+    /// (LLAMA_FTYPE_ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q4_1 3, MOSTLY_Q8_0 7, MOSTLY_Q5_0 8, MOSTLY_Q5_1 9,
+    /// MOSTLY_BF16 32).</summary>
+    public static uint FileType(GgmlType type) => type switch
+    {
+        GgmlType.F32 => 0,
+        GgmlType.F16 => 1,
+        GgmlType.Q4_0 => 2,
+        GgmlType.Q4_1 => 3,
+        GgmlType.Q8_0 => 7,
+        GgmlType.Q5_0 => 8,
+        GgmlType.Q5_1 => 9,
+        GgmlType.BF16 => 32,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "not a supported ggml type"),
+    };
+
+    /// <summary>The stored type of one tensor, and a note when it differs from what the rules above would pick for
+    /// its role because its rows do not fit the block size.</summary>
+    /// <param name="ggufName">llama.cpp's tensor name (token_embd.weight, blk.0.attn_q.weight, output.weight…).</param>
+    /// <param name="shape">PyTorch-order shape; the last dimension is ggml's ne[0] (the row length).</param>
+    /// <param name="tiedEmbeddings">Whether token_embd.weight also serves as the output projection.</param>
+    public static GgmlType Choose(string ggufName, IReadOnlyList<int> shape, GgmlType requested, bool tiedEmbeddings, out string? note)
+    {
+        note = null;
+        if (shape.Count <= 1 || ggufName.EndsWith("_norm.weight", StringComparison.Ordinal)) return GgmlType.F32;
+        bool isOutput = ggufName == "output.weight" || (tiedEmbeddings && ggufName == "token_embd.weight");
+        var wanted = isOutput && requested is GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1
+            ? GgmlType.Q8_0
+            : requested;
+        int rowLength = shape[^1];
+        if (wanted.IsQuantized() && rowLength % wanted.BlockSize() != 0)
+        {
+            note = $"{ggufName}: rows of {rowLength} values are not a multiple of {wanted.BlockSize()}, so it cannot be {wanted.Name()}; stored as f16";
+            return GgmlType.F16;
+        }
+        return wanted;
+    }
+}
