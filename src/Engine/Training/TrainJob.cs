@@ -29,6 +29,8 @@ public sealed class TrainJob
 
     /// <summary>Test hook: the trainer before it runs.</summary>
     public Action<Trainer>? ConfigureTrainer { get; set; }
+    /// <summary>Test hook: the trained model before the job saves and disposes it.</summary>
+    public Action<LlamaModel>? AfterTraining { get; set; }
 
     public TrainJobResult Run(CancellationToken cancel)
     {
@@ -84,6 +86,7 @@ public sealed class TrainJob
 
             string? resume = _o.Resume is null ? null : CheckpointStore.Resolve(_o.Resume, loop.OutputDir);
             var result = trainer.Run(cancel, resume);
+            AfterTraining?.Invoke(model);
             var outputs = new List<string>();
             if (!result.Interrupted)
             {
