@@ -5,6 +5,7 @@ public static class Program
     private static readonly Dictionary<string, (string Help, Func<string[], int> Run)> Benchmarks = new()
     {
         ["gemm"] = ("CPU SGEMM GFLOP/s on the model's shapes; optional thread counts, e.g. `gemm 1,2`", GemmBench.Run),
+        ["model"] = ("CPU forward/decode/training tokens/s of stories260K and the stories15M shape (the cpu15m peer case)", ModelBench.Run),
         ["nf4"] = ("NF4 (+double quant) quantize/dequantize speed on a 4096x11008 weight", _ => { Nf4Bench.Run(); return 0; }),
     };
 
