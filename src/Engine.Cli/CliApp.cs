@@ -15,7 +15,7 @@ public static class CliApp
         foreach (var c in new[]
                  {
                      TokenizeCommand.Create(), InfoCommand.Create(), GenerateCommand.Create(), EvalCommand.Create(),
-                     TrainCommand.Create(), DataCommand.Create(),
+                     TrainCommand.Create(), DataCommand.Create(), QuantizeCommand.Create(), MergeCommand.Create(),
                  })
             root.Subcommands.Add(c);
         return root;
