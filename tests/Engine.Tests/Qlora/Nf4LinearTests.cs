@@ -125,6 +125,7 @@ public class Nf4LinearTests
         var back = layer.Download();
         Assert.Equal(host.Packed, back.Packed);
         Assert.Equal(host.ByteSize, back.ByteSize);
+        Assert.Equal(host.ByteSize, layer.ByteSize);
         Assert.Equal(host.QuantStateJson(), back.QuantStateJson());
     }
 

@@ -215,4 +215,22 @@ public class QuantizedFolderTests
         Assert.Contains("model.layers.0.mlp.gate_proj.weight.quant_state.bitsandbytes__nf4", e.Message);
         Assert.Contains("[172, 64]", e.Message);
     }
+
+    [Fact]
+    public void Info_counts_the_quantized_parameters_and_full_training_refuses_nf4_weights()
+    {
+        using var tmp = new TempDir();
+        var dir = HfFixture.Stories260K(tmp.Path);
+        var outDir = tmp.File("q");
+        Assert.Equal(0, CliHarness.Run("quantize", "--model", dir, "--out", outDir).Exit);
+        var dense = System.Text.Json.JsonDocument.Parse(CliHarness.Run("info", "--model", dir, "--json").Out).RootElement;
+        var quant = System.Text.Json.JsonDocument.Parse(CliHarness.Run("info", "--model", outDir, "--json").Out).RootElement;
+        Assert.Equal(dense.GetProperty("parameters").GetInt64(), quant.GetProperty("parameters").GetInt64());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, dense.GetProperty("quantization").ValueKind);
+        Assert.Equal("nf4+dq", quant.GetProperty("quantization").GetString());
+
+        var e = Assert.Throws<EngineException>(() =>
+            ModelLoader.Load(outDir, CpuBackend.Instance, new WeightOptions { Trainable = _ => true }));
+        Assert.Contains("model.layers.0.self_attn.q_proj.weight is NF4-quantized and cannot be trained", e.Message);
+    }
 }
