@@ -63,7 +63,7 @@ public static class LlamaWeights
     /// NF4 projections).</summary>
     public static ParameterSet Load(ITensorSource src, LlamaConfig c, IBackend be, WeightOptions o)
     {
-        var (set, projections) = LoadParts(src, c, be, o with { Nf4 = null }, allowQuantized: false);
+        var (set, _) = LoadParts(src, c, be, o with { Nf4 = null }, allowQuantized: false);
         return set;
     }
 
