@@ -6,6 +6,7 @@ public static class Program
     {
         ["gemm"] = ("CPU SGEMM GFLOP/s on the model's shapes; optional thread counts, e.g. `gemm 1,2`", GemmBench.Run),
         ["model"] = ("CPU forward/decode/training tokens/s of stories260K and the stories15M shape (the cpu15m peer case)", ModelBench.Run),
+        ["memory"] = ("model memory in bf16 vs NF4 vs NF4+DQ from real quantized tensors; appends to bench/RESULTS.md", a => MemoryBench.Run(a.Length > 0 ? a[0] : ResultsFile())),
         ["nf4"] = ("NF4 (+double quant) quantize/dequantize speed on a 4096x11008 weight", _ => { Nf4Bench.Run(); return 0; }),
     };
 
@@ -18,5 +19,13 @@ public static class Program
             return args.Length == 0 ? 0 : 2;
         }
         return bench.Run(args[1..]);
+    }
+
+    /// <summary>bench/RESULTS.md of the checkout the bench is run from (searched upwards from the current folder).</summary>
+    private static string ResultsFile()
+    {
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+            if (Directory.Exists(Path.Combine(dir.FullName, "bench", "Engine.Bench"))) return Path.Combine(dir.FullName, "bench", "RESULTS.md");
+        return "RESULTS.md";
     }
 }

@@ -17,6 +17,7 @@ public static class CliApp
                      TokenizeCommand.Create(), InfoCommand.Create(), GenerateCommand.Create(), EvalCommand.Create(),
                      TrainCommand.Create(), DataCommand.Create(), SelfTestCommand.Create(), BenchCommand.Create(),
                      ExportCommand.Create(),
+                     QuantizeCommand.Create(), MergeCommand.Create(),
                  })
             root.Subcommands.Add(c);
         return root;

@@ -50,6 +50,16 @@ public interface IBackend : IDevice, IDisposable
     /// Leading dimensions of a 2-D operand may be flattened rows ([B, T, K] as [B·T, K]).</summary>
     void MatMul(Tensor a, bool transA, Tensor b, bool transB, Tensor c, float alpha = 1f, float beta = 0f);
 
+    // ---- NF4 (QLoRA's frozen base) ------------------------------------------------------------------------
+    /// <summary>dst = elements [start, start + dst.NumElements) of the row-major NF4 weight, dequantized in fp32 as
+    /// bitsandbytes does (w = code · absmax, double-quantized absmax = fl(map[q] · nested) + offset) and stored in
+    /// dst's float dtype (rounded to nearest even).</summary>
+    void Nf4Dequantize(Nf4DeviceWeight w, long start, Tensor dst);
+    /// <summary>c = a·op(W) with W the NF4 weight [Rows, Cols] dequantized on the fly: transW gives a·Wᵀ (a [.., Cols],
+    /// c [.., Rows]: nn.Linear's forward), else a·W (a [.., Rows], c [.., Cols]: its input gradient). Leading
+    /// dimensions of a are rows. Never keeps a full-precision copy of W beyond the call.</summary>
+    void Nf4MatMul(Tensor a, Nf4DeviceWeight w, bool transW, Tensor c);
+
     // ---- model primitives ---------------------------------------------------------------------------------
     /// <summary>y[n] = weight[ids[n]]; weight [V, D], ids I32 [N], y [N, D].</summary>
     void EmbeddingForward(Tensor weight, Tensor ids, Tensor y);

@@ -7,7 +7,11 @@ namespace Engine.Models;
 
 /// <summary>Saves a model as an HF folder: config.json, model.safetensors (sharded above 5 GB as transformers does),
 /// generation_config.json, and the tokenizer file copied beside it, so transformers and engine both load it.
-/// Weights are written in the model's canonical (HF) layout, so no permutation happens here.</summary>
+/// Weights are written in the model's canonical (HF) layout, so no permutation happens here. NF4 projections are
+/// written as bitsandbytes serializes them (<c>weight</c> U8 plus <c>weight.absmax</c>, <c>weight.quant_map</c>, …,
+/// <c>weight.quant_state.bitsandbytes__nf4</c>) and config.json then carries transformers' <c>quantization_config</c>,
+/// so transformers + bitsandbytes load the folder as a 4-bit model; LoRA adapters are not part of the base and are
+/// not written.</summary>
 public static class HfModelWriter
 {
     public const long DefaultShardBytes = 5L * 1000 * 1000 * 1000;
@@ -28,9 +32,24 @@ public static class HfModelWriter
                 SafeTensorsWriter.WriteFloats(s, f, dtype);
             });
         }
+        var quantized = Nf4Quantization.QuantizedProjections(model).ToList();
+        foreach (var (name, q) in quantized)
+        {
+            var prefix = name[..^"weight".Length];
+            foreach (var t in q.Download().ToBnbState())
+                writer.Add(prefix + t.Name, t.DType == "U8" ? DType.U8 : DType.F32, t.Shape, t.Data);
+        }
         writer.WriteSharded(dir, shardBytes);
         var torchDtype = storeAs switch { DType.BF16 => "bfloat16", DType.F16 => "float16", _ => "float32" };
-        WriteJson(Path.Combine(dir, "config.json"), model.Config.ToHfJson(torchDtype));
+        var config = model.Config.ToHfJson(torchDtype);
+        if (quantized.Count > 0)
+        {
+            bool dq = quantized[0].Linear.IsDoubleQuantized;
+            if (quantized.Any(p => p.Linear.IsDoubleQuantized != dq))
+                throw new EngineException("cannot save a model whose NF4 projections mix plain and double-quantized scales (one quantization_config covers them all)");
+            config[BnbQuantizationConfig.Key] = BnbQuantizationConfig.Nf4(dq);
+        }
+        WriteJson(Path.Combine(dir, "config.json"), config);
         WriteJson(Path.Combine(dir, "generation_config.json"), new JsonObject
         {
             ["bos_token_id"] = model.Config.BosTokenId,

@@ -9,7 +9,10 @@ namespace Engine.Models;
 /// RMSNorm and LM head. Weights are in HF layout (q/k rows in rotate-half order) whatever file they came from.</summary>
 public sealed class LlamaModel : IDisposable
 {
-    public LlamaModel(LlamaConfig config, IBackend backend, ParameterSet parameters)
+    /// <param name="projections">Layer projections built elsewhere (NF4 weights), by weight name
+    /// (model.layers.{i}.self_attn.q_proj.weight); the others are dense weights from <paramref name="parameters"/>.
+    /// The model disposes those that are disposable.</param>
+    public LlamaModel(LlamaConfig config, IBackend backend, ParameterSet parameters, IReadOnlyDictionary<string, ILinear>? projections = null)
     {
         Config = config;
         Backend = backend;
@@ -20,7 +23,11 @@ public sealed class LlamaModel : IDisposable
         Layers = new LlamaLayer[config.NumLayers];
         for (int i = 0; i < config.NumLayers; i++)
         {
-            Linear P(string s) => new(parameters[LlamaNames.ProjectionWeight(i, s)]);
+            ILinear P(string s)
+            {
+                var name = LlamaNames.ProjectionWeight(i, s);
+                return projections is not null && projections.TryGetValue(name, out var given) ? given : new Linear(parameters[name]);
+            }
             Layers[i] = new LlamaLayer
             {
                 Index = i,
@@ -31,6 +38,7 @@ public sealed class LlamaModel : IDisposable
             };
         }
         Rope = new RopeTables(backend, config.MaxPositionEmbeddings, config.HeadDim, config.RopeTheta);
+        if (projections is not null) Owned.AddRange(projections.Values.OfType<IDisposable>());
     }
 
     public LlamaConfig Config { get; }

@@ -1,6 +1,7 @@
 using Engine.Backends;
 using Engine.Formats;
 using Engine.Nn;
+using Engine.Quant;
 using Engine.Tensors;
 
 namespace Engine.Models;
@@ -16,7 +17,13 @@ public sealed record WeightOptions
     /// <summary>True when the source stores q/k rows in the interleaved RoPE order (llama2.c, GGUF): they are
     /// permuted to HF's half-split order on load.</summary>
     public bool InterleavedRope { get; init; }
+    /// <summary>Quantize the frozen projections of every layer to NF4 while loading (QLoRA's base); null keeps them
+    /// dense. Projections a checkpoint already stores in NF4 load as NF4 either way.</summary>
+    public Nf4Options? Nf4 { get; init; }
 }
+
+/// <summary>How to quantize projections to NF4: bitsandbytes' defaults (blocks of 64, double quantization on).</summary>
+public sealed record Nf4Options(bool DoubleQuant = true, int BlockSize = 64);
 
 /// <summary>Creates a Llama model's <see cref="ParameterSet"/>: from a checkpoint (names and shapes checked) or
 /// randomly initialised as transformers does (normal(0, 0.02) for matrices, ones for norms) from a seed.</summary>
@@ -52,13 +59,46 @@ public static class LlamaWeights
         return o.FrozenDType ?? be.ActivationType;
     }
 
+    /// <summary>Dense weights only: every tensor of the checkpoint as a parameter (see <see cref="LoadModel"/> for
+    /// NF4 projections).</summary>
     public static ParameterSet Load(ITensorSource src, LlamaConfig c, IBackend be, WeightOptions o)
     {
+        var (set, _) = LoadParts(src, c, be, o with { Nf4 = null }, allowQuantized: false);
+        return set;
+    }
+
+    /// <summary>The model of a checkpoint. Projections stored as bitsandbytes NF4 (<c>.weight.quant_state.*</c>)
+    /// load as <see cref="Nf4Linear"/> without ever being dequantized; with <see cref="WeightOptions.Nf4"/> set, dense
+    /// projections are quantized one by one as they are read, so no dense copy of them reaches the backend.</summary>
+    public static LlamaModel LoadModel(ITensorSource src, LlamaConfig c, IBackend be, WeightOptions o)
+    {
+        var (set, projections) = LoadParts(src, c, be, o, allowQuantized: true);
+        try { return new LlamaModel(c, be, set, projections); }
+        catch
+        {
+            set.Dispose();
+            foreach (var p in projections.Values) (p as IDisposable)?.Dispose();
+            throw;
+        }
+    }
+
+    private static (ParameterSet, Dictionary<string, ILinear>) LoadParts(ITensorSource src, LlamaConfig c, IBackend be, WeightOptions o, bool allowQuantized)
+    {
         var set = new ParameterSet();
+        var projections = new Dictionary<string, ILinear>();
         try
         {
             foreach (var (name, shape) in Expected(c))
             {
+                bool projection = IsProjection(name);
+                if (projection && src.Contains(name[..^"weight".Length] + Nf4Weight.QuantStateName))
+                {
+                    if (!allowQuantized) throw new FileFormatException(src.Path, name, "is stored NF4-quantized; load the model through ModelLoader");
+                    if (o.Trainable?.Invoke(name) ?? false)
+                        throw new EngineException($"{src.Path}: {name} is NF4-quantized and cannot be trained (use --mode qlora or lora, or a dense checkpoint)");
+                    projections[name] = LoadBnb(src, name, shape, be);
+                    continue;
+                }
                 if (!src.Contains(name))
                 {
                     if (name == LlamaNames.LmHead) throw new FileFormatException(src.Path, name,
@@ -74,15 +114,23 @@ public static class LlamaWeights
                 src.ReadFloats(name, data);
                 if (o.InterleavedRope && IsRotated(name, out int heads))
                     RopePermute.InterleavedToHalf(data, shape[0], shape[1], heads);
+                if (projection && o.Nf4 is { } nf4 && !trainable)
+                {
+                    var bits = new ushort[data.Length];
+                    HalfConversions.FloatToBF16(data, bits);
+                    projections[name] = Nf4Linear.Upload(be, Nf4Weight.QuantizeBf16(bits, shape[0], shape[1], nf4.DoubleQuant, nf4.BlockSize));
+                    continue;
+                }
                 var t = TensorScope.Unscoped(() => be.FromFloats(data, new Shape(shape), dtype));
                 t.RequiresGrad = trainable;
                 set.Add(name, t);
             }
-            return set;
+            return (set, projections);
         }
         catch
         {
             set.Dispose();
+            foreach (var p in projections.Values) (p as IDisposable)?.Dispose();
             throw;
         }
 
@@ -92,6 +140,19 @@ public static class LlamaWeights
                   : name.EndsWith("k_proj.weight", StringComparison.Ordinal) ? c.NumKvHeads : 0;
             return heads > 0;
         }
+    }
+
+    public static bool IsProjection(string name) =>
+        name.StartsWith("model.layers.", StringComparison.Ordinal) && name.EndsWith("_proj.weight", StringComparison.Ordinal);
+
+    private static Nf4Linear LoadBnb(ITensorSource src, string name, int[] shape, IBackend be)
+    {
+        var prefix = name[..^"weight".Length];
+        var w = Nf4Weight.FromBnbState(src, prefix);
+        if (w.Rows != shape[0] || w.Cols != shape[1])
+            throw new FileFormatException(src.Path, prefix + Nf4Weight.QuantStateName,
+                $"shape [{w.Rows}, {w.Cols}] does not match the config's [{string.Join(", ", shape)}]");
+        return Nf4Linear.Upload(be, w);
     }
 
     /// <param name="embeddingStd">std of the embedding and LM head (default: <paramref name="std"/>).</param>

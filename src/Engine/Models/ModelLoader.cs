@@ -47,12 +47,12 @@ public static class ModelLoader
         var configPath = Path.Combine(dir, "config.json");
         if (!File.Exists(configPath)) throw new EngineException($"{dir}: not a model folder (no config.json)");
         var config = LlamaConfig.FromHfJson(configPath);
+        BnbQuantizationConfig.Check(configPath);
         using var src = SafeTensorsSource.Open(dir);
         var tok = LoadTokenizer(tokenizerPath ?? FindTokenizer(dir, null), config);
-        var p = LlamaWeights.Load(src, config, backend, options);
         return new LoadedModel
         {
-            Model = new LlamaModel(config, backend, p), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
+            Model = LlamaWeights.LoadModel(src, config, backend, options), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
             SourcePath = dir, Format = ModelFormat.HfFolder,
         };
     }
@@ -62,10 +62,9 @@ public static class ModelLoader
         using var ck = Llama2cCheckpoint.Open(path);
         var config = Llama2cConfig(ck.Header, path);
         var tok = LoadTokenizer(tokenizerPath ?? FindTokenizer(Path.GetDirectoryName(Path.GetFullPath(path))!, config.VocabSize), config);
-        var p = LlamaWeights.Load(ck, config, backend, options with { InterleavedRope = true });
         return new LoadedModel
         {
-            Model = new LlamaModel(config, backend, p), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
+            Model = LlamaWeights.LoadModel(ck, config, backend, options with { InterleavedRope = true }), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
             SourcePath = path, Format = ModelFormat.Llama2c,
         };
     }
@@ -136,10 +135,9 @@ public static class ModelLoader
 
         var map = GgufNames.Map(config).Where(m => g.Contains(m.Gguf)).ToDictionary(m => m.Hf, m => m.Gguf);
         using var renamed = new RenamedTensorSource(g, map, ownsInner: false);
-        var p = LlamaWeights.Load(renamed, config, backend, options with { InterleavedRope = true });
         return new LoadedModel
         {
-            Model = new LlamaModel(config, backend, p), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
+            Model = LlamaWeights.LoadModel(renamed, config, backend, options with { InterleavedRope = true }), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
             SourcePath = path, Format = ModelFormat.Gguf,
         };
     }

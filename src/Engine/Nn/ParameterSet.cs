@@ -16,6 +16,14 @@ public sealed class ParameterSet : IDisposable
         _order.Add(name);
     }
 
+    /// <summary>Takes a tensor out of the set (the caller now owns it); false when there is none of that name.</summary>
+    public bool Remove(string name, out Tensor t)
+    {
+        if (!_byName.Remove(name, out t!)) return false;
+        _order.Remove(name);
+        return true;
+    }
+
     public Tensor this[string name] => _byName.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"no parameter named {name}");
     public bool Contains(string name) => _byName.ContainsKey(name);
     public bool TryGet(string name, out Tensor t) => _byName.TryGetValue(name, out t!);

@@ -11,7 +11,8 @@ public readonly record struct MemoryEstimate(long Weights, long Gradients, long 
 
     public static MemoryEstimate For(LlamaModel model, IReadOnlyList<(string Name, Tensor Param)> trainable, int batch, int seq, bool checkpointing)
     {
-        long weights = model.Parameters.All.Sum(p => p.Tensor.ByteLength) + model.Owned.OfType<Nn.ParameterSet>().Sum(s => s.All.Sum(p => p.Tensor.ByteLength));
+        long weights = model.Parameters.All.Sum(p => p.Tensor.ByteLength) + model.Owned.OfType<Nn.ParameterSet>().Sum(s => s.All.Sum(p => p.Tensor.ByteLength))
+                       + Nf4Quantization.QuantizedProjections(model).Sum(q => q.Linear.ByteSize);
         long trainBytes = trainable.Sum(t => t.Param.NumElements * 4L);
         var c = model.Config;
         long act = model.Backend.ActivationType.SizeInBytes();

@@ -69,7 +69,8 @@ public sealed class TrainJob
         using (model)
         {
             LoraAdapter? adapter = null;
-            if (mode is TrainMode.Qlora) QuantizeBase(model);
+            // A --model was quantized while loading (WeightsFor); the demo is built dense and quantized here.
+            if (mode is TrainMode.Qlora) Nf4Quantization.QuantizeLinears(model, _o.DoubleQuant);
             if (mode is TrainMode.Lora or TrainMode.Qlora)
             {
                 adapter = LoraAdapter.Inject(model, _o.Lora with { Seed = loop.Seed });
@@ -124,21 +125,13 @@ public sealed class TrainJob
         };
         if (trainable is not null && mode == TrainMode.Sft)
             TrainableSelection.RequireAny(trainable, LlamaWeights.Expected(cfg).Select(e => e.Name), _o.Trainable!);
-        return new WeightOptions { Trainable = trainable };
-    }
-
-    /// <summary>QLoRA's frozen NF4 base; provided by the quantization layer.</summary>
-    public static Action<LlamaModel, bool>? QuantizeBaseHook { get; set; }
-
-    private void QuantizeBase(LlamaModel model)
-    {
-        var hook = QuantizeBaseHook ?? throw new EngineException("--mode qlora is not available in this build");
-        hook(model, _o.DoubleQuant);
+        return new WeightOptions { Trainable = trainable, Nf4 = mode == TrainMode.Qlora ? new Nf4Options(_o.DoubleQuant) : null };
     }
 
     private void Summary(LlamaModel model, LoraAdapter? adapter, List<(string Name, Tensor Param)> trainable, PreparedData data, int steps)
     {
-        long total = model.Parameters.CountElements() + (adapter?.Parameters.CountElements() ?? 0);
+        var sizes = Nf4Quantization.Sizes(model);
+        long total = sizes.Bf16 / 2 + (adapter?.Parameters.CountElements() ?? 0);
         long train = trainable.Sum(t => t.Param.NumElements);
         var c = model.Config;
         _out.WriteLine($"model: {c.NumLayers} layers, hidden {c.HiddenSize}, {c.NumHeads} heads ({c.NumKvHeads} kv), vocab {c.VocabSize}; " +
@@ -147,6 +140,9 @@ public sealed class TrainJob
         _out.WriteLine($"data: {s.Kept} samples ({s.DroppedNoLearnedTokens} dropped, {s.Truncated} truncated), {s.Tokens:N0} tokens, {s.LearnedTokens:N0} learned; " +
                        $"{data.Train.BatchesPerEpoch} batches of {_o.Loop.BatchSize} per epoch; {steps} optimizer steps" +
                        (data.Eval is not null ? $"; eval {data.EvalStats!.Kept} samples" : ""));
+        if (sizes.QuantizedProjections > 0)
+            _out.WriteLine($"base weights: {Mib(sizes.Bf16)} bf16 → {Mib(sizes.Quantized)} {(sizes.DoubleQuant ? "nf4+dq" : "nf4")} " +
+                           $"({sizes.QuantizedProjections} projections in NF4; embeddings, norms and lm_head counted at bf16)");
         var mem = MemoryEstimate.For(model, trainable, _o.Loop.BatchSize, Math.Min(_o.MaxLength, Math.Max(1, s.LongestSample)), _o.Loop.GradientCheckpointing);
         _out.WriteLine($"memory: expects about {Mib(mem.Total)} on {_be.Name} (weights {Mib(mem.Weights)}, gradients {Mib(mem.Gradients)}, " +
                        $"optimizer {Mib(mem.Optimizer)}, activations {Mib(mem.Activations)})");

@@ -306,6 +306,7 @@ public sealed partial class IlgpuBackend : IBackend
         try { Stream.Synchronize(); }
         catch (Exception) { /* a failed kernel must not prevent releasing the device */ }
         _cublas?.Dispose();
+        _nf4Table?.Dispose();
         _staging.Dispose();
         _allocator.Dispose();
         _errors.Dispose();

@@ -6,7 +6,7 @@ namespace Engine.Backends.Cuda;
 /// <summary>The self-test cases: each builds identical inputs on both backends, runs one op family the way the
 /// autograd layer calls it (activations in the candidate's activation dtype, gradients and optimizer state in f32),
 /// and checks every output.</summary>
-internal static class SelfTestCases
+internal static partial class SelfTestCases
 {
     private sealed record Dims(int Elems, int M, int K, int N, int Batch, int Rows, int Dim, int Vocab, int EmbDim, int Tokens,
                                int RopeHeads, int HeadDim, int MaxPos, int AttB, int Tq, int Tk, int H, int Hkv, int Dh,
@@ -35,6 +35,7 @@ internal static class SelfTestCases
         ("swiglu", SwiGlu),
         ("cross_entropy", CrossEntropy),
         ("adamw", AdamW),
+        ("nf4", Nf4),
     };
 
     public static readonly IReadOnlyList<string> Names = Cases.Select(c => c.Name).ToArray();
