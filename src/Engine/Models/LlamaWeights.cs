@@ -113,7 +113,7 @@ public static class LlamaWeights
                 var data = new float[info.NumElements];
                 src.ReadFloats(name, data);
                 if (o.InterleavedRope && IsRotated(name, out int heads))
-                    RopePermute.InterleavedToHalf(data, shape[0], shape[1], heads);
+                    RopeLayout.InterleavedToHalf<float>(data, shape[0], shape[1], heads);
                 if (projection && o.Nf4 is { } nf4 && !trainable)
                 {
                     var bits = new ushort[data.Length];
@@ -172,35 +172,5 @@ public static class LlamaWeights
             set.Add(name, t);
         }
         return set;
-    }
-}
-
-/// <summary>Row permutations between RoPE layouts of a q/k projection [heads·d, in]. HF rotates the halves of each
-/// head (pairs i, i+d/2); llama2.c and GGUF rotate adjacent pairs (2i, 2i+1). Interleaved row 2i is half-split row i and
-/// interleaved row 2i+1 is half-split row i+d/2 (llama.cpp's convert permute).</summary>
-public static class RopePermute
-{
-    public static void InterleavedToHalf(Span<float> w, int rows, int cols, int heads) => Permute(w, rows, cols, heads, toHalf: true);
-    public static void HalfToInterleaved(Span<float> w, int rows, int cols, int heads) => Permute(w, rows, cols, heads, toHalf: false);
-
-    private static void Permute(Span<float> w, int rows, int cols, int heads, bool toHalf)
-    {
-        if (rows % heads != 0 || (rows / heads) % 2 != 0)
-            throw new ArgumentException($"cannot split {rows} rows into {heads} heads of even size");
-        int d = rows / heads, half = d / 2;
-        var tmp = new float[(long)d * cols];
-        for (int h = 0; h < heads; h++)
-        {
-            var head = w.Slice(h * d * cols, d * cols);
-            head.CopyTo(tmp);
-            for (int i = 0; i < half; i++)
-            {
-                int inter0 = 2 * i, inter1 = 2 * i + 1, half0 = i, half1 = i + half;
-                int src0 = toHalf ? inter0 : half0, dst0 = toHalf ? half0 : inter0;
-                int src1 = toHalf ? inter1 : half1, dst1 = toHalf ? half1 : inter1;
-                tmp.AsSpan(src0 * cols, cols).CopyTo(head.Slice(dst0 * cols, cols));
-                tmp.AsSpan(src1 * cols, cols).CopyTo(head.Slice(dst1 * cols, cols));
-            }
-        }
     }
 }
