@@ -22,6 +22,7 @@ public static class Perplexity
         double nll = 0;
         int index = 0;
         using var _ = GradMode.NoGrad();
+        var one = new float[1];
         foreach (var text in texts)
         {
             var ids = new List<int> { tokenizer.BosId };
@@ -36,9 +37,8 @@ public static class Perplexity
                 var x = be.FromInts(ids.ToArray(), new Shape(1, ids.Count));
                 var y = be.FromInts(targets, new Shape(ids.Count));
                 var loss = model.Loss(x, y, 1f, ForwardContext.Inference);
-                Span<float> v = stackalloc float[1];
-                be.ToFloats(loss, v);
-                sum = v[0];
+                be.ToFloats(loss, one);
+                sum = one[0];
             }
             perText?.Invoke(index++, new Score(ids.Count - 1, sum));
             tokens += ids.Count - 1;

@@ -21,7 +21,7 @@ public sealed class PtxCompileTests
     public void Every_kernel_instantiation_compiles_to_ptx_for_sm90()
     {
         using var context = Context.Create(b => IlgpuDevice.Configure(b.Cuda()));
-        using var backend = new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_88, null);
+        using var backend = new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_88, null!);
         var failures = new List<string>();
         int compiled = 0;
         foreach (var kernel in KernelMethods())
