@@ -44,18 +44,19 @@ public static class TiledAttentionBackwardKernels
     {
         int g2 = default(D).ColumnGroups;
         int dh = s.HeadDim, stride = Stride(dh), s4 = stride >> 2, quads = (dh + 3) >> 2;
-        var smem = SharedMemory.GetDynamic<float>();
-        int tileFloats = Rows * stride;
-        var ks = smem.SubView(0, tileFloats).Cast<Float4>();
-        var vs = smem.SubView(tileFloats, tileFloats).Cast<Float4>();
-        var qs = smem.SubView(2 * tileFloats, tileFloats).Cast<Float4>();
-        var gs = smem.SubView(3 * tileFloats, tileFloats).Cast<Float4>();
-        var pf = smem.SubView(4 * tileFloats, Rows * ScoreStride);
-        var df = smem.SubView(4 * tileFloats + Rows * ScoreStride, Rows * ScoreStride);
-        var stats = smem.SubView(4 * tileFloats + 2 * Rows * ScoreStride, 2 * Rows);
-        var stats4 = stats.Cast<Float4>();
-        var pf4 = pf.Cast<Float4>();
-        var df4 = df.Cast<Float4>();
+        // Regions in Float4 units: each is 16-byte aligned in a way ILGPU can see, which it needs to emit ld.shared.v4.
+        var smem = SharedMemory.GetDynamic<Float4>();
+        int tile4 = Rows * s4, score4 = Rows * ScoreStride / 4;
+        var ks = smem.SubView(0, tile4);
+        var vs = smem.SubView(tile4, tile4);
+        var qs = smem.SubView(2 * tile4, tile4);
+        var gs = smem.SubView(3 * tile4, tile4);
+        var pf4 = smem.SubView(4 * tile4, score4);
+        var df4 = smem.SubView(4 * tile4 + score4, score4);
+        var stats4 = smem.SubView(4 * tile4 + 2 * score4, 2 * Rows / 4);
+        var pf = pf4.Cast<float>();
+        var df = df4.Cast<float>();
+        var stats = stats4.Cast<float>();
         int tid = Group.IdxX, tx = tid & 15, ty = tid >> 4;
         int group = s.Heads / s.KvHeads, offset = s.Tk - s.Tq;
         int kTiles = (s.Tk + Keys - 1) / Keys, qTiles = (s.Tq + Rows - 1) / Rows;
@@ -157,16 +158,16 @@ public static class TiledAttentionBackwardKernels
     {
         int g2 = default(D).ColumnGroups;
         int dh = s.HeadDim, stride = Stride(dh), s4 = stride >> 2, quads = (dh + 3) >> 2;
-        var smem = SharedMemory.GetDynamic<float>();
-        int tileFloats = Rows * stride;
-        var qs = smem.SubView(0, tileFloats).Cast<Float4>();
-        var gs = smem.SubView(tileFloats, tileFloats).Cast<Float4>();
-        var ks = smem.SubView(2 * tileFloats, tileFloats).Cast<Float4>();
-        var vs = smem.SubView(3 * tileFloats, tileFloats).Cast<Float4>();
-        var df = smem.SubView(4 * tileFloats, Rows * ScoreStride);
-        var stats = smem.SubView(4 * tileFloats + Rows * ScoreStride, 2 * Rows);
-        var stats4 = stats.Cast<Float4>();
-        var df4 = df.Cast<Float4>();
+        var smem = SharedMemory.GetDynamic<Float4>(); // Float4 regions: see KeyValueGrad
+        int tile4 = Rows * s4, score4 = Rows * ScoreStride / 4;
+        var qs = smem.SubView(0, tile4);
+        var gs = smem.SubView(tile4, tile4);
+        var ks = smem.SubView(2 * tile4, tile4);
+        var vs = smem.SubView(3 * tile4, tile4);
+        var df4 = smem.SubView(4 * tile4, score4);
+        var stats4 = smem.SubView(4 * tile4 + score4, 2 * Rows / 4);
+        var df = df4.Cast<float>();
+        var stats = stats4.Cast<float>();
         int tid = Group.IdxX, tx = tid & 15, ty = tid >> 4;
         int group = s.Heads / s.KvHeads, offset = s.Tk - s.Tq;
         int qTiles = (s.Tq + Rows - 1) / Rows;

@@ -39,11 +39,12 @@ public static class TiledAttentionKernels
     {
         int g2 = default(D).ColumnGroups;
         int dh = s.HeadDim, stride = Stride(dh), s4 = stride >> 2, quads = (dh + 3) >> 2;
-        var smem = SharedMemory.GetDynamic<float>();
-        var qs = smem.SubView(0, Rows * stride).Cast<Float4>();
-        var kv = smem.SubView(Rows * stride, Keys * stride).Cast<Float4>();
-        var pf = smem.SubView((Rows + Keys) * stride, Rows * ScoreStride);
-        var ps = pf.Cast<Float4>();
+        // Regions in Float4 units: each is 16-byte aligned in a way ILGPU can see, which it needs to emit ld.shared.v4.
+        var smem = SharedMemory.GetDynamic<Float4>();
+        var qs = smem.SubView(0, Rows * s4);
+        var kv = smem.SubView(Rows * s4, Keys * s4);
+        var ps = smem.SubView((Rows + Keys) * s4, Rows * ScoreStride / 4);
+        var pf = ps.Cast<float>();
         int tx = Group.IdxX & 15, ty = Group.IdxX >> 4;
         int group = s.Heads / s.KvHeads, offset = s.Tk - s.Tq;
         int qTiles = (s.Tq + Rows - 1) / Rows;
