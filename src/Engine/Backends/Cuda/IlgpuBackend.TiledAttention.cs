@@ -1,7 +1,6 @@
 using System.Reflection;
 using ILGPU;
 using ILGPU.Runtime;
-using ILGPU.Runtime.Cuda;
 using Engine.Kernels;
 
 namespace Engine.Backends.Cuda;
@@ -14,6 +13,8 @@ public sealed partial class IlgpuBackend
     private static readonly MethodInfo TiledForwardKernel = KernelCache.Method(typeof(TiledAttentionKernels), nameof(TiledAttentionKernels.Forward));
     private static readonly MethodInfo TiledDeltaKernel = KernelCache.Method(typeof(TiledAttentionBackwardKernels), nameof(TiledAttentionBackwardKernels.Delta));
     private static readonly MethodInfo TiledQueryGradKernel = KernelCache.Method(typeof(TiledAttentionBackwardKernels), nameof(TiledAttentionBackwardKernels.QueryGrad));
+    private long? _sharedPerGroup;
+
     private static readonly MethodInfo TiledKeyValueGradKernel = KernelCache.Method(typeof(TiledAttentionBackwardKernels), nameof(TiledAttentionBackwardKernels.KeyValueGrad));
 
     /// <summary>The head-dimension tile (an <see cref="IHeadDimTile"/> type) for a tiled call, or null when the simple
@@ -24,11 +25,16 @@ public sealed partial class IlgpuBackend
         if (Attention != AttentionKernel.Tiled || s.HeadDim > AttentionTile.MaxHeadDim || _acc.MaxNumThreadsPerGroup < AttentionTile.Threads)
             return null;
         int widest = s.HeadDim <= 64 ? 64 : 128;
-        // Compute capability 8.0 and later reserve 1 KB of each SM's shared memory per group.
-        long limit = _acc is CudaAccelerator cuda ? cuda.MaxSharedMemoryPerMultiprocessor - 1024 : _acc.MaxSharedMemoryPerGroup;
-        if (4L * floats(widest) > limit) return null;
+        _sharedPerGroup ??= Native.KernelSharedMemory.GroupLimit(_acc);
+        if (4L * floats(widest) > _sharedPerGroup) return null;
         return widest == 64 ? typeof(HeadDim64) : typeof(HeadDim128);
     }
+
+    /// <summary>The kernels an attention call with head dimension <paramref name="headDim"/> runs on this backend now
+    /// (<see cref="Attention"/> may be Tiled while the call falls back to Simple): benchmarks print it beside the rate.</summary>
+    public AttentionKernel AttentionKernelFor(int headDim, bool backward = false) =>
+        TiledAttention(new AttentionShape { HeadDim = headDim }, backward ? AttentionTile.KeyValueGradFloats : AttentionTile.ForwardFloats) is null
+            ? AttentionKernel.Simple : AttentionKernel.Tiled;
 
     /// <summary>The tile type a forward call with head dimension <paramref name="headDim"/> would use (null: the simple
     /// kernels); lets tests prove the tiled path really runs.</summary>
