@@ -1,3 +1,25 @@
+// Prediction for an H200, b4 h32 d128 s2048 causal, bf16 in, fp32 math, written before any measurement, in the
+// flops `engine bench kernels` credits (forward 4·b·h·s²·d/2, backward 2.5× that):
+//   forward ≈ 25 TFLOP/s (range 15–35), backward ≈ 18 (10–25), forward+backward ≈ 19 (11–27).
+// PyTorch SDPA on tensor cores: 450 forward, 359 forward+backward. This is the CUDA-core ceiling's neighbourhood;
+// closing the gap needs mma.sync (tensor cores), not more tuning of this kernel.
+// Why:
+// - Ceiling: FP32 FMA peak ~67 TFLOP/s (132 SMs × 128 lanes × 2 × ~1.98 GHz). No tensor cores are used.
+// - Forward, per 64-key tile per thread (Dh 128): S loop 32 × (64 FMA + 8 ld.shared.v4 + ~8 other), P·V loop
+//   16 × (128 FMA + 12 ld.shared.v4 + ~10), softmax ~250, two global→shared tile copies ~400: ~5600 instructions
+//   for 4096 FMAs, so issue caps FMAs at ~73% of peak (~49). Shared-memory bandwidth is below its limit (~0.75 and
+//   ~0.6 wavefronts per SM clock at full FMA rate; 1 is the limit). ILGPU's address arithmetic (64-bit, per access)
+//   may survive ptxas and push this towards 60–65%.
+// - Occupancy: 83 KB of shared memory per 256-thread group → 2 groups (16 warps) per SM if ptxas stays at ≤ 128
+//   registers (estimate ~110–125). Each tile's K and V copies (no cp.async from ILGPU) stall the group behind 4
+//   barriers; only the other group hides them: ~25–35% lost. Causal diagonal tiles (3%) and the tail of 15.5 waves of
+//   unequal tiles (heaviest first) ~5%. 67 × ~0.7 × ~0.7 × 0.95 × ILGPU overhead ≈ 25.
+// - Memory is no limit: K/V are re-read per query tile from L2 (~0.4 TB/s at this rate); HBM sees q, k, v, o once.
+// - Backward does 7 S-sized products (dK/dV kernel: S, dP, Pᵀ·dO, dSᵀ·Q; dQ kernel: S, dP, dS·K) where the flop count
+//   credits 5, at ~77–79% FMA issue share, but in groups of 167 / 150 KB shared memory: one group (8 warps) per SM,
+//   its Q/dO or K/V copies exposed (~15%), plus 3 barriers per step. ~0.4 of peak on actual FMAs ≈ 27 → 27 × 5/7 ≈ 18
+//   credited. Forward+backward: 3.5 / (1/25 + 2.5/18) ≈ 19.
+
 using System.Runtime.CompilerServices;
 using ILGPU;
 using static Engine.Kernels.AttentionTile;
@@ -9,24 +31,7 @@ namespace Engine.Kernels;
 /// shared buffer in turn. Each thread computes a 4×4 block of S = Q·Kᵀ (rows 4ty..4ty+3, keys tx, tx+16, tx+32,
 /// tx+48), keeps the online-softmax state (max, sum) of its 4 rows in fp32, writes P to shared memory, and accumulates
 /// a 4×(4·G) block of O (rows 4ty.., columns 4tx+64g..) in registers. Key tiles entirely above the causal diagonal are
-/// never visited. Semantics are those of <see cref="AttentionKernels.Forward{I,O}"/>.
-///
-/// Prediction for an H200 (b4 h32 d128 s2048 causal, bf16 in, fp32 math), before any measurement:
-///   forward ≈ 20 TFLOP/s (likely range 12–30), forward+backward ≈ 14 TFLOP/s (range 8–22), as the bench counts flops
-///   (4·b·h·s²·d/2 forward, 2.5× that backward).
-/// Why: the FP32 FMA peak is ~67 TFLOP/s (132 SMs × 128 lanes × 2 × ~1.98 GHz). Inner loops: the S loop issues 8
-/// ld.shared.v4 per 64 FMAs, the PV loop 12 per 128, about 0.75 and 0.6 shared-memory wavefronts per SM clock at full
-/// FMA rate (limit 1), so shared bandwidth is not the wall but instruction issue is: loads, 64-bit address arithmetic
-/// from ILGPU and loop overhead leave at best ~65–75% of issue slots to FMAs. Occupancy: 83 KB shared memory per group
-/// (Dh 128) → 2 groups = 16 warps per SM if registers stay ≤ 128/thread (estimate ~100). Per key tile a group stalls on
-/// two global→shared copies (no cp.async from ILGPU) behind 4 barriers, hidden only by the other group on the SM:
-/// ~15–25% lost. Softmax (exp, shuffles) and the causal diagonal (~3% of visited tiles wasted) cost a few % more.
-/// 0.67 × 0.7 × 0.8 × 0.95 × 67 ≈ 24; ILGPU codegen (no unrolling, generic ld/st) shaves more → ~20.
-/// Memory traffic is no limit: K/V are re-read per query tile from L2 (~0.3 TB/s at 20 TFLOP/s), HBM sees q/k/v/o once.
-/// Backward does 7 S-sized products (dK/dV kernel: S, dP, dV, dK; dQ kernel: S, dP, dQ) for the 5 the flop count
-/// credits, in groups of 166/153 KB shared memory (1 group = 8 warps per SM, loads exposed), so its credited rate is
-/// ~0.55–0.65× the forward's: bwd ≈ 12, fwd+bwd = 3.5·F / (F/fwd + 2.5·F/bwd) ≈ 14 TFLOP/s. PyTorch SDPA (tensor
-/// cores) runs 450 / 359; closing that gap needs mma.sync, not more CUDA-core tuning.</summary>
+/// never visited. Semantics are those of <see cref="AttentionKernels.Forward{I,O}"/>.</summary>
 public static class TiledAttentionKernels
 {
     /// <summary>o = softmax(scale·q·kᵀ, causal)·v; lse (when <paramref name="writeLse"/> ≠ 0) laid out [B, H, Tq].

@@ -48,6 +48,10 @@ public sealed class TiledAttentionPtxTests
         {
             int stride = AttentionTile.Stride(dh);
             Assert.True(stride % 4 == 0 && stride / 4 % 2 == 1 && stride >= (dh + 3) / 4 * 4, $"Dh {dh}: stride {stride}");
+            // The launch requests whole Float4s.
+            Assert.Equal(0, AttentionTile.ForwardFloats(dh) % 4);
+            Assert.Equal(0, AttentionTile.QueryGradFloats(dh) % 4);
+            Assert.Equal(0, AttentionTile.KeyValueGradFloats(dh) % 4);
         }
     }
 

@@ -22,6 +22,8 @@ public sealed class TiledAttentionTests(IlgpuCpuFixture fx)
         { 2, 130, 130, 2, 1, 8, "f32" },  // three query and key tiles each, tiles above the diagonal skipped
         { 1, 40, 45, 2, 2, 72, "bf16" },  // HeadDim128 tile: second column group partly used
         { 1, 40, 45, 2, 2, 72, "f32" },
+        { 1, 24, 30, 2, 1, 128, "bf16" }, // both column groups full, the training head dimension
+        { 1, 24, 24, 2, 2, 64, "f32" },   // HeadDim64 tile at full width
     };
 
     [Theory]

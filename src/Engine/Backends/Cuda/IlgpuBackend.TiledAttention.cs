@@ -43,8 +43,9 @@ public sealed partial class IlgpuBackend
 
     private static int WidestHeadDim(Type tile) => tile == typeof(HeadDim64) ? 64 : 128;
 
+    /// <summary>One group per tile (grid-stride beyond the cap); the kernels view their shared memory as Float4s.</summary>
     private KernelConfig TileLaunch(long tiles, int floats) =>
-        new((int)Math.Clamp(tiles, 1, _device.IsCuda ? 1 << 20 : 2), AttentionTile.Threads, SharedMemoryConfig.RequestDynamic<float>(floats));
+        new((int)Math.Clamp(tiles, 1, _device.IsCuda ? 1 << 20 : 2), AttentionTile.Threads, SharedMemoryConfig.RequestDynamic<Float4>(floats / 4));
 
     private void TiledForward(AttentionShape s, Type tile, Type inType, Type outType, ArrayView<byte> q, ArrayView<byte> k,
                               ArrayView<byte> v, ArrayView<byte> o, ArrayView<float> lse, int writeLse)
