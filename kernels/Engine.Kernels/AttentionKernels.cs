@@ -18,9 +18,9 @@ public struct AttentionShape
 /// <summary>A correct first version of causal attention: one thread group per query row, keys processed in tiles of
 /// the group size with an online softmax in fp32. Every thread scores one key of the tile; threads d &lt; Dh then
 /// accumulate output dimension d, so the group size must be at least Dh.
-/// Performance work due: this reads K and V once per query row (no reuse across rows) and each thread walks a whole
-/// row of K. The fast path is a flash-attention kernel (query tiles in shared memory, mma.sync through
-/// CudaAsm behind CudaAsm.IsSupported, K/V tiles reused by all rows of the tile).</summary>
+/// Slow by design: K and V are read once per query row (no reuse across rows) and each thread walks a whole row of K.
+/// The backend uses <see cref="TiledAttentionKernels"/> unless told otherwise (or Dh &gt; 128); these stay as the
+/// cross-check and fallback.</summary>
 public static class AttentionKernels
 {
     public const int MaxHeadDim = 256;

@@ -25,6 +25,11 @@ public sealed partial class IlgpuBackend
         using var k2 = As(k, q.DType);
         using var v2 = As(v, q.DType);
         ArrayView<float> lseView = lse is null ? _partials.View : F32View(lse, op, "lse");
+        if (TiledAttention(s, AttentionTile.ForwardFloats) is { } tile)
+        {
+            TiledForward(s, tile, inType, FloatElem(o, op), View(q), View(k2), View(v2), View(o), lseView, lse is null ? 0 : 1);
+            return;
+        }
         _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, int, AttentionShape>>(
                 AttnForwardKernel, inType, FloatElem(o, op))
             (Stream, Rows(rows, AttentionGroupSize(s.HeadDim)), View(q), View(k2), View(v2), View(o), lseView, lse is null ? 0 : 1, s);
@@ -49,6 +54,12 @@ public sealed partial class IlgpuBackend
         using var delta = Scratch(new Shape((int)rows), DType.F32);
         var lseView = F32View(lse, op, "lse");
         var deltaView = View(delta).Cast<float>();
+        if (TiledAttention(s, AttentionTile.KeyValueGradFloats) is { } tile)
+        {
+            TiledBackward(s, tile, inType, FloatElem(dq, op), FloatElem(dk, op), View(dO2), View(q), View(k2), View(v2), View(o2),
+                          lseView, deltaView, View(dq), View(dk), View(dv));
+            return;
+        }
         int group = AttentionGroupSize(s.HeadDim);
 
         _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, AttentionShape>>(AttnDeltaKernel, inType)

@@ -46,6 +46,7 @@ public sealed partial class IlgpuBackend : IBackend
         _acc = device.Accelerator;
         ActivationType = options.ActivationType;
         GemmPath = options.Gemm;
+        Attention = options.Attention;
         _groupSize = options.GroupSize ?? (device.IsCuda ? 256 : 32);
         if (_groupSize % 32 != 0 || _groupSize > _acc.MaxNumThreadsPerGroup)
             throw new ArgumentException($"group size {_groupSize} must be a multiple of 32 and at most {_acc.MaxNumThreadsPerGroup}");
@@ -87,6 +88,8 @@ public sealed partial class IlgpuBackend : IBackend
     public DType ActivationType { get; }
     public IlgpuDevice Device => _device;
     public GemmPath GemmPath { get; set; }
+    /// <summary>The attention kernels used from now on (the self-test switches it to check both).</summary>
+    public AttentionKernel Attention { get; set; }
     public (long Current, long Peak) MemoryInUse => (_allocator.CurrentBytes, _allocator.PeakBytes);
     /// <summary>Freed device memory held for reuse.</summary>
     public long CachedBytes => _allocator.CachedBytes;

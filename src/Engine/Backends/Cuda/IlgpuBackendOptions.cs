@@ -14,6 +14,19 @@ public enum GemmPath
     Kernel,
 }
 
+/// <summary>Which kernels <see cref="IlgpuBackend.AttentionForward"/> and <see cref="IlgpuBackend.AttentionBackward"/>
+/// use.</summary>
+public enum AttentionKernel
+{
+    /// <summary>Flash-attention tiles (Engine.Kernels.TiledAttentionKernels): 64 query rows × 64 keys per step, fp32
+    /// FMA. Used for head dimensions up to 128 on accelerators with 256-thread groups and enough shared memory per
+    /// group; other calls fall back to <see cref="Simple"/>.</summary>
+    Tiled,
+    /// <summary>The first version (Engine.Kernels.AttentionKernels): one thread group per query or key row, no reuse
+    /// of K/V across rows. Slow; kept as a cross-check.</summary>
+    Simple,
+}
+
 public sealed class IlgpuBackendOptions
 {
     /// <summary>The dtype of activations: BF16 for training on a GPU; F32 lets tests compare against the CPU backend
@@ -21,6 +34,8 @@ public sealed class IlgpuBackendOptions
     public DType ActivationType { get; init; } = DType.BF16;
 
     public GemmPath Gemm { get; init; } = GemmPath.Auto;
+
+    public AttentionKernel Attention { get; init; } = AttentionKernel.Tiled;
 
     /// <summary>Threads per group for elementwise and row kernels; null picks 256 on CUDA and 32 on the CPU accelerator
     /// (each simulated thread is an OS thread there).</summary>

@@ -58,9 +58,9 @@ public sealed class IlgpuDevice : IDisposable
     }
 
     /// <summary>ILGPU's CPU accelerator with 32-lane warps (the kernels' reductions assume the warp size divides the
-    /// group size; 32 matches the GPU) and at most <paramref name="warpsPerGroup"/> warps per group. Every simulated
-    /// thread is an OS thread, so keep tensors tiny.</summary>
-    public static IlgpuDevice OpenCpuSimulator(int warpsPerGroup = 4)
+    /// group size; 32 matches the GPU) and at most <paramref name="warpsPerGroup"/> warps per group (8 lets the
+    /// 256-thread tiled attention kernels run). Every simulated thread is an OS thread, so keep tensors tiny.</summary>
+    public static IlgpuDevice OpenCpuSimulator(int warpsPerGroup = 8)
     {
         var context = Context.Create(b => Configure(b.CPU(new CPUDevice(32, warpsPerGroup, 1))));
         return new IlgpuDevice(context, context.CreateCPUAccelerator(0), "ilgpu-cpu");

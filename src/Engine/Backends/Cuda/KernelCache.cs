@@ -19,6 +19,13 @@ internal sealed class KernelCache
     /// <summary>The launcher (stream, config, kernel arguments...) of <paramref name="kernel"/> instantiated with the given
     /// type arguments (none for a non-generic kernel).</summary>
     public TDelegate Get<TDelegate>(MethodInfo kernel, Type? t0 = null, Type? t1 = null, Type? t2 = null, Type? t3 = null, Type? t4 = null)
+        where TDelegate : Delegate => Get<TDelegate>(kernel, 0, t0, t1, t2, t3, t4);
+
+    /// <summary>As <see cref="Get{TDelegate}(MethodInfo, Type?, Type?, Type?, Type?, Type?)"/> for a kernel launched with
+    /// up to <paramref name="maxDynamicSharedBytes"/> of dynamic shared memory: above 48 KB a CUDA kernel must opt in once,
+    /// when it is loaded, or its launches fail.</summary>
+    public TDelegate Get<TDelegate>(MethodInfo kernel, int maxDynamicSharedBytes, Type? t0 = null, Type? t1 = null, Type? t2 = null,
+                                    Type? t3 = null, Type? t4 = null)
         where TDelegate : Delegate
     {
         var key = new Key(kernel, t0, t1, t2, t3, t4);
@@ -27,7 +34,9 @@ internal sealed class KernelCache
             if (_launchers.TryGetValue(key, out var d)) return (TDelegate)d;
             var types = new[] { t0, t1, t2, t3, t4 }.TakeWhile(t => t is not null).Cast<Type>().ToArray();
             var method = types.Length == 0 ? kernel : kernel.MakeGenericMethod(types);
-            var launcher = _accelerator.LoadKernel(method).CreateLauncherDelegate<TDelegate>();
+            var loaded = _accelerator.LoadKernel(method);
+            Native.KernelSharedMemory.AllowDynamic(loaded, maxDynamicSharedBytes);
+            var launcher = loaded.CreateLauncherDelegate<TDelegate>();
             _launchers[key] = launcher;
             return launcher;
         }

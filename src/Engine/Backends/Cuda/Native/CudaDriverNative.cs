@@ -3,12 +3,16 @@ using System.Runtime.InteropServices;
 namespace Engine.Backends.Cuda.Native;
 
 /// <summary>The few driver-API calls ILGPU does not expose: diagnosis of a missing GPU (cuInit, cuDeviceGetCount,
-/// cuGetErrorName) and the opt-in to more than 48 KB of dynamic shared memory (cuFuncSetAttribute).
+/// cuGetErrorName) and more than 48 KB of dynamic shared memory (cuFuncSetAttribute to opt in, cuDeviceGetAttribute
+/// for the limit).
 /// Resolved to libcuda.so.1 through <see cref="NativeLibraries"/>.</summary>
 internal static unsafe partial class CudaDriverNative
 {
     /// <summary>CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES.</summary>
     public const int FuncAttributeMaxDynamicSharedSizeBytes = 8;
+
+    /// <summary>CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN.</summary>
+    public const int DeviceAttributeMaxSharedMemoryPerBlockOptin = 97;
 
     [LibraryImport(NativeLibraries.CudaDriver)]
     internal static partial int cuInit(uint flags);
@@ -24,6 +28,12 @@ internal static unsafe partial class CudaDriverNative
 
     [LibraryImport(NativeLibraries.CudaDriver)]
     internal static partial int cuFuncSetAttribute(IntPtr function, int attribute, int value);
+
+    [LibraryImport(NativeLibraries.CudaDriver)]
+    internal static partial int cuDeviceGet(out int device, int ordinal);
+
+    [LibraryImport(NativeLibraries.CudaDriver)]
+    internal static partial int cuDeviceGetAttribute(out int value, int attribute, int device);
 
     /// <summary>"CUDA_ERROR_NO_DEVICE" for 100, and so on.</summary>
     public static string ErrorName(int error)
