@@ -26,10 +26,10 @@ stage() {
   echo "$name $rc" >> "$OUT/stages.txt"
 }
 
-stage selftest "${T_SELFTEST:-140}" "$E" selftest --device cuda --size realistic --model "$D/stories260K.bin" --text "$D/tinystories_sample_cs336.txt" --lora-steps 50
+stage selftest "${T_SELFTEST:-130}" "$E" selftest --device cuda --size realistic --model "$D/stories260K.bin" --text "$D/tinystories_sample_cs336.txt" --lora-steps 50
 stage kernels "${T_KERNELS:-70}" "$E" bench kernels --device cuda
-stage lora7b "${T_LORA7B:-110}" "$E" bench train --device cuda --shape llama2-7b --mode lora --batch-size 4 --seq 2048 --lora-r 16 --gradient-checkpointing --warmup 1 --steps 2 --max-seconds 40
-stage full1b "${T_FULL1B:-70}" "$E" bench train --device cuda --shape tinyllama-1b --mode full --batch-size 8 --seq 2048 --warmup 1 --steps 2 --max-seconds 30
+stage lora7b "${T_LORA7B:-100}" "$E" bench train --device cuda --shape llama2-7b --mode lora --batch-size 4 --seq 2048 --lora-r 16 --gradient-checkpointing --warmup 1 --steps 2 --max-seconds 40
+stage full1b "${T_FULL1B:-60}" "$E" bench train --device cuda --shape tinyllama-1b --mode full --batch-size 8 --seq 2048 --warmup 1 --steps 2 --max-seconds 30
 stage peer "${T_PEER:-110}" env PYTHONUNBUFFERED=1 python3 "$D/torch_peer_bench.py" lora7b full1b sdpa nf4gemv
 
 echo
