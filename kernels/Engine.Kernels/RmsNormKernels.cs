@@ -53,21 +53,38 @@ public static class RmsNormKernels
         }
     }
 
-    /// <summary>dw[c] += Σ_r g[r, c]·x[r, c]·rstd[r]; one thread per column walking all rows (coalesced across threads).
-    /// Performance work due: split the rows over several groups and add the partial sums in a second pass.</summary>
+    /// <summary>First pass of dw: partial[k, c] = Σ over rows of chunk k of g[r, c]·x[r, c]·rstd[r]. One thread per
+    /// (chunk, column), so a tall activation keeps every SM busy; adjacent threads read adjacent columns (coalesced).</summary>
     [GpuKernel]
-    public static void WeightGrad<G, X, DW>(ArrayView<byte> dy, ArrayView<byte> x, ArrayView<float> rstd, ArrayView<byte> dw,
-                                            int rows, int dim)
-        where G : struct, IElement where X : struct, IElement where DW : struct, IElement
+    public static void WeightGradPartial<G, X>(ArrayView<byte> dy, ArrayView<byte> x, ArrayView<float> rstd, ArrayView<float> partial,
+                                               int rows, int dim, int rowsPerChunk)
+        where G : struct, IElement where X : struct, IElement
+    {
+        int chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
+        long total = (long)chunks * dim;
+        for (long i = GridLoop.Start; i < total; i += GridLoop.Stride)
+        {
+            int k = (int)(i / dim), c = (int)(i % dim);
+            int r0 = k * rowsPerChunk, r1 = Math.Min(rows, r0 + rowsPerChunk);
+            float acc = 0f;
+            for (int r = r0; r < r1; r++)
+            {
+                long j = (long)r * dim + c;
+                acc += default(G).Load(dy, j) * default(X).Load(x, j) * rstd[r];
+            }
+            partial[i] = acc;
+        }
+    }
+
+    /// <summary>Second pass of dw: dw[c] += Σ_k partial[k, c], in a fixed order (deterministic).</summary>
+    [GpuKernel]
+    public static void WeightGradReduce<DW>(ArrayView<float> partial, ArrayView<byte> dw, int chunks, int dim)
+        where DW : struct, IElement
     {
         for (long c = GridLoop.Start; c < dim; c += GridLoop.Stride)
         {
             float acc = 0f;
-            for (int r = 0; r < rows; r++)
-            {
-                long i = (long)r * dim + c;
-                acc += default(G).Load(dy, i) * default(X).Load(x, i) * rstd[r];
-            }
+            for (int k = 0; k < chunks; k++) acc += partial[(long)k * dim + c];
             default(DW).Store(dw, c, default(DW).Load(dw, c) + acc);
         }
     }

@@ -107,6 +107,20 @@ public static class KernelBench
                 double t = Time(be, () => be.AdamW(slots, new AdamWHyper(1e-4f, 0.9f, 0.999f, 1e-8f, ++step, 1f)));
                 Report(new("adamw", $"{n / (1 << 20)}M params", t, 28.0 * n / t / 1e9, "GB/s"));
             }
+            foreach (bool dq in new[] { false, true })
+            {
+                int rows = small ? 1024 : 11008, cols = small ? 512 : 4096;
+                var host = new float[(long)rows * cols];
+                new Rng(5).FillNormal(host, 0, 0.02);
+                using var w = Nn.Nf4Linear.Upload(be, Quant.Nf4Weight.Quantize(host, rows, cols, dq));
+                foreach (int m in new[] { 1, 16 })
+                {
+                    using var x = Rand(new Shape(m, cols), act);
+                    using var y = TensorScope.Unscoped(() => be.Empty(new Shape(m, rows), act));
+                    double t = Time(be, () => be.Nf4MatMul(x, w.Weight, true, y));
+                    Report(new($"nf4{(dq ? "+dq" : "")} x·Wᵀ m={m}", $"{rows}×{cols}", t, w.ByteSize / t / 1e9, "GB/s of weight"));
+                }
+            }
             foreach (int seq in small ? new[] { 128 } : new[] { 1024, 2048 })
             {
                 int b = 4, h = 32, dh = 128;

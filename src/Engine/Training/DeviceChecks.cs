@@ -64,12 +64,18 @@ public static class DeviceChecks
         {
             var cpu = LoraCurve(CpuBackend.Instance, modelPath, textPath, loraSteps);
             var dev = LoraCurve(device, modelPath, textPath, loraSteps);
+            // Differences are measured against the curve's scale (its first loss): a relative-per-step bound would
+            // demand ever tighter agreement as the loss approaches zero, while bf16 trajectories drift by a constant-ish
+            // absolute amount. fp32 activations must follow to 1e-3; bf16 (2^-8 rounding of every activation, compounding
+            // through 50 updates) to 2e-2 of the initial loss, with the final loss within 5% of the CPU's.
             double worst = 0;
-            for (int i = 0; i < cpu.Count; i++) worst = Math.Max(worst, Math.Abs(cpu[i] - dev[i]) / Math.Abs(cpu[i]));
-            double tol = device.ActivationType == DType.F32 ? 1e-3 : 3e-2;
+            for (int i = 0; i < cpu.Count; i++) worst = Math.Max(worst, Math.Abs(cpu[i] - dev[i]) / Math.Abs(cpu[0]));
+            double finalRel = Math.Abs(cpu[^1] - dev[^1]) / Math.Abs(cpu[^1]);
+            bool f32 = device.ActivationType == DType.F32;
+            double tol = f32 ? 1e-3 : 2e-2, finalTol = f32 ? 1e-3 : 5e-2;
             bool falls = dev[^1] < dev[0];
-            return new Check($"{loraSteps} LoRA steps ({device.ActivationType.Name()})", worst <= tol && falls,
-                $"loss {dev[0]:F4} → {dev[^1]:F4} (CPU {cpu[0]:F4} → {cpu[^1]:F4}); worst per-step relative difference {worst:E2}, tolerance {tol:E0}");
+            return new Check($"{loraSteps} LoRA steps ({device.ActivationType.Name()})", worst <= tol && finalRel <= finalTol && falls,
+                $"loss {dev[0]:F4} → {dev[^1]:F4} (CPU {cpu[0]:F4} → {cpu[^1]:F4}); worst per-step difference {worst:E2} of the initial loss (tolerance {tol:E0}), final {finalRel:E2} (tolerance {finalTol:E0})");
         });
         return checks;
     }

@@ -10,7 +10,8 @@ public sealed partial class IlgpuBackend
 {
     private static readonly MethodInfo RmsForwardKernel = KernelCache.Method(typeof(RmsNormKernels), nameof(RmsNormKernels.Forward));
     private static readonly MethodInfo RmsBackwardKernel = KernelCache.Method(typeof(RmsNormKernels), nameof(RmsNormKernels.Backward));
-    private static readonly MethodInfo RmsWeightGradKernel = KernelCache.Method(typeof(RmsNormKernels), nameof(RmsNormKernels.WeightGrad));
+    private static readonly MethodInfo RmsWeightGradPartialKernel = KernelCache.Method(typeof(RmsNormKernels), nameof(RmsNormKernels.WeightGradPartial));
+    private static readonly MethodInfo RmsWeightGradReduceKernel = KernelCache.Method(typeof(RmsNormKernels), nameof(RmsNormKernels.WeightGradReduce));
 
     public void RmsNormForward(Tensor x, Tensor w, float eps, Tensor y, Tensor rstd)
     {
@@ -37,8 +38,16 @@ public sealed partial class IlgpuBackend
                 RmsBackwardKernel, FloatElem(dy, op), FloatElem(x, op), FloatElem(w, op), FloatElem(dx, op))
             (Stream, Rows(n, _groupSize), View(dy), View(x), View(w), rs, View(dx), n, d);
         if (dw is null) return;
-        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<byte>, int, int>>(
-                RmsWeightGradKernel, FloatElem(dy, op), FloatElem(x, op), FloatElem(dw, op))
-            (Stream, Elementwise(d), View(dy), View(x), rs, View(dw), n, d);
+        // Two passes over row chunks of 64: enough threads for every SM, and a fixed summation order.
+        const int rowsPerChunk = 64;
+        int chunks = (n + rowsPerChunk - 1) / rowsPerChunk;
+        using var partial = Scratch(new Shape(chunks, d), DType.F32);
+        var pv = View(partial).Cast<float>();
+        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, int, int, int>>(
+                RmsWeightGradPartialKernel, FloatElem(dy, op), FloatElem(x, op))
+            (Stream, Elementwise((long)chunks * d), View(dy), View(x), rs, pv, n, d, rowsPerChunk);
+        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<byte>, int, int>>(
+                RmsWeightGradReduceKernel, FloatElem(dw, op))
+            (Stream, Elementwise(d), pv, View(dw), chunks, d);
     }
 }
