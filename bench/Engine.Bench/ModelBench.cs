@@ -20,6 +20,13 @@ public static class ModelBench
             var lora = TrainThroughput.Run(be, new TrainBenchOptions { Shape = shape, Mode = "lora", Batch = 8, Seq = 256, Steps = 3, LoraR = 8, LoraAlpha = 16 }, TextWriter.Null);
             Console.WriteLine($"{shape,-12} {f.ForwardTokensPerSecond,14:N0} {f.DecodeTokensPerSecond,13:N0} {full.TokensPerSecond,12:N0} {full.MedianStepSeconds * 1e3,8:F0} {lora.TokensPerSecond,15:N0} {lora.MedianStepSeconds * 1e3,8:F0}");
         }
+        Console.WriteLine();
+        Console.WriteLine("gradient checkpointing, stories15m full fine-tune b8×s256: peak memory and step time");
+        foreach (bool gc in new[] { false, true })
+        {
+            var r = TrainThroughput.Run(be, new TrainBenchOptions { Shape = "stories15m", Mode = "full", Batch = 8, Seq = 256, Steps = 3, GradientCheckpointing = gc }, TextWriter.Null);
+            Console.WriteLine($"  checkpointing {(gc ? "on " : "off")}: peak {r.PeakBytes / (double)(1 << 20),7:F0} MiB, step {r.MedianStepSeconds * 1e3,6:F0} ms, {r.TokensPerSecond,6:N0} tokens/s");
+        }
         return 0;
     }
 }
