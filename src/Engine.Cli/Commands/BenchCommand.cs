@@ -44,6 +44,21 @@ public static class BenchCommand
             ctx.Output.WriteLine(result.Line());
             return 0;
         }));
-        return new Command("bench", "benchmarks: kernels and training throughput") { kernels, train };
+        var fShape = new Option<string>("--shape") { Description = "llama2-7b | tinyllama-1b | stories15m | stories260k", DefaultValueFactory = _ => "stories15m" };
+        var fBatch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
+        var fSeq = new Option<int>("--seq") { DefaultValueFactory = _ => 256 };
+        var decode = new Option<int>("--decode-tokens") { DefaultValueFactory = _ => 128 };
+        var forward = new Command("forward", "inference throughput: a no-grad forward over a batch, and greedy decoding with the KV cache")
+        {
+            fShape, fBatch, fSeq, decode,
+        };
+        forward.SetAction(p => CliRunner.Run(p, ctx =>
+        {
+            var be = ModelOpening.Backend(ctx);
+            var r = ForwardThroughput.Run(be, ctx.Get(fShape), ctx.Get(fBatch), ctx.Get(fSeq), ctx.Get(decode));
+            ctx.Output.WriteLine($"{r.Shape} on {be.Name}: forward {r.ForwardTokensPerSecond:N0} tokens/s (b{r.Batch}×s{r.Seq}), greedy decode {r.DecodeTokensPerSecond:N1} tokens/s");
+            return 0;
+        }));
+        return new Command("bench", "benchmarks: kernels, training and inference throughput") { kernels, train, forward };
     }
 }
