@@ -1,3 +1,4 @@
+using Engine.Backends;
 using Engine.Backends.Cpu;
 using Engine.Backends.Cuda;
 using Engine.Backends.Cuda.Native;

@@ -1,4 +1,3 @@
-using Engine.Backends.Cpu;
 using Engine.Backends.Cuda.Native;
 
 namespace Engine.Backends.Cuda;

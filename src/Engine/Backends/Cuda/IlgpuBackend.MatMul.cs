@@ -1,7 +1,6 @@
 using System.Reflection;
 using ILGPU;
 using ILGPU.Runtime;
-using Engine.Backends.Cpu;
 using Engine.Backends.Cuda.Native;
 using Engine.Kernels;
 using Engine.Tensors;
