@@ -26,7 +26,7 @@ public sealed class TiledAttentionPtxTests
         var type = name == nameof(TiledAttentionKernels.Forward) ? typeof(TiledAttentionKernels) : typeof(TiledAttentionBackwardKernels);
         var kernel = type.GetMethod(name)!.MakeGenericMethod(typeof(BF16Elem), typeof(BF16Elem), typeof(HeadDim128));
         using var context = Context.Create(b => IlgpuDevice.Configure(b.Cuda()));
-        using var backend = new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_88, null);
+        using var backend = new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_88, null!);
         var ptx = ((PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), new KernelSpecialization())).PTXAssembly;
         Assert.DoesNotContain(".local", ptx);
         Assert.DoesNotContain("call", ptx);
@@ -59,7 +59,7 @@ public sealed class TiledAttentionPtxTests
     public void No_kernel_declares_more_than_48_KB_of_static_shared_memory()
     {
         using var context = Context.Create(b => IlgpuDevice.Configure(b.Cuda()));
-        using var backend = new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_88, null);
+        using var backend = new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_88, null!);
         long largest = 0;
         foreach (var kernel in PtxCompileTests.KernelMethods())
         {
