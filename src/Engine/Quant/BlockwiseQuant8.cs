@@ -1,3 +1,4 @@
+using Engine.Threading;
 namespace Engine.Quant;
 
 /// <summary>
@@ -36,7 +37,7 @@ public static class BlockwiseQuant8
         fixed (float* ap = absmax)
         {
             nint v = (nint)vp, m = (nint)mp, c = (nint)cp, a = (nint)ap;
-            Nf4Parallel.ForBlocks(blocks, blockSize * 8, (b0, b1) =>
+            ChunkedParallel.For(blocks, blockSize * 8, 1 << 16, Environment.ProcessorCount, (b0, b1) =>
             {
                 var map = new ReadOnlySpan<float>((float*)m, 256);
                 for (int b = b0; b < b1; b++)

@@ -1,3 +1,4 @@
+using Engine.Threading;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -90,7 +91,7 @@ public static class Nf4Quantizer
         fixed (float* ap = absmax)
         {
             nint p = (nint)pp, a = (nint)ap;
-            Nf4Parallel.ForBlocks(blocks, blockSize, (b0, b1) =>
+            ChunkedParallel.For(blocks, blockSize, 1 << 16, Environment.ProcessorCount, (b0, b1) =>
             {
                 Span<float> buffer = stackalloc float[blockSize];
                 for (int b = b0; b < b1; b++)
@@ -259,7 +260,7 @@ public static class Nf4Quantizer
         fixed (T* op = output)
         {
             nint p = (nint)pp, a = (nint)ap, o = (nint)op;
-            Nf4Parallel.ForBlocks(b1 - b0, blockSize, (c0, c1) =>
+            ChunkedParallel.For(b1 - b0, blockSize, 1 << 16, Environment.ProcessorCount, (c0, c1) =>
             {
                 long s = Math.Max(start, (long)(b0 + c0) * blockSize);
                 long e = Math.Min(end, (long)(b0 + c1) * blockSize);
