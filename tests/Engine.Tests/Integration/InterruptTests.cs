@@ -28,7 +28,7 @@ public class InterruptTests
         p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
-        Assert.True(sawSteps.Wait(TimeSpan.FromSeconds(120)), $"training did not start: {output}");
+        Assert.True(sawSteps.Wait(TimeSpan.FromSeconds(120), TestContext.Current.CancellationToken), $"training did not start: {output}");
         Process.Start("kill", $"-INT {p.Id}")!.WaitForExit();
         Assert.True(p.WaitForExit(60_000), "the process did not exit after SIGINT");
         p.WaitForExit();
