@@ -58,8 +58,7 @@ public static class TrainThroughput
         var rng = new Rng(3);
         var ids = new int[o.Batch * o.Seq];
         for (int i = 0; i < ids.Length; i++) ids[i] = rng.NextInt(c.VocabSize);
-        var targets = new int[ids.Length];
-        for (int i = 0; i < ids.Length; i++) targets[i] = (i + 1) % o.Seq == 0 ? -100 : ids[i + 1];
+        var targets = LlamaModel.NextTokenTargets(ids, o.Seq);
         using var idT = TensorScope.Unscoped(() => be.FromInts(ids, new Shape(o.Batch, o.Seq)));
         using var tgT = TensorScope.Unscoped(() => be.FromInts(targets, new Shape(ids.Length)));
         float scale = 1f / (o.Batch * (o.Seq - 1));
@@ -76,9 +75,7 @@ public static class TrainThroughput
                 double norm = GradientTools.GlobalNorm(trainable.Select(t => t.Param));
                 opt.Step(1e-5f, GradientTools.ClipScale(norm, 1.0));
                 opt.ZeroGrad();
-                Span<float> v = stackalloc float[1];
-                be.ToFloats(loss, v);
-                return v[0];
+                return loss.Item();
             }
         }
 

@@ -134,6 +134,15 @@ public sealed class LlamaModel : IDisposable
         return Backend.FromInts(p, new Shape(p.Length));
     }
 
+    /// <summary>Next-token targets of rows of <paramref name="seqLen"/> ids laid end to end: target[t] = ids[t + 1]
+    /// within a row, −100 (no loss) at each row's last position.</summary>
+    public static int[] NextTokenTargets(ReadOnlySpan<int> ids, int seqLen)
+    {
+        var targets = new int[ids.Length];
+        for (int i = 0; i < ids.Length; i++) targets[i] = (i + 1) % seqLen == 0 ? -100 : ids[i + 1];
+        return targets;
+    }
+
     /// <summary>Mean (or scaled) cross-entropy of next-token prediction: targets [B·T] hold the id expected after each
     /// position (−100 to skip). Returns scale·Σ NLL as a one-element tensor.</summary>
     public Tensor Loss(Tensor ids, Tensor targets, float scale, ForwardContext ctx)

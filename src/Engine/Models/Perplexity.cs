@@ -1,3 +1,4 @@
+using Engine.Backends;
 using Engine.Autograd;
 using Engine.Nn;
 using Engine.Tensors;
@@ -22,23 +23,19 @@ public static class Perplexity
         double nll = 0;
         int index = 0;
         using var _ = GradMode.NoGrad();
-        var one = new float[1];
         foreach (var text in texts)
         {
             var ids = new List<int> { tokenizer.BosId };
             ids.AddRange(tokenizer.Encode(text));
             if (ids.Count > model.Config.MaxPositionEmbeddings) ids.RemoveRange(model.Config.MaxPositionEmbeddings, ids.Count - model.Config.MaxPositionEmbeddings);
             if (ids.Count < 2) { index++; continue; }
-            var targets = new int[ids.Count];
-            for (int t = 0; t < ids.Count; t++) targets[t] = t + 1 < ids.Count ? ids[t + 1] : -100;
+            var targets = LlamaModel.NextTokenTargets(ids.ToArray(), ids.Count);
             double sum;
             using (var scope = new TensorScope())
             {
                 var x = be.FromInts(ids.ToArray(), new Shape(1, ids.Count));
                 var y = be.FromInts(targets, new Shape(ids.Count));
-                var loss = model.Loss(x, y, 1f, ForwardContext.Inference);
-                be.ToFloats(loss, one);
-                sum = one[0];
+                sum = model.Loss(x, y, 1f, ForwardContext.Inference).Item();
             }
             perText?.Invoke(index++, new Score(ids.Count - 1, sum));
             tokens += ids.Count - 1;

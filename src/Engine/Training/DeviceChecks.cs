@@ -87,14 +87,12 @@ public static class DeviceChecks
         int b = 2, t = 64;
         var ids = new int[b * t];
         for (int i = 0; i < ids.Length; i++) ids[i] = rng.NextInt(c.VocabSize);
-        var tg = new int[ids.Length];
-        for (int i = 0; i < ids.Length; i++) tg[i] = (i + 1) % t == 0 ? -100 : ids[i + 1];
+        var tg = LlamaModel.NextTokenTargets(ids, t);
         Tensor loss;
         using (var s = new TensorScope())
             loss = s.Keep(m.Loss(be.FromInts(ids, new Shape(b, t)), be.FromInts(tg, new Shape(b * t)), 1f / (b * (t - 1)), ForwardContext.Inference));
         loss.Backward();
-        var lv = new float[1];
-        be.ToFloats(loss, lv);
+        float lossValue = loss.Item();
         loss.Dispose();
         var grads = new Dictionary<string, float[]>();
         foreach (var (name, p) in m.Parameters.All)
@@ -103,7 +101,7 @@ public static class DeviceChecks
             be.ToFloats(p.Grad!, g);
             grads[name] = g;
         }
-        return (lv[0], grads);
+        return (lossValue, grads);
     }
 
     private static List<double> LoraCurve(IBackend be, string modelPath, string textPath, int steps)

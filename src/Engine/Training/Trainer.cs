@@ -114,7 +114,7 @@ public sealed class Trainer
                 }
                 using (l)
                 {
-                    loss += Item(be, l);
+                    loss += l.Item();
                     l.Backward();
                 }
             }
@@ -209,7 +209,7 @@ public sealed class Trainer
             using var scope = new TensorScope();
             var ids = be.FromInts(b.InputIds, new Shape(b.BatchSize, b.SeqLen));
             var targets = be.FromInts(b.Targets, new Shape(b.BatchSize * b.SeqLen));
-            sum += Item(be, _model.Loss(ids, targets, 1f, ForwardContext.Inference));
+            sum += _model.Loss(ids, targets, 1f, ForwardContext.Inference).Item();
             count += b.LearnedTokens;
         }
         return count > 0 ? sum / count : double.NaN;
@@ -218,12 +218,6 @@ public sealed class Trainer
     private static double EpochOf(DataLoader loader) =>
         loader.Position.Epoch + (double)loader.Position.Batch / Math.Max(1, loader.BatchesPerEpoch);
 
-    private static double Item(IBackend be, Tensor scalar)
-    {
-        Span<float> v = stackalloc float[1];
-        be.ToFloats(scalar, v);
-        return v[0];
-    }
 
     /// <summary>The dropout seed of one micro-batch: a function of (run seed, step, micro-batch) only, so a resumed run
     /// draws the same masks.</summary>

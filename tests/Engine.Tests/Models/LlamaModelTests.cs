@@ -25,14 +25,7 @@ public class LlamaModelTests
         var c = TinyLlama.Config(vocab: 13);
         using var m = TinyLlama.Create(c, trainable: false);
         int[] seq = { 1, 5, 8, 2, 11, 4, 0 };
-        float[] full;
-        using (GradMode.NoGrad())
-        using (var s = new TensorScope())
-        {
-            var ids = m.Backend.FromInts(seq, new Shape(1, seq.Length));
-            var pos = m.Positions(1, seq.Length);
-            full = GradCheck.Values(m.Logits(m.Forward(ids, pos, ForwardContext.Inference)));
-        }
+        var full = Integration.Stories260KTests.FullLogits(m, seq);
         var gen = new Generator(m);
         using var cache = new KvCache(m.Backend, c, 16);
         var prefill = gen.Step(cache, seq[..3]);

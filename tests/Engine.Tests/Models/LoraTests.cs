@@ -9,24 +9,16 @@ namespace Engine.Tests.Models;
 
 public class LoraTests
 {
-    private static float[] Logits(LlamaModel m, int[] seq)
-    {
-        using var _ = GradMode.NoGrad();
-        using var s = new TensorScope();
-        var ids = m.Backend.FromInts(seq, new Shape(1, seq.Length));
-        return GradCheck.Values(m.Logits(m.Forward(ids, m.Positions(1, seq.Length), ForwardContext.Inference)));
-    }
-
     [Fact]
     public void Fresh_adapter_reproduces_the_base_model_exactly()
     {
         var c = TinyLlama.Config();
         using var m = TinyLlama.Create(c, trainable: false);
         int[] seq = { 1, 4, 9, 2, 7 };
-        var before = Logits(m, seq);
+        var before = Integration.Stories260KTests.FullLogits(m, seq);
         using var lora = LoraAdapter.Inject(m, new LoraOptions { R = 4, Alpha = 8 });
         Assert.Equal(7 * c.NumLayers * 2, lora.Parameters.Count);
-        Assert.Equal(before, Logits(m, seq));
+        Assert.Equal(before, Integration.Stories260KTests.FullLogits(m, seq));
         var a = lora.Parameters[LoraAdapter.PeftName(1, "gate_proj", 'A')];
         var b = lora.Parameters[LoraAdapter.PeftName(1, "gate_proj", 'B')];
         Assert.Equal(new Shape(4, c.HiddenSize), a.Shape);
@@ -49,10 +41,10 @@ public class LoraTests
             v.CopyTo(t.F32());
         }
         int[] seq = { 1, 3, 10, 6 };
-        var adapted = Logits(m, seq);
+        var adapted = Integration.Stories260KTests.FullLogits(m, seq);
         LoraAdapter.MergeInto(m);
         Assert.IsType<Linear>(m.Layers[0].Q);
-        var merged = Logits(m, seq);
+        var merged = Integration.Stories260KTests.FullLogits(m, seq);
         for (int i = 0; i < adapted.Length; i++)
             Assert.True(Math.Abs(adapted[i] - merged[i]) <= 1e-5 * (1 + Math.Abs(adapted[i])), $"logit {i}: {adapted[i]} vs {merged[i]}");
     }

@@ -25,15 +25,10 @@ public static class TinyLlama
     {
         int b = tokens.GetLength(0), t = tokens.GetLength(1);
         var ids = new int[b * t];
-        var tg = new int[b * t];
-        int count = 0;
         for (int i = 0; i < b; i++)
-            for (int j = 0; j < t; j++)
-            {
-                ids[i * t + j] = tokens[i, j];
-                tg[i * t + j] = j + 1 < t ? tokens[i, j + 1] : -100;
-                if (tg[i * t + j] >= 0) count++;
-            }
+            for (int j = 0; j < t; j++) ids[i * t + j] = tokens[i, j];
+        var tg = LlamaModel.NextTokenTargets(ids, t);
+        int count = tg.Count(x => x >= 0);
         return (m.Backend.FromInts(ids, new Shape(b, t)), m.Backend.FromInts(tg, new Shape(b * t)), count);
     }
 }

@@ -18,7 +18,7 @@ public class OptimizerStepTests
         var (model, data) = TrainerFixture.Create(tmp.Path, mode, trainable: sft);
         using var _ = model;
         var all = model.Parameters.All.ToList();
-        var frozenBefore = all.Where(p => !p.Tensor.RequiresGrad).ToDictionary(p => p.Name, p => TrainerFixture.Values(p.Tensor));
+        var frozenBefore = all.Where(p => !p.Tensor.RequiresGrad).ToDictionary(p => p.Name, p => GradCheck.Values(p.Tensor));
         var trainable = model.Parameters.Trainable.Select(t => (t.Name, Param: t.Tensor)).ToList();
         Assert.NotEmpty(trainable);
         if (mode == TrainMode.Sft)
@@ -35,13 +35,13 @@ public class OptimizerStepTests
             Scheduler = LrSchedulerKind.Cosine, WeightDecay = (float)wd, MaxGradNorm = maxNorm, LoggingSteps = 1,
         };
         // float64 reference state, fed with the trainer's own gradients at each step
-        var p = trainable.ToDictionary(t => t.Name, t => TrainerFixture.Values(t.Param).Select(v => (double)v).ToArray());
+        var p = trainable.ToDictionary(t => t.Name, t => GradCheck.Values(t.Param).Select(v => (double)v).ToArray());
         var m = p.ToDictionary(kv => kv.Key, kv => new double[kv.Value.Length]);
         var v = p.ToDictionary(kv => kv.Key, kv => new double[kv.Value.Length]);
         var trainer = new Trainer(model, trainable, data, o, TextWriter.Null) { PlainProgress = true };
         trainer.BeforeUpdate = step =>
         {
-            var g = trainable.ToDictionary(t => t.Name, t => TrainerFixture.Values(t.Param.Grad!));
+            var g = trainable.ToDictionary(t => t.Name, t => GradCheck.Values(t.Param.Grad!));
             double norm = Math.Sqrt(g.Values.Sum(a => a.Sum(x => (double)x * x)));
             double clip = Math.Min(1.0, maxNorm / (norm + 1e-6));
             Assert.True(clip < 1, "the test should exercise clipping");
@@ -68,7 +68,7 @@ public class OptimizerStepTests
 
         foreach (var (name, t) in trainable)
         {
-            var got = TrainerFixture.Values(t);
+            var got = GradCheck.Values(t);
             var want = p[name];
             for (int i = 0; i < got.Length; i++)
                 Assert.True(Math.Abs(got[i] - want[i]) <= 1e-6 * Math.Max(1, Math.Abs(want[i])), $"{name}[{i}]: {got[i]} vs {want[i]}");
@@ -76,7 +76,7 @@ public class OptimizerStepTests
         foreach (var (name, before) in frozenBefore)
         {
             var t = model.Parameters[name];
-            Assert.Equal(before, TrainerFixture.Values(t));
+            Assert.Equal(before, GradCheck.Values(t));
             Assert.Null(t.Grad);
         }
     }

@@ -26,11 +26,4 @@ public static class TrainerFixture
         var data = TrainingData.Prepare(new DataOptions { DataPath = path, MaxLength = 128, BatchSize = batch, Seed = 3 }, tok);
         return (model, data);
     }
-
-    public static float[] Values(Tensor t)
-    {
-        var a = new float[t.NumElements];
-        CpuBackend.Instance.ToFloats(t, a);
-        return a;
-    }
 }
