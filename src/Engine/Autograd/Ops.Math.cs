@@ -59,6 +59,16 @@ public static partial class Ops
     /// <summary>x·Wᵀ for a weight stored [out, in] as in nn.Linear.</summary>
     public static Tensor Linear(Tensor x, Tensor weight) => MatMul(x, weight, transB: true);
 
+    /// <summary>x·Wᵀ with the weight cast to x's dtype first when they differ (an fp32 master weight against bf16
+    /// activations); the gradient flows back through the cast. The weight itself is used when the dtypes agree, so a
+    /// trainable leaf keeps its identity.</summary>
+    public static Tensor LinearInActivationType(Tensor x, Tensor weight)
+    {
+        if (weight.DType == x.DType) return Linear(x, weight);
+        using var w = Cast(weight, x.DType);
+        return Linear(x, w);
+    }
+
     public static Shape MatMulShape(Tensor a, bool transA, Tensor b, bool transB)
     {
         int n = transB ? (b.Shape.Rank >= 2 ? b.Shape[-2] : 1) : b.Shape.Last;

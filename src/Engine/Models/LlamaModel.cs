@@ -81,9 +81,7 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Logits [N, V] of hidden states [N, D].</summary>
     public Tensor Logits(Tensor hidden)
     {
-        if (LmHead.DType == hidden.DType) return Ops.Linear(hidden, LmHead);
-        using var w = Ops.Cast(LmHead, hidden.DType);
-        return Ops.Linear(hidden, w);
+        return Ops.LinearInActivationType(hidden, LmHead);
     }
 
     private Tensor LayerForward(LlamaLayer l, Tensor x, Tensor positions, int b, int t, ForwardContext ctx, KvCache? cache)

@@ -17,10 +17,5 @@ public sealed class Linear : ILinear
     public int InFeatures => Weight.Shape[1];
     public int OutFeatures => Weight.Shape[0];
 
-    public Tensor Forward(Tensor x, ForwardContext ctx)
-    {
-        if (Weight.DType == x.DType) return Ops.Linear(x, Weight);
-        using var w = Ops.Cast(Weight, x.DType);
-        return Ops.Linear(x, w);
-    }
+    public Tensor Forward(Tensor x, ForwardContext ctx) => Ops.LinearInActivationType(x, Weight);
 }

@@ -33,11 +33,8 @@ public sealed class LoraLinear : ILinear
     {
         var y = Base.Forward(x, ctx);
         using var xd = ctx.Training && Dropout > 0 ? Ops.Dropout(x, Dropout, ctx.SeedFor(ModuleId)) : x.Share();
-        // Cast only when the activation dtype differs: a plain handle copy would not carry RequiresGrad.
-        using var a = A.DType == x.DType ? null : Ops.Cast(A, x.DType);
-        using var b = B.DType == x.DType ? null : Ops.Cast(B, x.DType);
-        using var h = Ops.Linear(xd, a ?? A);
-        using var d = Ops.Linear(h, b ?? B);
+        using var h = Ops.LinearInActivationType(xd, A);
+        using var d = Ops.LinearInActivationType(h, B);
         using var s = Ops.Scale(d, Scaling);
         using (y) return Ops.Add(y, s);
     }
