@@ -1,5 +1,5 @@
 using Engine.Backends.Cpu;
-using Engine.Benchmarks;
+using Engine.Diagnostics;
 
 namespace Engine.Bench;
 

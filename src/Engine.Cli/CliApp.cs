@@ -9,6 +9,7 @@ public static class CliApp
 {
     public static RootCommand Build()
     {
+        Engine.Cuda.CudaSupport.Register();
         var root = new RootCommand("engine: fine-tune Llama-family models (full, SFT, LoRA, QLoRA) end to end, no Python");
         root.Options.Add(CommonOptions.Device);
         root.Options.Add(CommonOptions.Verbose);

@@ -1,4 +1,5 @@
 using Engine.Backends;
+using Engine.Checkpoints;
 using Engine.Models;
 
 namespace Engine.Cli;

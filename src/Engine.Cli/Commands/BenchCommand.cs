@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Engine.Benchmarks;
+using Engine.Diagnostics;
 using Engine.Tensors;
 
 namespace Engine.Cli.Commands;

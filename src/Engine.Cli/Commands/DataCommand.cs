@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Engine.Checkpoints;
 using Engine.Data;
 using Engine.Models;
 using Engine.Tokenizers;

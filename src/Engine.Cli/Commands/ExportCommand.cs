@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Engine.Backends.Cpu;
+using Engine.Checkpoints;
 using Engine.Models;
 using Engine.Quant;
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Engine.Checkpoints;
 using Engine.Models;
 
 namespace Engine.Cli.Commands;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Engine.Backends.Cpu;
+using Engine.Checkpoints;
 using Engine.Models;
 using Engine.Tensors;
 using Engine.Training;

@@ -1,7 +1,8 @@
 using System.CommandLine;
-using Engine.Backends;
 using Engine.Backends.Cpu;
 using Engine.Backends.Cuda;
+using Engine.Backends;
+using Engine.Diagnostics;
 using Engine.Tensors;
 using Engine.Training;
 

@@ -8,7 +8,7 @@ namespace Engine.Quant;
 /// (a block crosses rows when Cols is not a multiple of it), <see cref="Packed"/> two codes per byte, and per block
 /// either an fp32 scale (<see cref="Absmax"/>) or a double-quantized one (<see cref="Nested"/>).
 /// </summary>
-public sealed partial record Nf4Weight
+public sealed record Nf4Weight
 {
     public Nf4Weight(int rows, int cols, int blockSize, byte[] packed, float[]? absmax, Nf4NestedAbsmax? nested,
         string originalDType = "bfloat16")
@@ -156,5 +156,5 @@ public sealed partial record Nf4Weight
             throw new ArgumentException($"the nested code map has 256 values, got {nested.CodeMap.Length}");
     }
 
-    private static bool IsKnownDType(string dtype) => dtype is "bfloat16" or "float16" or "float32";
+    internal static bool IsKnownDType(string dtype) => dtype is "bfloat16" or "float16" or "float32";
 }

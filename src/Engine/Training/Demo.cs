@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.Json;
 using Engine.Backends;
+using Engine.Checkpoints;
 using Engine.Models;
 using Engine.Tokenizers;
 

@@ -1,3 +1,4 @@
+using Engine.Checkpoints;
 using Engine.Models;
 using Engine.Tensors;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Engine.Backends;
+using Engine.Checkpoints;
 using Engine.Data;
 using Engine.Models;
 using Engine.Nn;

@@ -1,4 +1,5 @@
 using Engine.Backends.Cuda;
+using Engine.Diagnostics;
 
 namespace Engine.Tests.Cuda;
 

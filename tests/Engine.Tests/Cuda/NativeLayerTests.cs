@@ -1,8 +1,9 @@
 using System.Runtime.CompilerServices;
-using Engine.Backends;
 using Engine.Backends.Cpu;
-using Engine.Backends.Cuda;
 using Engine.Backends.Cuda.Native;
+using Engine.Backends.Cuda;
+using Engine.Backends;
+using Engine.Diagnostics;
 
 namespace Engine.Tests.Cuda;
 
@@ -61,6 +62,7 @@ public sealed class NativeLayerTests
     {
         var why = CudaProbe.WhyUnusable();
         if (why is null) Assert.Skip("this machine has a usable CUDA GPU");
+        Engine.Cuda.CudaSupport.Register();
         var e = Assert.Throws<EngineException>(() => Devices.Create("cuda"));
         Assert.StartsWith("--device cuda: no usable CUDA GPU found (", e.Message);
         Assert.EndsWith(")", e.Message);
@@ -71,6 +73,16 @@ public sealed class NativeLayerTests
         var log = new StringWriter();
         var st = Assert.Throws<EngineException>(() => BackendSelfTest.RunCuda(0, log, SelfTestSize.Tiny));
         Assert.StartsWith("--device cuda:0: no usable CUDA GPU found (", st.Message);
+    }
+
+    [Theory]
+    [InlineData("cuda")]
+    [InlineData("cuda:0")]
+    public void A_build_without_the_cuda_assembly_says_so(string spec)
+    {
+        var e = Assert.Throws<EngineException>(() => Devices.Create(spec, Array.Empty<IDeviceProvider>()));
+        Assert.Contains("no CUDA backend", e.Message);
+        Assert.Same(CpuBackend.Instance, Devices.Create("auto", Array.Empty<IDeviceProvider>()));
     }
 
     [Theory]

@@ -1,5 +1,6 @@
 using Engine.Backends.Cpu;
 using Engine.Backends.Cuda;
+using Engine.Diagnostics;
 
 namespace Engine.Tests.Cuda;
 

@@ -1,5 +1,6 @@
 using Engine.Backends.Cpu;
 using Engine.Backends.Cuda;
+using Engine.Diagnostics;
 using Engine.Kernels;
 using Engine.Tensors;
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Engine.Backends.Cpu;
+using Engine.Checkpoints;
 using Engine.Data;
 using Engine.Models;
 using Engine.Quant;

@@ -1,4 +1,5 @@
 using Engine.Backends.Cpu;
+using Engine.Checkpoints;
 using Engine.Models;
 using Engine.Quant;
 using Engine.Tests.Integration;

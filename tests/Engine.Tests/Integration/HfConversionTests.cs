@@ -1,4 +1,5 @@
 using Engine.Backends.Cpu;
+using Engine.Checkpoints;
 using Engine.Formats;
 using Engine.Models;
 using Engine.Tests.Support;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Engine.Autograd;
 using Engine.Backends.Cpu;
+using Engine.Checkpoints;
 using Engine.Models;
 using Engine.Nn;
 using Engine.Tensors;

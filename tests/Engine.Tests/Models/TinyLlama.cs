@@ -1,5 +1,6 @@
-using Engine.Backends;
 using Engine.Backends.Cpu;
+using Engine.Backends;
+using Engine.Checkpoints;
 using Engine.Models;
 using Engine.Tensors;
 

@@ -1,3 +1,4 @@
+using Engine.Checkpoints;
 using Engine.Autograd;
 using Engine.Backends.Cpu;
 using Engine.Nn;

@@ -1,4 +1,5 @@
 using Engine.Backends.Cpu;
+using Engine.Checkpoints;
 using Engine.Models;
 using Engine.Nn;
 using Engine.Tensors;

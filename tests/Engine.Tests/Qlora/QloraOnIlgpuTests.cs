@@ -1,7 +1,8 @@
 using Engine.Autograd;
-using Engine.Backends;
 using Engine.Backends.Cpu;
 using Engine.Backends.Cuda;
+using Engine.Backends;
+using Engine.Checkpoints;
 using Engine.Models;
 using Engine.Nn;
 using Engine.Tensors;

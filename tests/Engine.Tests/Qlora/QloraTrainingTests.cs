@@ -1,9 +1,10 @@
 using System.Text.Json.Nodes;
 using Engine.Backends.Cpu;
+using Engine.Checkpoints;
 using Engine.Models;
-using Engine.Training;
 using Engine.Tests.Integration;
 using Engine.Tests.Support;
+using Engine.Training;
 
 namespace Engine.Tests.Qlora;
 

@@ -1,6 +1,7 @@
-using System.Text;
 using System.Text.Json.Nodes;
+using System.Text;
 using Engine.Backends.Cpu;
+using Engine.Checkpoints;
 using Engine.Formats;
 using Engine.Models;
 using Engine.Nn;
@@ -82,8 +83,8 @@ public class QuantizedFolderTests
         const string down = "model.layers.4.mlp.down_proj.";
         Has(down + "weight", "U8", 5504, 1);
         Has(down + "weight.absmax", "U8", 172);
-        var json = Encoding.UTF8.GetString(st.ReadBytes(down + Nf4Weight.QuantStateName));
-        Assert.Equal(json.Length, st.Info(down + Nf4Weight.QuantStateName).Shape.Single());
+        var json = Encoding.UTF8.GetString(st.ReadBytes(down + Nf4BnbState.QuantStateName));
+        Assert.Equal(json.Length, st.Info(down + Nf4BnbState.QuantStateName).Shape.Single());
         Assert.StartsWith("{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"bfloat16\", \"shape\": [64, 172], " +
                           "\"nested_blocksize\": 256, \"nested_dtype\": \"float32\", \"nested_offset\": 0.", json);
         Assert.Equal(Nf4.CodeValues.ToArray(), Floats(st, q + "weight.quant_map"));

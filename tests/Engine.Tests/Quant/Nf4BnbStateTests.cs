@@ -1,4 +1,5 @@
 using System.Text;
+using Engine.Checkpoints;
 using Engine.Formats;
 using Engine.Quant;
 using Engine.Tensors;
@@ -92,7 +93,7 @@ public class Nf4BnbStateTests
     public void Round_trip_through_the_bnb_state(bool doubleQuant)
     {
         var q = Weight(33, 70, doubleQuant); // 2310 elements: a partial last block
-        var back = Nf4Weight.FromBnbState(q.ToBnbState(), "model.safetensors", "model.layers.0.mlp.up_proj.");
+        var back = Nf4BnbState.FromBnbState(q.ToBnbState(), "model.safetensors", "model.layers.0.mlp.up_proj.");
         Assert.Equal(q.Rows, back.Rows);
         Assert.Equal(q.Cols, back.Cols);
         Assert.Equal(q.BlockSize, back.BlockSize);
@@ -122,7 +123,7 @@ public class Nf4BnbStateTests
         var source = new MemorySource("adapter.safetensors",
             q.ToBnbState().Select(t => t with { Name = prefix + t.Name }).Append(
                 new Nf4BnbTensor(prefix + "bias", "F32", [8], new byte[32])));
-        var back = Nf4Weight.FromBnbState(source, prefix);
+        var back = Nf4BnbState.FromBnbState(source, prefix);
         Assert.Equal(q.Packed, back.Packed);
         Assert.Equal(q.Nested!.Codes, back.Nested!.Codes);
     }
@@ -135,30 +136,30 @@ public class Nf4BnbStateTests
 
         List<Nf4BnbTensor> Without(string name) => good.Where(t => t.Name != name).ToList();
         List<Nf4BnbTensor> Replace(string name, Nf4BnbTensor t) => good.Select(x => x.Name == name ? t : x).ToList();
-        List<Nf4BnbTensor> WithJson(string json) => Replace(Nf4Weight.QuantStateName,
-            new Nf4BnbTensor(Nf4Weight.QuantStateName, "U8", [json.Length], Encoding.UTF8.GetBytes(json)));
+        List<Nf4BnbTensor> WithJson(string json) => Replace(Nf4BnbState.QuantStateName,
+            new Nf4BnbTensor(Nf4BnbState.QuantStateName, "U8", [json.Length], Encoding.UTF8.GetBytes(json)));
         void Fails(List<Nf4BnbTensor> tensors, string what, string fragment)
         {
-            var e = Assert.Throws<FileFormatException>(() => Nf4Weight.FromBnbState(tensors, path, prefix));
+            var e = Assert.Throws<FileFormatException>(() => Nf4BnbState.FromBnbState(tensors, path, prefix));
             Assert.Equal(path, e.FilePath);
             Assert.Equal(prefix + what, e.What);
             Assert.Contains(fragment, e.Message);
         }
 
         Fails(Without("weight.nested_absmax"), "weight.nested_absmax", "missing");
-        Fails(Without(Nf4Weight.QuantStateName), Nf4Weight.QuantStateName, "missing");
+        Fails(Without(Nf4BnbState.QuantStateName), Nf4BnbState.QuantStateName, "missing");
         Fails(Replace("weight.absmax", new Nf4BnbTensor("weight.absmax", "F32", [4], new byte[16])), "weight.absmax", "expected U8");
         Fails(Replace("weight.absmax", new Nf4BnbTensor("weight.absmax", "U8", [3], new byte[3])), "weight.absmax", "expected 4");
         Fails(Replace("weight", new Nf4BnbTensor("weight", "U8", [128, 1], new byte[100])), "weight", "has 100 bytes");
         Fails(Replace("weight.quant_map", new Nf4BnbTensor("weight.quant_map", "F32", [16], new byte[64])), "weight.quant_map", "entry 0");
-        Fails(WithJson("{not json"), Nf4Weight.QuantStateName, "not valid JSON");
-        Fails(WithJson("{\"quant_type\": \"fp4\", \"blocksize\": 64}"), Nf4Weight.QuantStateName, "expected 'nf4'");
+        Fails(WithJson("{not json"), Nf4BnbState.QuantStateName, "not valid JSON");
+        Fails(WithJson("{\"quant_type\": \"fp4\", \"blocksize\": 64}"), Nf4BnbState.QuantStateName, "expected 'nf4'");
         Fails(WithJson("{\"quant_type\": \"nf4\", \"blocksize\": 48, \"dtype\": \"bfloat16\", \"shape\": [4, 64]}"),
-            Nf4Weight.QuantStateName, "blocksize 48");
+            Nf4BnbState.QuantStateName, "blocksize 48");
         Fails(WithJson("{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"bfloat16\", \"shape\": [256]}"),
-            Nf4Weight.QuantStateName, "two dimensions");
+            Nf4BnbState.QuantStateName, "two dimensions");
         Fails(WithJson("{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"bfloat16\", \"shape\": [4, 64], " +
-            "\"nested_blocksize\": 256, \"nested_dtype\": \"float16\", \"nested_offset\": 0.5}"), Nf4Weight.QuantStateName, "float16");
+            "\"nested_blocksize\": 256, \"nested_dtype\": \"float16\", \"nested_offset\": 0.5}"), Nf4BnbState.QuantStateName, "float16");
         Fails(WithJson("{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"bfloat16\", \"shape\": [4, 65], " +
             "\"nested_blocksize\": 256, \"nested_dtype\": \"float32\", \"nested_offset\": 0.5}"), "weight", "expected 130");
         var fp4 = good.Append(new Nf4BnbTensor("weight.quant_state.bitsandbytes__fp4", "U8", [2], new byte[2])).ToList();

@@ -1,4 +1,5 @@
 using Engine.Backends.Cpu;
+using Engine.Diagnostics;
 using Engine.Tests.Support;
 using Engine.Training;
 

@@ -1,11 +1,12 @@
 using Engine.Backends.Cpu;
+using Engine.Checkpoints;
 using Engine.Data;
 using Engine.Models;
 using Engine.Nn;
 using Engine.Tests.Integration;
 using Engine.Tests.Support;
-using Engine.Training;
 using Engine.Training.Metrics;
+using Engine.Training;
 
 namespace Engine.Tests.Training;
 

@@ -1,7 +1,8 @@
+using Engine.Models;
 using Engine.Nn;
 using Engine.Tensors;
 
-namespace Engine.Models;
+namespace Engine.Checkpoints;
 
 /// <summary>Sizes of a model's base weights: every element as bf16, and as held with NF4 projections (the rest
 /// counted at bf16, as QLoRA keeps embeddings, norms and the LM head in 16 bits).</summary>

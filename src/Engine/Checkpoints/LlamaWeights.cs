@@ -1,10 +1,11 @@
 using Engine.Backends;
 using Engine.Formats;
+using Engine.Models;
 using Engine.Nn;
 using Engine.Quant;
 using Engine.Tensors;
 
-namespace Engine.Models;
+namespace Engine.Checkpoints;
 
 /// <summary>How to place a model's weights on a backend.</summary>
 public sealed record WeightOptions
@@ -91,7 +92,7 @@ public static class LlamaWeights
             foreach (var (name, shape) in Expected(c))
             {
                 bool projection = IsProjection(name);
-                if (projection && src.Contains(name[..^"weight".Length] + Nf4Weight.QuantStateName))
+                if (projection && src.Contains(name[..^"weight".Length] + Nf4BnbState.QuantStateName))
                 {
                     if (!allowQuantized) throw new FileFormatException(src.Path, name, "is stored NF4-quantized; load the model through ModelLoader");
                     if (o.Trainable?.Invoke(name) ?? false)
@@ -148,9 +149,9 @@ public static class LlamaWeights
     private static Nf4Linear LoadBnb(ITensorSource src, string name, int[] shape, IBackend be)
     {
         var prefix = name[..^"weight".Length];
-        var w = Nf4Weight.FromBnbState(src, prefix);
+        var w = Nf4BnbState.FromBnbState(src, prefix);
         if (w.Rows != shape[0] || w.Cols != shape[1])
-            throw new FileFormatException(src.Path, prefix + Nf4Weight.QuantStateName,
+            throw new FileFormatException(src.Path, prefix + Nf4BnbState.QuantStateName,
                 $"shape [{w.Rows}, {w.Cols}] does not match the config's [{string.Join(", ", shape)}]");
         return Nf4Linear.Upload(be, w);
     }

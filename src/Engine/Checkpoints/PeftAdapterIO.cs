@@ -1,10 +1,11 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json;
 using Engine.Backends;
 using Engine.Formats;
+using Engine.Models;
 using Engine.Tensors;
 
-namespace Engine.Models;
+namespace Engine.Checkpoints;
 
 /// <summary>Reads and writes LoRA adapters in PEFT's format: adapter_config.json + adapter_model.safetensors (metadata
 /// {"format": "pt"}), tensor names base_model.model.model.layers.{i}.{module}.lora_{A,B}.weight.</summary>

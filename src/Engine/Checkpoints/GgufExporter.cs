@@ -1,9 +1,10 @@
 using Engine.Formats;
+using Engine.Models;
 using Engine.Quant;
 using Engine.Tensors;
 using Engine.Tokenizers;
 
-namespace Engine.Models;
+namespace Engine.Checkpoints;
 
 /// <summary>One tensor as written to an exported GGUF file.</summary>
 /// <param name="Shape">PyTorch order ([rows, row length]); the file stores it reversed as ggml dims.</param>

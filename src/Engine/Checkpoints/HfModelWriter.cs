@@ -1,9 +1,10 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json;
 using Engine.Formats;
+using Engine.Models;
 using Engine.Tensors;
 
-namespace Engine.Models;
+namespace Engine.Checkpoints;
 
 /// <summary>Saves a model as an HF folder: config.json, model.safetensors (sharded above 5 GB as transformers does),
 /// generation_config.json, and the tokenizer file copied beside it, so transformers and engine both load it.

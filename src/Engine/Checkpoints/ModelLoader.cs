@@ -1,8 +1,9 @@
 using Engine.Backends;
 using Engine.Formats;
+using Engine.Models;
 using Engine.Tokenizers;
 
-namespace Engine.Models;
+namespace Engine.Checkpoints;
 
 public enum ModelFormat { HfFolder, Llama2c, Gguf }
 

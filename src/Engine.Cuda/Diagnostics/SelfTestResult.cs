@@ -1,4 +1,4 @@
-namespace Engine.Backends.Cuda;
+namespace Engine.Diagnostics;
 
 /// <summary>Problem sizes of a self-test: Tiny for ILGPU's CPU accelerator (a few hundred elements per tensor),
 /// Realistic for a GPU (shapes like a small model's layers).</summary>

@@ -1,6 +1,7 @@
+using Engine.Models;
 using Engine.Tensors;
 
-namespace Engine.Models;
+namespace Engine.Checkpoints;
 
 /// <summary><c>engine merge</c>'s library side: folds a PEFT LoRA adapter into its base model.</summary>
 public static class AdapterMerge

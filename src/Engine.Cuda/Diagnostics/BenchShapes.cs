@@ -1,6 +1,6 @@
 using Engine.Models;
 
-namespace Engine.Benchmarks;
+namespace Engine.Diagnostics;
 
 /// <summary>Named model shapes for throughput benchmarks (the peer script uses the same ones).</summary>
 public static class BenchShapes

@@ -1,4 +1,5 @@
-namespace Engine.Models;
+using Engine.Models;
+namespace Engine.Checkpoints;
 
 /// <summary>llama.cpp's tensor names for the llama architecture, mapped to HF names (anchors-and-formats §7.3).</summary>
 public static class GgufNames

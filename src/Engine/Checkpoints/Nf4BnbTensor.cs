@@ -1,4 +1,4 @@
-namespace Engine.Quant;
+namespace Engine.Checkpoints;
 
 /// <summary>One tensor of a bitsandbytes 4-bit weight as HF/bnb save it, named relative to the module
 /// (<c>weight</c>, <c>weight.absmax</c>, …; prepend e.g. <c>model.layers.0.mlp.down_proj.</c>).

@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using Engine.Autograd;
 using Engine.Backends;
+using Engine.Checkpoints;
 using Engine.Models;
 using Engine.Nn;
 using Engine.Tensors;
 using Engine.Training;
 
-namespace Engine.Benchmarks;
+namespace Engine.Diagnostics;
 
 public sealed record TrainBenchOptions
 {

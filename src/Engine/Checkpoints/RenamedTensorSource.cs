@@ -1,6 +1,6 @@
 using Engine.Formats;
 
-namespace Engine.Models;
+namespace Engine.Checkpoints;
 
 /// <summary>Presents another source's tensors under other names (GGUF names as HF names). Does not own the inner source
 /// unless asked to.</summary>

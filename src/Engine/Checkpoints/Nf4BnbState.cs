@@ -1,18 +1,19 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json;
+using System.Text;
 using Engine.Formats;
+using Engine.Quant;
 using Engine.Tensors;
 
-namespace Engine.Quant;
+namespace Engine.Checkpoints;
 
 /// <summary>
 /// bitsandbytes serialization of a 4-bit weight, as <c>Linear4bit._save_to_state_dict</c> writes it through
 /// <c>QuantState.as_dict(packed=True)</c> (bitsandbytes/functional.py) and <c>pack_dict_to_tensor</c>
 /// (bitsandbytes/utils.py: <c>json.dumps</c> of the non-tensor items, stored as a uint8 tensor).
 /// </summary>
-public sealed partial record Nf4Weight
+public static class Nf4BnbState
 {
     public const string QuantStateName = "weight.quant_state.bitsandbytes__nf4";
 
@@ -25,10 +26,10 @@ public sealed partial record Nf4Weight
     /// <c>weight.absmax</c> (U8 codes when double-quantized, else F32), <c>weight.quant_map</c> (F32[16]),
     /// <c>weight.nested_absmax</c> and <c>weight.nested_quant_map</c> (F32, double-quantized only) and
     /// <c>weight.quant_state.bitsandbytes__nf4</c> (U8 bytes of the JSON bnb writes, byte for byte).</summary>
-    public IReadOnlyList<Nf4BnbTensor> ToBnbState()
+    public static IReadOnlyList<Nf4BnbTensor> ToBnbState(this Nf4Weight w)
     {
-        var list = new List<Nf4BnbTensor> { new("weight", "U8", [Packed.Length, 1], Packed) };
-        if (Nested is { } n)
+        var list = new List<Nf4BnbTensor> { new("weight", "U8", [w.Packed.Length, 1], w.Packed) };
+        if (w.Nested is { } n)
         {
             list.Add(new("weight.absmax", "U8", [n.Codes.Length], n.Codes));
             list.Add(FloatTensor("weight.quant_map", Nf4.CodeValues));
@@ -37,23 +38,23 @@ public sealed partial record Nf4Weight
         }
         else
         {
-            list.Add(FloatTensor("weight.absmax", Absmax!));
+            list.Add(FloatTensor("weight.absmax", w.Absmax!));
             list.Add(FloatTensor("weight.quant_map", Nf4.CodeValues));
         }
-        var json = QuantStateJson();
+        var json = w.QuantStateJson();
         list.Add(new(QuantStateName, "U8", [json.Length], json));
         return list;
     }
 
     /// <summary>The quant-state JSON exactly as bnb's <c>json.dumps</c> writes it (key order of <c>as_dict</c>).</summary>
-    public byte[] QuantStateJson()
+    public static byte[] QuantStateJson(this Nf4Weight w)
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.Append("{\"quant_type\": \"nf4\", \"blocksize\": ").Append(BlockSize.ToString(inv))
-            .Append(", \"dtype\": \"").Append(OriginalDType)
-            .Append("\", \"shape\": [").Append(Rows.ToString(inv)).Append(", ").Append(Cols.ToString(inv)).Append(']');
-        if (Nested is { } n)
+        sb.Append("{\"quant_type\": \"nf4\", \"blocksize\": ").Append(w.BlockSize.ToString(inv))
+            .Append(", \"dtype\": \"").Append(w.OriginalDType)
+            .Append("\", \"shape\": [").Append(w.Rows.ToString(inv)).Append(", ").Append(w.Cols.ToString(inv)).Append(']');
+        if (w.Nested is { } n)
         {
             sb.Append(", \"nested_blocksize\": ").Append(n.BlockSize.ToString(inv))
                 .Append(", \"nested_dtype\": \"float32\", \"nested_offset\": ").Append(Nf4PythonFloat.Repr(n.Offset));
@@ -77,7 +78,7 @@ public sealed partial record Nf4Weight
         return FromBnbState(tensors, source.Path, prefix);
     }
 
-    /// <summary>The inverse of <see cref="ToBnbState"/>. Tensor names are relative ("weight", "weight.absmax", …);
+    /// <summary>The inverse of <see cref="ToBnbState(Nf4Weight)"/>. Tensor names are relative ("weight", "weight.absmax", …);
     /// others are ignored. Errors name <paramref name="path"/> and <paramref name="prefix"/> + the tensor.</summary>
     public static Nf4Weight FromBnbState(IEnumerable<Nf4BnbTensor> tensors, string path, string prefix = "")
     {
@@ -141,7 +142,7 @@ public sealed partial record Nf4Weight
             if (blockSize < 32 || blockSize > 4096 || !System.Numerics.BitOperations.IsPow2(blockSize))
                 throw new FileFormatException(path, what, $"blocksize {blockSize} is not a power of two from 32 to 4096");
             string dtype = ReadString(root, "dtype", path, what);
-            if (!IsKnownDType(dtype))
+            if (!Nf4Weight.IsKnownDType(dtype))
                 throw new FileFormatException(path, what, $"dtype '{dtype}' is not one of bfloat16, float16, float32");
             if (!root.TryGetProperty("shape", out var shape) || shape.ValueKind != JsonValueKind.Array || shape.GetArrayLength() != 2)
                 throw new FileFormatException(path, what, "shape must be a list of two dimensions [out_features, in_features]");

@@ -1,7 +1,9 @@
+using Engine.Backends.Cuda;
+using Engine.Backends;
 using Engine.Quant;
 using Engine.Tensors;
 
-namespace Engine.Backends.Cuda;
+namespace Engine.Diagnostics;
 
 internal static partial class SelfTestCases
 {

@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using Engine.Backends.Cpu;
+using Engine.Backends;
 using Engine.Tensors;
 
-namespace Engine.Backends.Cuda;
+namespace Engine.Diagnostics;
 
 /// <summary>A pair of tensors holding the same values: one on the candidate backend (in the dtype under test), one on
 /// the CPU reference (always f32, or i32).</summary>

@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using Engine.Autograd;
 using Engine.Backends;
+using Engine.Checkpoints;
 using Engine.Models;
 using Engine.Nn;
 using Engine.Tensors;
 
-namespace Engine.Benchmarks;
+namespace Engine.Diagnostics;
 
 /// <summary>Inference throughput of a model shape: a no-grad forward over a batch (logits included), and greedy
 /// decoding with the KV cache at batch 1.</summary>

@@ -1,12 +1,14 @@
 using Engine.Autograd;
-using Engine.Backends;
 using Engine.Backends.Cpu;
+using Engine.Backends;
+using Engine.Checkpoints;
 using Engine.Data;
 using Engine.Models;
 using Engine.Nn;
 using Engine.Tensors;
+using Engine.Training;
 
-namespace Engine.Training;
+namespace Engine.Diagnostics;
 
 /// <summary>Whole-model checks of a device backend against the CPU reference: greedy generation of a real model
 /// (identical tokens in fp32 activations; agreement reported for bf16), loss and gradients of a random GQA model,

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Engine.Models;
+namespace Engine.Checkpoints;
 
 /// <summary>The <c>quantization_config</c> entry of an HF config.json for a bitsandbytes 4-bit model, as transformers
 /// writes <c>BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=...,

@@ -1,6 +1,6 @@
 using Engine.Quant;
 
-namespace Engine.Models;
+namespace Engine.Checkpoints;
 
 /// <summary>Which ggml type each tensor of an exported Llama model is stored as, following llama.cpp's converter and
 /// llama-quantize (src/llama-quant.cpp) where we can:

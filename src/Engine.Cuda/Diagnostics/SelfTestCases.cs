@@ -1,7 +1,9 @@
+using Engine.Backends.Cpu;
+using Engine.Backends.Cuda;
 using Engine.Backends;
 using Engine.Tensors;
 
-namespace Engine.Backends.Cuda;
+namespace Engine.Diagnostics;
 
 /// <summary>The self-test cases: each builds identical inputs on both backends, runs one op family the way the
 /// autograd layer calls it (activations in the candidate's activation dtype, gradients and optimizer state in f32),
@@ -223,7 +225,7 @@ internal static partial class SelfTestCases
         MatMulCase(h, $"matmul 2-D a broadcast{suffix}", new(m, k), false, new(b, k, n), false, new(b, m, n), act, act, act, 0.5f);
         // Operands of different dtypes; the CPU backend takes f32 only, so not when it is the candidate itself.
         var other = act == DType.F32 ? DType.BF16 : DType.F32;
-        if (h.C is not Cpu.CpuBackend)
+        if (h.C is not CpuBackend)
             MatMulCase(h, $"matmul mixed ({other.Name()} weight){suffix}", new(m, k), false, new(n, k), true, new(m, n), act, other, act);
         MatMulCase(h, $"matmul f32 in, beta into act out{suffix}", new(m, k), false, new(k, n), false, new(m, n), DType.F32, DType.F32, act, 1f, 0.5f);
         MatMulCase(h, $"matmul a misaligned view{suffix}", new(m, k), false, new(n, k), true, new(m, n), act, act, act, misalignA: true);

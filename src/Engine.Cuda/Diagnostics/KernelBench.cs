@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Engine.Backends;
 using Engine.Tensors;
 
-namespace Engine.Benchmarks;
+namespace Engine.Diagnostics;
 
 /// <summary>One microbenchmark figure: achieved bytes/s (memory-bound ops) or flop/s (matmul, attention).</summary>
 public sealed record KernelBenchResult(string Name, string Size, double Seconds, double Rate, string Unit)

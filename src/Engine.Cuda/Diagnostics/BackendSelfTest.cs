@@ -1,6 +1,8 @@
+using Engine.Backends.Cuda;
+using Engine.Backends;
 using Engine.Tensors;
 
-namespace Engine.Backends.Cuda;
+namespace Engine.Diagnostics;
 
 /// <summary>Checks a backend op by op against the CPU backend on fresh random inputs and reports a table
 /// (op, shape, dtype, max relative error, tolerance, pass). The library side of <c>engine selftest --device cuda</c>;

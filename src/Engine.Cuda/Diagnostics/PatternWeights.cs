@@ -1,9 +1,10 @@
 using Engine.Backends;
+using Engine.Checkpoints;
 using Engine.Models;
 using Engine.Nn;
 using Engine.Tensors;
 
-namespace Engine.Benchmarks;
+namespace Engine.Diagnostics;
 
 /// <summary>Weights for throughput benchmarks, created on the device: one block of seeded normal values is uploaded
 /// once and copied (device to device) over every tensor. Throughput does not depend on the values, and a 7B model is
