@@ -30,4 +30,6 @@ public static class CommonOptions
     {
         Description = "tokenizer.model (SentencePiece) or llama2.c tokenizer.bin; default: found next to the model",
     };
+
+    public static Option<string?> Adapter(string description) => new("--adapter") { Description = description };
 }

@@ -1,6 +1,5 @@
 using System.CommandLine;
-using Engine.Diagnostics;
-using Engine.Tensors;
+using Engine.Cuda;
 
 namespace Engine.Cli.Commands;
 
@@ -13,9 +12,7 @@ public static class BenchCommand
         var kernels = new Command("kernels", "microbenchmarks of every op: GB/s or TFLOP/s next to copy bandwidth and GEMM rate") { small };
         kernels.SetAction(p => CliRunner.Run(p, ctx =>
         {
-            var be = ModelOpening.Backend(ctx);
-            ctx.Output.WriteLine($"kernel benchmarks on {be.Name} ({be.ActivationType.Name()} activations)");
-            KernelBench.Run(be, ctx.Output, ctx.Get(small));
+            DeviceDiagnostics.BenchKernels(ctx.DeviceSpec, ctx.Get(small), ctx.Output);
             return 0;
         }));
 
@@ -34,14 +31,11 @@ public static class BenchCommand
         };
         train.SetAction(p => CliRunner.Run(p, ctx =>
         {
-            var be = ModelOpening.Backend(ctx);
-            var result = TrainThroughput.Run(be, new TrainBenchOptions
+            ctx.Output.WriteLine(DeviceDiagnostics.BenchTrain(ctx.DeviceSpec, new TrainBenchSettings
             {
-                Shape = ctx.Get(shape), Mode = ctx.Get(mode), Batch = ctx.Get(batch), Seq = ctx.Get(seq), LoraR = ctx.Get(r),
-                LoraAlpha = 2 * ctx.Get(r), GradientCheckpointing = ctx.Get(gc), Steps = ctx.Get(steps),
-                WarmupSteps = ctx.Get(warmup), MaxSeconds = ctx.Get(maxSeconds),
-            }, ctx.Output);
-            ctx.Output.WriteLine(result.Line());
+                Shape = ctx.Get(shape), Mode = ctx.Get(mode), BatchSize = ctx.Get(batch), Seq = ctx.Get(seq), LoraR = ctx.Get(r),
+                GradientCheckpointing = ctx.Get(gc), Steps = ctx.Get(steps), WarmupSteps = ctx.Get(warmup), MaxSeconds = ctx.Get(maxSeconds),
+            }, ctx.Output));
             return 0;
         }));
         var fShape = new Option<string>("--shape") { Description = "llama2-7b | tinyllama-1b | stories15m | stories260k", DefaultValueFactory = _ => "stories15m" };
@@ -54,9 +48,7 @@ public static class BenchCommand
         };
         forward.SetAction(p => CliRunner.Run(p, ctx =>
         {
-            var be = ModelOpening.Backend(ctx);
-            var r = ForwardThroughput.Run(be, ctx.Get(fShape), ctx.Get(fBatch), ctx.Get(fSeq), ctx.Get(decode));
-            ctx.Output.WriteLine($"{r.Shape} on {be.Name}: forward {r.ForwardTokensPerSecond:N0} tokens/s (b{r.Batch}×s{r.Seq}), greedy decode {r.DecodeTokensPerSecond:N1} tokens/s");
+            ctx.Output.WriteLine(DeviceDiagnostics.BenchForward(ctx.DeviceSpec, ctx.Get(fShape), ctx.Get(fBatch), ctx.Get(fSeq), ctx.Get(decode)));
             return 0;
         }));
         return new Command("bench", "benchmarks: kernels, training and inference throughput") { kernels, train, forward };

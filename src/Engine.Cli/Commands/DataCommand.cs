@@ -1,8 +1,5 @@
 using System.CommandLine;
-using Engine.Checkpoints;
-using Engine.Data;
-using Engine.Models;
-using Engine.Tokenizers;
+using Engine.Api;
 
 namespace Engine.Cli.Commands;
 
@@ -13,6 +10,7 @@ public static class DataCommand
     {
         var data = new Option<string>("--data") { Description = "the training data file", Required = true };
         var model = CommonOptions.Model(required: false);
+        model.Description += " (only its tokenizer is read)";
         var tokenizer = CommonOptions.Tokenizer();
         var template = new Option<string?>("--template") { Description = "vicuna_v1.1 | llama-2 | alpaca | raw" };
         var count = new Option<int>("--samples") { Description = "how many samples to show", DefaultValueFactory = _ => 3 };
@@ -25,18 +23,11 @@ public static class DataCommand
         };
         preview.SetAction(p => CliRunner.Run(p, ctx =>
         {
-            ITokenizer tok;
-            if (ctx.Get(tokenizer) is string tp) tok = TokenizerLoader.Load(tp);
-            else if (ctx.Get(model) is string mp)
+            ctx.Output.WriteLine(DataPreviewer.Render(ctx.Get(data), new DataPreviewOptions
             {
-                using var m = ModelLoader.Load(mp, Backends.Cpu.CpuBackend.Instance, new WeightOptions(), null);
-                tok = m.RequireTokenizer();
-            }
-            else throw new EngineException("data preview needs --model or --tokenizer to tokenize with");
-            var ds = DataReader.Read(ctx.Get(data));
-            var tpl = ctx.Get(template) is string t ? ChatTemplate.Get(t) : ChatTemplate.DefaultFor(ds.Format);
-            var samples = DataPreview.Build(ds.Samples, tpl, tok, ctx.Get(count), ctx.Get(maxLength), ctx.Get(trainOnInputs));
-            ctx.Output.WriteLine(ctx.Get(CommonOptions.Json) ? DataPreview.ToJson(samples) : DataPreview.ToText(samples, ctx.Get(color)));
+                Model = ctx.Get(model), Tokenizer = ctx.Get(tokenizer), Template = ctx.Get(template), Samples = ctx.Get(count),
+                MaxLength = ctx.Get(maxLength), TrainOnInputs = ctx.Get(trainOnInputs), Color = ctx.Get(color),
+            }, ctx.Get(CommonOptions.Json)));
             return 0;
         }));
         return new Command("data", "inspect training data") { preview };

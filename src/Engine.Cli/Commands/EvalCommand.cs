@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using Engine.Data;
-using Engine.Models;
+using Engine.Api;
 
 namespace Engine.Cli.Commands;
 
@@ -13,21 +12,18 @@ public static class EvalCommand
     {
         var model = CommonOptions.Model();
         var tokenizer = CommonOptions.Tokenizer();
-        var adapter = new Option<string?>("--adapter") { Description = "a PEFT LoRA adapter folder applied on top of the model" };
+        var adapter = CommonOptions.Adapter("a PEFT LoRA adapter folder applied on top of the model");
         var text = new Option<string>("--text") { Description = "a text file of blocks to score", Required = true };
         var cmd = new Command("eval", "score a text file: NLL per token and perplexity") { model, tokenizer, adapter, text, CommonOptions.Json };
         cmd.SetAction(p => CliRunner.Run(p, ctx =>
         {
-            var path = ctx.Get(text);
-            if (!File.Exists(path)) throw new EngineException($"--text {path}: no such file");
-            var blocks = PlainTextReader.Read(File.ReadAllText(path)).Select(s => s.Text).ToList();
-            if (blocks.Count == 0) throw new EngineException($"{path}: no text to score (the file is empty)");
-            using var m = ModelOpening.Open(ctx, ctx.Get(model), ctx.Get(tokenizer), ctx.Get(adapter));
-            var score = Perplexity.Evaluate(m.Model, m.RequireTokenizer(), blocks);
+            var blocks = TextBlocks.Read(ctx.Get(text));
+            using var m = EngineModel.Load(ctx.Get(model), new ModelOptions { Device = ctx.DeviceSpec, Tokenizer = ctx.Get(tokenizer), Adapter = ctx.Get(adapter) });
+            var score = m.Evaluate(blocks);
             if (ctx.Get(CommonOptions.Json))
-                ctx.Output.WriteLine(JsonSerializer.Serialize(new { tokens = score.Tokens, nll = score.MeanNll, ppl = score.Ppl }));
+                ctx.Output.WriteLine(JsonSerializer.Serialize(new EvalJson(score.PredictedTokens, score.MeanNll, score.Perplexity), CliJson.Default.EvalJson));
             else
-                ctx.Output.WriteLine($"{blocks.Count} blocks, {score.Tokens} predicted tokens: NLL {score.MeanNll:F6} nats/token, perplexity {score.Ppl:F4}");
+                ctx.Output.WriteLine($"{score.Texts} blocks, {score.PredictedTokens} predicted tokens: NLL {score.MeanNll:F6} nats/token, perplexity {score.Perplexity:F4}");
             return 0;
         }));
         return cmd;

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using Engine.Models;
-using Engine.Tokenizers;
+using Engine.Api;
 
 namespace Engine.Cli.Commands;
 
@@ -12,7 +11,7 @@ public static class GenerateCommand
     {
         var model = CommonOptions.Model();
         var tokenizer = CommonOptions.Tokenizer();
-        var adapter = new Option<string?>("--adapter") { Description = "a PEFT LoRA adapter folder applied on top of the model" };
+        var adapter = CommonOptions.Adapter("a PEFT LoRA adapter folder applied on top of the model");
         var prompt = new Option<string>("--prompt") { Description = "text to continue (BOS is prepended)", DefaultValueFactory = _ => "" };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "tokens to generate at most", DefaultValueFactory = _ => 256 };
         var temperature = new Option<float>("--temperature") { Description = "sampling temperature; 0 = greedy", DefaultValueFactory = _ => 0.8f };
@@ -26,28 +25,23 @@ public static class GenerateCommand
         };
         cmd.SetAction(p => CliRunner.Run(p, ctx =>
         {
-            using var m = ModelOpening.Open(ctx, ctx.Get(model), ctx.Get(tokenizer), ctx.Get(adapter));
-            var tok = m.RequireTokenizer();
-            var promptIds = new List<int> { tok.BosId };
-            promptIds.AddRange(tok.Encode(ctx.Get(prompt)));
-            var sampling = new SamplingOptions { Temperature = ctx.Get(temperature), TopK = ctx.Get(topK), TopP = ctx.Get(topP), Seed = ctx.Get(seed) };
-            bool json = ctx.Get(CommonOptions.Json);
-            var stream = new TokenStreamDecoder(tok);
-            if (!json)
+            using var m = EngineModel.Load(ctx.Get(model), new ModelOptions { Device = ctx.DeviceSpec, Tokenizer = ctx.Get(tokenizer), Adapter = ctx.Get(adapter) });
+            var options = new GenerationOptions
             {
-                foreach (var id in promptIds) ctx.Output.Write(stream.Append(id));
-                ctx.Output.Flush();
+                MaxNewTokens = ctx.Get(maxNew), Temperature = ctx.Get(temperature), TopK = ctx.Get(topK), TopP = ctx.Get(topP),
+                Seed = ctx.Get(seed), IgnoreEos = ctx.Get(noStop),
+            };
+            if (ctx.Get(CommonOptions.Json))
+            {
+                ctx.Output.WriteLine(JsonSerializer.Serialize(m.Generate(ctx.Get(prompt), options), CliJson.Default.GenerationResult));
+                return 0;
             }
-            var all = new Generator(m.Model).Generate(promptIds, ctx.Get(maxNew), sampling, stopAtEos: !ctx.Get(noStop), onToken: id =>
+            m.Generate(ctx.Get(prompt), options, piece =>
             {
-                if (json) return;
-                ctx.Output.Write(stream.Append(id));
+                ctx.Output.Write(piece);
                 ctx.Output.Flush();
             });
-            if (json)
-                ctx.Output.WriteLine(JsonSerializer.Serialize(new { prompt_tokens = promptIds, tokens = all, text = tok.Decode(all) }));
-            else
-                ctx.Output.WriteLine(stream.Flush());
+            ctx.Output.WriteLine();
             return 0;
         }));
         return cmd;

@@ -1,14 +1,9 @@
 using System.CommandLine;
-using Engine.Backends.Cpu;
-using Engine.Checkpoints;
-using Engine.Models;
-using Engine.Tensors;
-using Engine.Training;
+using Engine.Api;
 
 namespace Engine.Cli.Commands;
 
-/// <summary><c>engine merge</c>: folds a PEFT LoRA adapter into its base (dense or NF4) and saves an HF folder.
-/// Host work, so it runs on the CPU.</summary>
+/// <summary><c>engine merge</c>: folds a PEFT LoRA adapter into its base (dense or NF4) and saves an HF folder.</summary>
 public static class MergeCommand
 {
     public static Command Create()
@@ -24,14 +19,9 @@ public static class MergeCommand
         };
         cmd.SetAction(p => CliRunner.Run(p, ctx =>
         {
-            var storeAs = TrainJob.ParseDType(ctx.Get(dtype));
-            using var loaded = ModelLoader.Load(ctx.Get(model), CpuBackend.Instance, new WeightOptions(), ctx.Get(tokenizer));
-            bool quantized = Nf4Quantization.Sizes(loaded.Model).QuantizedProjections > 0;
-            int merged = AdapterMerge.Merge(loaded.Model, ctx.Get(adapter), storeAs);
-            var outDir = ctx.Get(output);
-            HfModelWriter.Save(loaded.Model, outDir, storeAs, loaded.TokenizerPath);
-            ctx.Output.WriteLine($"merged {merged} adapted projections into {(quantized ? "the dequantized NF4 base" : "the base")}; " +
-                                 $"wrote {outDir} ({storeAs.Name()})");
+            var r = ModelFiles.Merge(ctx.Get(model), ctx.Get(adapter), ctx.Get(output), ctx.Get(dtype), ctx.Get(tokenizer));
+            ctx.Output.WriteLine($"merged {r.MergedProjections} adapted projections into {(r.QuantizedBase ? "the dequantized NF4 base" : "the base")}; " +
+                                 $"wrote {r.OutputDir} ({r.DType})");
             return 0;
         }));
         return cmd;

@@ -1,14 +1,10 @@
 using System.CommandLine;
-using Engine.Backends.Cpu;
-using Engine.Checkpoints;
-using Engine.Models;
-using Engine.Tensors;
+using Engine.Api;
 
 namespace Engine.Cli.Commands;
 
-/// <summary><c>engine quantize</c>: writes an HF folder whose projections are bitsandbytes NF4 (what transformers saves
-/// for a model loaded with BitsAndBytesConfig(load_in_4bit=True, nf4, compute dtype bfloat16) and torch_dtype
-/// bfloat16); embeddings, norms and the LM head in bf16. Quantization is host work, so it runs on the CPU.</summary>
+/// <summary><c>engine quantize</c>: writes an HF folder whose projections are bitsandbytes NF4; see
+/// <see cref="ModelFiles.Quantize"/>.</summary>
 public static class QuantizeCommand
 {
     public static Command Create()
@@ -24,16 +20,9 @@ public static class QuantizeCommand
         };
         cmd.SetAction(p => CliRunner.Run(p, ctx =>
         {
-            var t = ctx.Get(type).ToLowerInvariant();
-            if (t != "nf4") throw new EngineException($"--type: only nf4 is supported here, got \"{ctx.Get(type)}\"");
-            bool dq = !ctx.Get(noDq);
-            var options = new WeightOptions { Nf4 = new Nf4Options(dq) };
-            using var loaded = ModelLoader.Load(ctx.Get(model), CpuBackend.Instance, options, ctx.Get(tokenizer));
-            var sizes = Nf4Quantization.Sizes(loaded.Model);
-            var outDir = ctx.Get(output);
-            HfModelWriter.Save(loaded.Model, outDir, DType.BF16, loaded.TokenizerPath);
-            ctx.Output.WriteLine($"quantized {sizes.QuantizedProjections} projections to {(dq ? "NF4 + double quant" : "NF4")}: " +
-                                 $"base weights {Size(sizes.Bf16)} as bf16 → {Size(sizes.Quantized)}; wrote {outDir}");
+            var r = ModelFiles.Quantize(ctx.Get(model), ctx.Get(output), ctx.Get(type), !ctx.Get(noDq), ctx.Get(tokenizer));
+            ctx.Output.WriteLine($"quantized {r.QuantizedProjections} projections to {(r.DoubleQuant ? "NF4 + double quant" : "NF4")}: " +
+                                 $"base weights {Size(r.Bf16Bytes)} as bf16 → {Size(r.QuantizedBytes)}; wrote {r.OutputDir}");
             return 0;
         }));
         return cmd;

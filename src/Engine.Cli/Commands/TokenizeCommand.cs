@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using Engine.Tokenizers;
+using Engine.Api;
 
 namespace Engine.Cli.Commands;
 
@@ -14,14 +14,14 @@ public static class TokenizeCommand
         var cmd = new Command("tokenize", "encode text to token ids (no BOS)") { tokenizer, text, CommonOptions.Json };
         cmd.SetAction(p => CliRunner.Run(p, ctx =>
         {
-            var tok = TokenizerLoader.Load(ctx.Get(tokenizer));
+            var tok = TextTokenizer.Load(ctx.Get(tokenizer));
             var ids = tok.Encode(ctx.Get(text));
             if (ctx.Get(CommonOptions.Json))
-                ctx.Output.WriteLine(JsonSerializer.Serialize(new { ids }));
+                ctx.Output.WriteLine(JsonSerializer.Serialize(new TokenizeJson(ids), CliJson.Default.TokenizeJson));
             else
             {
                 ctx.Output.WriteLine(string.Join(' ', ids));
-                ctx.Output.WriteLine(string.Join(' ', ids.Select(i => tok.IdToPiece(i))));
+                ctx.Output.WriteLine(string.Join(' ', ids.Select(tok.Piece)));
             }
             return 0;
         }));

@@ -1,6 +1,5 @@
 using System.CommandLine;
-using Engine.Models;
-using Engine.Training;
+using Engine.Api;
 
 namespace Engine.Cli.Commands;
 
@@ -55,43 +54,20 @@ public static class TrainCommand
         };
         cmd.SetAction(p => CliRunner.Run(p, ctx =>
         {
-            var m = TrainOptions.ParseMode(ctx.Get(mode));
-            bool demo = ctx.Get(model) is null;
-            var loop = new TrainOptions
+            var options = new FineTuneOptions
             {
-                Mode = m,
-                OutputDir = ctx.Get(output),
-                NumEpochs = ctx.Get(epochs),
-                MaxSteps = ctx.Get(maxSteps),
-                BatchSize = Positive(ctx.Get(batch), "--batch-size"),
-                GradAccum = Positive(ctx.Get(accum), "--grad-accum"),
-                LearningRate = ctx.Get(lr) ?? (demo ? DemoLearningRate(m) : null),
-                Scheduler = LrSchedule.Parse(ctx.Get(scheduler)),
-                WarmupRatio = ctx.Get(warmupRatio),
-                WarmupSteps = ctx.Get(warmupSteps),
-                WeightDecay = ctx.Get(wd),
-                MaxGradNorm = ctx.Get(clip),
-                Seed = ctx.Get(seed),
-                GradientCheckpointing = ctx.Get(gc),
-                LoggingSteps = Positive(ctx.Get(logging), "--logging-steps"),
-                SaveSteps = ctx.Get(saveSteps),
-                SaveTotalLimit = ctx.Get(saveLimit),
-                EvalSteps = ctx.Get(evalSteps),
-            };
-            if (demo && !Given(p, logging)) loop = loop with { LoggingSteps = 5 };
-            if (demo && !Given(p, epochs) && !Given(p, maxSteps)) loop = loop with { NumEpochs = 8 };
-            var job = new TrainJobOptions
-            {
-                ModelPath = ctx.Get(model), TokenizerPath = ctx.Get(tokenizer), DataPath = ctx.Get(data),
-                EvalDataPath = ctx.Get(evalData), EvalSplit = ctx.Get(evalSplit), Template = ctx.Get(template),
-                MaxLength = Positive(ctx.Get(maxLength), "--max-length"), TrainOnInputs = ctx.Get(trainOnInputs),
+                Mode = ParseMode(ctx.Get(mode)), Model = ctx.Get(model), Tokenizer = ctx.Get(tokenizer), Data = ctx.Get(data),
+                OutputDir = ctx.Get(output), Device = ctx.DeviceSpec, EvalData = ctx.Get(evalData), EvalSplit = ctx.Get(evalSplit),
+                Template = ctx.Get(template), MaxLength = ctx.Get(maxLength), TrainOnInputs = ctx.Get(trainOnInputs),
                 Packing = ctx.Get(packing), GroupByLength = ctx.Get(groupByLength), Trainable = ctx.Get(trainable),
-                Lora = new LoraOptions
-                {
-                    R = ctx.Get(loraR), Alpha = ctx.Get(loraAlpha), Dropout = ctx.Get(loraDropout),
-                    Targets = LoraOptions.ParseTargets(ctx.Get(loraTargets)),
-                },
-                DoubleQuant = !ctx.Get(noDq), Resume = ctx.Get(resume), SaveDType = ctx.Get(saveDtype), Loop = loop,
+                LoraR = ctx.Get(loraR), LoraAlpha = ctx.Get(loraAlpha), LoraDropout = ctx.Get(loraDropout), LoraTargets = ctx.Get(loraTargets),
+                DoubleQuant = !ctx.Get(noDq),
+                NumEpochs = Given(p, epochs) ? ctx.Get(epochs) : null, MaxSteps = Given(p, maxSteps) ? ctx.Get(maxSteps) : null,
+                BatchSize = ctx.Get(batch), GradAccum = ctx.Get(accum), LearningRate = ctx.Get(lr), LrScheduler = ctx.Get(scheduler),
+                WarmupRatio = ctx.Get(warmupRatio), WarmupSteps = ctx.Get(warmupSteps), WeightDecay = ctx.Get(wd), MaxGradNorm = ctx.Get(clip),
+                Seed = ctx.Get(seed), GradientCheckpointing = ctx.Get(gc), LoggingSteps = Given(p, logging) ? ctx.Get(logging) : null,
+                SaveSteps = ctx.Get(saveSteps), SaveTotalLimit = ctx.Get(saveLimit), EvalSteps = ctx.Get(evalSteps), Resume = ctx.Get(resume),
+                SaveDType = ctx.Get(saveDtype), ConsoleProgressBar = true,
             };
             using var cts = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -104,18 +80,22 @@ public static class TrainCommand
             Console.CancelKeyPress += onCancel;
             try
             {
-                var r = new TrainJob(job, ModelOpening.Backend(ctx), ctx.Output).Run(cts.Token);
-                return r.Train.Interrupted ? 130 : 0;
+                var r = FineTuning.Run(options, cancel: cts.Token, log: ctx.Output);
+                return r.Interrupted ? 130 : 0;
             }
             finally { Console.CancelKeyPress -= onCancel; }
         }));
         return cmd;
     }
 
-    /// <summary>The demo is a tiny model trained from scratch: it needs a far higher rate than fine-tuning a real one.</summary>
-    private static float DemoLearningRate(TrainMode m) => m is TrainMode.Lora or TrainMode.Qlora ? 3e-3f : 2e-3f;
+    private static FineTuneMode ParseMode(string s) => s.ToLowerInvariant() switch
+    {
+        "full" => FineTuneMode.Full,
+        "sft" => FineTuneMode.Sft,
+        "lora" => FineTuneMode.Lora,
+        "qlora" => FineTuneMode.Qlora,
+        _ => throw new EngineException($"--mode: expected full, sft, lora or qlora, got \"{s}\""),
+    };
 
     private static bool Given(ParseResult p, Option o) => p.GetResult(o) is { Implicit: false };
-
-    private static int Positive(int v, string flag) => v > 0 ? v : throw new EngineException($"{flag} must be positive, got {v}");
 }

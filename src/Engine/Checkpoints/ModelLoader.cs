@@ -27,13 +27,56 @@ public sealed class LoadedModel : IDisposable
 /// file. Everything is converted to engine's canonical layout (HF names, half-split RoPE rows).</summary>
 public static class ModelLoader
 {
-    public static LoadedModel Load(string path, IBackend backend, WeightOptions options, string? tokenizerPath = null)
+    /// <summary>What kind of model <paramref name="path"/> names, probing the file once: a folder (or its config.json)
+    /// is an HF folder, a file with the GGUF magic (or a .gguf name) is GGUF, any other file a llama2.c checkpoint.</summary>
+    public static ModelFormat Detect(string path)
     {
-        if (Directory.Exists(path)) return LoadHf(path, backend, options, tokenizerPath);
+        if (Directory.Exists(path) || Path.GetFileName(path) == "config.json" && File.Exists(path)) return ModelFormat.HfFolder;
         if (!File.Exists(path)) throw new EngineException($"--model {path}: no such file or folder");
-        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || StartsWithGgufMagic(path)) return LoadGguf(path, backend, options, tokenizerPath);
-        if (Path.GetFileName(path) == "config.json") return LoadHf(Path.GetDirectoryName(Path.GetFullPath(path))!, backend, options, tokenizerPath);
-        return LoadLlama2c(path, backend, options, tokenizerPath);
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || StartsWithGgufMagic(path)) return ModelFormat.Gguf;
+        return ModelFormat.Llama2c;
+    }
+
+    private static string HfFolder(string path) => Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path))!;
+
+    public static LoadedModel Load(string path, IBackend backend, WeightOptions options, string? tokenizerPath = null) =>
+        Load(path, backend, _ => options, tokenizerPath);
+
+    /// <summary>Loads a model, choosing how to place its weights once its configuration is known (the trainer needs the
+    /// layer count to resolve --trainable); the file is opened once.</summary>
+    public static LoadedModel Load(string path, IBackend backend, Func<LlamaConfig, WeightOptions> optionsFor, string? tokenizerPath = null) =>
+        Detect(path) switch
+        {
+            ModelFormat.HfFolder => LoadHf(HfFolder(path), backend, optionsFor, tokenizerPath),
+            ModelFormat.Gguf => LoadGguf(path, backend, optionsFor, tokenizerPath),
+            _ => LoadLlama2c(path, backend, optionsFor, tokenizerPath),
+        };
+
+    /// <summary>The tokenizer of a model without loading its weights (what <c>data preview</c> needs).</summary>
+    public static (ITokenizer? Tokenizer, string? Path) OpenTokenizer(string path, string? tokenizerPath = null)
+    {
+        switch (Detect(path))
+        {
+            case ModelFormat.HfFolder:
+            {
+                var dir = HfFolder(path);
+                var configPath = Path.Combine(dir, "config.json");
+                if (!File.Exists(configPath)) throw new EngineException($"{dir}: not a model folder (no config.json)");
+                var config = LlamaConfig.FromHfJson(configPath);
+                return LoadTokenizer(tokenizerPath ?? FindTokenizer(dir, null), config);
+            }
+            case ModelFormat.Gguf:
+            {
+                using var g = GgufFile.Open(path);
+                return GgufTokenizer(g, path, GgufConfig(g, path), tokenizerPath);
+            }
+            default:
+            {
+                using var ck = Llama2cCheckpoint.Open(path);
+                var config = Llama2cConfig(ck.Header, path);
+                return LoadTokenizer(tokenizerPath ?? FindTokenizer(Path.GetDirectoryName(Path.GetFullPath(path))!, config.VocabSize), config);
+            }
+        }
     }
 
     private static bool StartsWithGgufMagic(string path)
@@ -43,7 +86,7 @@ public static class ModelLoader
         return f.Read(m) == 4 && m.SequenceEqual("GGUF"u8);
     }
 
-    public static LoadedModel LoadHf(string dir, IBackend backend, WeightOptions options, string? tokenizerPath)
+    private static LoadedModel LoadHf(string dir, IBackend backend, Func<LlamaConfig, WeightOptions> optionsFor, string? tokenizerPath)
     {
         var configPath = Path.Combine(dir, "config.json");
         if (!File.Exists(configPath)) throw new EngineException($"{dir}: not a model folder (no config.json)");
@@ -53,36 +96,21 @@ public static class ModelLoader
         var tok = LoadTokenizer(tokenizerPath ?? FindTokenizer(dir, null), config);
         return new LoadedModel
         {
-            Model = LlamaWeights.LoadModel(src, config, backend, options), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
+            Model = LlamaWeights.LoadModel(src, config, backend, optionsFor(config)), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
             SourcePath = dir, Format = ModelFormat.HfFolder,
         };
     }
 
-    public static LoadedModel LoadLlama2c(string path, IBackend backend, WeightOptions options, string? tokenizerPath)
+    private static LoadedModel LoadLlama2c(string path, IBackend backend, Func<LlamaConfig, WeightOptions> optionsFor, string? tokenizerPath)
     {
         using var ck = Llama2cCheckpoint.Open(path);
         var config = Llama2cConfig(ck.Header, path);
         var tok = LoadTokenizer(tokenizerPath ?? FindTokenizer(Path.GetDirectoryName(Path.GetFullPath(path))!, config.VocabSize), config);
         return new LoadedModel
         {
-            Model = LlamaWeights.LoadModel(ck, config, backend, options with { InterleavedRope = true }), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
+            Model = LlamaWeights.LoadModel(ck, config, backend, optionsFor(config) with { InterleavedRope = true }), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
             SourcePath = path, Format = ModelFormat.Llama2c,
         };
-    }
-
-    /// <summary>The configuration of a model without loading its weights.</summary>
-    public static LlamaConfig PeekConfig(string path)
-    {
-        if (Directory.Exists(path)) return LlamaConfig.FromHfJson(Path.Combine(path, "config.json"));
-        if (!File.Exists(path)) throw new EngineException($"--model {path}: no such file or folder");
-        if (Path.GetFileName(path) == "config.json") return LlamaConfig.FromHfJson(path);
-        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || StartsWithGgufMagic(path))
-        {
-            using var g = GgufFile.Open(path);
-            return GgufConfig(g, path);
-        }
-        using var ck = Llama2cCheckpoint.Open(path);
-        return Llama2cConfig(ck.Header, path);
     }
 
     /// <summary>llama2.c checkpoints imply run.c's constants: RMSNorm eps 1e-5, RoPE theta 10000, BOS 1, EOS 2.</summary>
@@ -122,28 +150,33 @@ public static class ModelLoader
         }.Validate(path);
     }
 
-    public static LoadedModel LoadGguf(string path, IBackend backend, WeightOptions options, string? tokenizerPath)
+    private static LoadedModel LoadGguf(string path, IBackend backend, Func<LlamaConfig, WeightOptions> optionsFor, string? tokenizerPath)
     {
         using var g = GgufFile.Open(path);
         var config = GgufConfig(g, path);
-        var tokens = g.TryGet<string[]>("tokenizer.ggml.tokens", out var tk) ? tk : null;
-        (ITokenizer? Tokenizer, string? Path) tok;
-        if (tokenizerPath is not null) tok = LoadTokenizer(tokenizerPath, config);
-        else if (tokens is not null) tok = (GgufTokenizer(g, path, tokens), null);
-        else tok = (null, null);
-        if (tok.Tokenizer is not null && tok.Tokenizer.VocabSize != config.VocabSize)
-            throw new FileFormatException(path, "tokenizer.ggml.tokens", $"has {tok.Tokenizer.VocabSize} tokens but the model's vocabulary is {config.VocabSize}");
-
+        var tok = GgufTokenizer(g, path, config, tokenizerPath);
         var map = GgufNames.Map(config).Where(m => g.Contains(m.Gguf)).ToDictionary(m => m.Hf, m => m.Gguf);
         using var renamed = new RenamedTensorSource(g, map, ownsInner: false);
         return new LoadedModel
         {
-            Model = LlamaWeights.LoadModel(renamed, config, backend, options with { InterleavedRope = true }), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
+            Model = LlamaWeights.LoadModel(renamed, config, backend, optionsFor(config) with { InterleavedRope = true }), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
             SourcePath = path, Format = ModelFormat.Gguf,
         };
     }
 
-    private static ITokenizer GgufTokenizer(GgufFile g, string path, string[] tokens)
+    /// <summary>A GGUF model's tokenizer: the --tokenizer file when given, else the vocabulary embedded in the file.</summary>
+    private static (ITokenizer? Tokenizer, string? Path) GgufTokenizer(GgufFile g, string path, LlamaConfig config, string? tokenizerPath)
+    {
+        (ITokenizer? Tokenizer, string? Path) tok;
+        if (tokenizerPath is not null) tok = LoadTokenizer(tokenizerPath, config);
+        else if (g.TryGet<string[]>("tokenizer.ggml.tokens", out var tokens)) tok = (GgufVocabulary(g, path, tokens), null);
+        else tok = (null, null);
+        if (tok.Tokenizer is not null && tok.Tokenizer.VocabSize != config.VocabSize)
+            throw new FileFormatException(path, "tokenizer.ggml.tokens", $"has {tok.Tokenizer.VocabSize} tokens but the model's vocabulary is {config.VocabSize}");
+        return tok;
+    }
+
+    private static ITokenizer GgufVocabulary(GgufFile g, string path, string[] tokens)
     {
         var model = g.TryGet<string>("tokenizer.ggml.model", out var m) ? m : "llama";
         if (model != "llama") throw new FileFormatException(path, "tokenizer.ggml.model", $"only SentencePiece (\"llama\") vocabularies are supported; got \"{model}\"");

@@ -5,7 +5,8 @@ namespace Engine.Data;
 /// <summary>The data flags of <c>engine train</c>.</summary>
 public sealed record DataOptions
 {
-    public required string DataPath { get; init; }
+    /// <summary>--data: the training file (required; the built-in demo fills in its sample conversations).</summary>
+    public string? DataPath { get; init; }
     /// <summary>--eval-data: a separate evaluation file (takes precedence over <see cref="EvalSplit"/>).</summary>
     public string? EvalDataPath { get; init; }
     /// <summary>--eval-split: fraction of the training file held out for evaluation; 0 = none.</summary>
@@ -42,7 +43,7 @@ public static class TrainingData
 
     public static PreparedData Prepare(DataOptions options, ITokenizer tokenizer)
     {
-        var file = DataReader.Read(options.DataPath);
+        var file = DataReader.Read(options.DataPath ?? throw new EngineException("--data is required with --model (a ShareGPT/Vicuna, Alpaca, CSV/JSONL or text file)"));
         var template = options.Template is null ? ChatTemplate.DefaultFor(file.Format) : ChatTemplate.Get(options.Template);
         var notes = new List<string>(file.Notes.Select(n => $"{file.Path}: {n}"));
 

@@ -54,17 +54,16 @@ public sealed class TrainJob
             File.WriteAllBytes(tokenizerPath, SentencePieceModelWriter.Write(spm));
             var cfg = Demo.Config(tokenizer.VocabSize);
             model = Demo.Model(_be, tokenizer, WeightsFor(cfg));
-            dataPath = _o.DataPath ?? Demo.WriteSampleData(loop.OutputDir);
+            dataPath = _o.Data.DataPath ?? Demo.WriteSampleData(loop.OutputDir);
         }
         else
         {
-            if (_o.DataPath is null) throw new EngineException("--data is required with --model (a ShareGPT/Vicuna, Alpaca, CSV/JSONL or text file)");
-            var cfg = ModelLoader.PeekConfig(_o.ModelPath!);
-            var loaded = ModelLoader.Load(_o.ModelPath!, _be, WeightsFor(cfg), _o.TokenizerPath);
+            if (_o.Data.DataPath is null) throw new EngineException("--data is required with --model (a ShareGPT/Vicuna, Alpaca, CSV/JSONL or text file)");
+            var loaded = ModelLoader.Load(_o.ModelPath!, _be, WeightsFor, _o.TokenizerPath);
             model = loaded.Model;
             tokenizer = loaded.RequireTokenizer();
             tokenizerPath = loaded.TokenizerPath;
-            dataPath = _o.DataPath;
+            dataPath = _o.Data.DataPath;
         }
 
         using (model)
@@ -79,7 +78,7 @@ public sealed class TrainJob
             }
             var trainable = (adapter?.Parameters.Trainable ?? model.Parameters.Trainable).ToList();
 
-            var data = TrainingData.Prepare(_o.DataOptions(dataPath) with { MaxLength = Math.Min(_o.MaxLength, model.Config.MaxPositionEmbeddings) }, tokenizer);
+            var data = TrainingData.Prepare(_o.DataFor(dataPath, model.Config.MaxPositionEmbeddings), tokenizer);
             foreach (var note in data.Notes) _out.WriteLine($"note: {note}");
             WriteArgs(dataPath, demo);
             var trainer = new Trainer(model, trainable, data, loop, _out);
@@ -144,7 +143,7 @@ public sealed class TrainJob
         if (sizes.QuantizedProjections > 0)
             _out.WriteLine($"base weights: {Mib(sizes.Bf16)} bf16 → {Mib(sizes.Quantized)} {(sizes.DoubleQuant ? "nf4+dq" : "nf4")} " +
                            $"({sizes.QuantizedProjections} projections in NF4; embeddings, norms and lm_head counted at bf16)");
-        var mem = MemoryEstimate.For(model, trainable, _o.Loop.BatchSize, Math.Min(_o.MaxLength, Math.Max(1, s.LongestSample)), _o.Loop.GradientCheckpointing);
+        var mem = MemoryEstimate.For(model, trainable, _o.Loop.BatchSize, Math.Min(_o.Data.MaxLength, Math.Max(1, s.LongestSample)), _o.Loop.GradientCheckpointing);
         _out.WriteLine($"memory: expects about {Mib(mem.Total)} on {_be.Name} (weights {Mib(mem.Weights)}, gradients {Mib(mem.Gradients)}, " +
                        $"optimizer {Mib(mem.Optimizer)}, activations {Mib(mem.Activations)})");
     }
@@ -157,9 +156,9 @@ public sealed class TrainJob
         var args = new Dictionary<string, object?>
         {
             ["mode"] = l.Mode.ToString().ToLowerInvariant(), ["model"] = _o.ModelPath ?? "demo", ["data"] = dataPath,
-            ["eval_data"] = _o.EvalDataPath, ["eval_split"] = _o.EvalSplit, ["template"] = _o.Template,
-            ["max_length"] = _o.MaxLength, ["packing"] = _o.Packing, ["group_by_length"] = _o.GroupByLength,
-            ["train_on_inputs"] = _o.TrainOnInputs, ["trainable"] = _o.Trainable,
+            ["eval_data"] = _o.Data.EvalDataPath, ["eval_split"] = _o.Data.EvalSplit, ["template"] = _o.Data.Template,
+            ["max_length"] = _o.Data.MaxLength, ["packing"] = _o.Data.Packing, ["group_by_length"] = _o.Data.GroupByLength,
+            ["train_on_inputs"] = _o.Data.TrainOnInputs, ["trainable"] = _o.Trainable,
             ["lora_r"] = _o.Lora.R, ["lora_alpha"] = _o.Lora.Alpha, ["lora_dropout"] = _o.Lora.Dropout, ["lora_targets"] = _o.Lora.Targets,
             ["double_quant"] = _o.DoubleQuant,
             ["num_epochs"] = l.NumEpochs, ["max_steps"] = l.MaxSteps, ["batch_size"] = l.BatchSize, ["grad_accum"] = l.GradAccum,

@@ -3,21 +3,15 @@ using Engine.Models;
 
 namespace Engine.Training;
 
-/// <summary>Everything <c>engine train</c> was asked for: the model and data, the mode's settings and the loop's.</summary>
+/// <summary>Everything <c>engine train</c> was asked for: the model, the data flags, the mode's settings and the
+/// loop's. The batch size and seed live in <see cref="Loop"/> only; the job hands them to the data layer.</summary>
 public sealed record TrainJobOptions
 {
     /// <summary>Null runs the built-in demo (a small seeded Llama and the sample conversations shipped with engine).</summary>
     public string? ModelPath { get; init; }
     public string? TokenizerPath { get; init; }
-    /// <summary>Null with the demo; required otherwise.</summary>
-    public string? DataPath { get; init; }
-    public string? EvalDataPath { get; init; }
-    public double EvalSplit { get; init; }
-    public string? Template { get; init; }
-    public int MaxLength { get; init; } = 2048;
-    public bool TrainOnInputs { get; init; }
-    public bool Packing { get; init; }
-    public bool GroupByLength { get; init; }
+    /// <summary>The data flags; a null <see cref="DataOptions.DataPath"/> is allowed only with the demo.</summary>
+    public DataOptions Data { get; init; } = new();
     /// <summary>--trainable for sft: "last:N", "first:N" or module patterns.</summary>
     public string? Trainable { get; init; }
     public LoraOptions Lora { get; init; } = new();
@@ -28,17 +22,9 @@ public sealed record TrainJobOptions
     public string SaveDType { get; init; } = "f32";
     public required TrainOptions Loop { get; init; }
 
-    public DataOptions DataOptions(string dataPath) => new()
+    /// <summary>The data flags as the data layer takes them, with the loop's batch size and seed.</summary>
+    public DataOptions DataFor(string dataPath, int maxPositions) => Data with
     {
-        DataPath = dataPath,
-        EvalDataPath = EvalDataPath,
-        EvalSplit = EvalSplit,
-        Template = Template,
-        MaxLength = MaxLength,
-        TrainOnInputs = TrainOnInputs,
-        Packing = Packing,
-        GroupByLength = GroupByLength,
-        BatchSize = Loop.BatchSize,
-        Seed = Loop.Seed,
+        DataPath = dataPath, MaxLength = Math.Min(Data.MaxLength, maxPositions), BatchSize = Loop.BatchSize, Seed = Loop.Seed,
     };
 }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Engine.Backends.Cpu;
 using Engine.Checkpoints;
+using Engine.Data;
 using Engine.Models;
 using Engine.Tests.Integration;
 using Engine.Tests.Support;
@@ -14,7 +15,7 @@ public class QloraTrainingTests
     private static TrainJobResult Train(string model, string data, string output, TrainMode mode, StringWriter log) =>
         new TrainJob(new TrainJobOptions
         {
-            ModelPath = model, DataPath = data, MaxLength = 128, Template = "raw",
+            ModelPath = model, Data = new DataOptions { DataPath = data, MaxLength = 128, Template = "raw" },
             Lora = new LoraOptions { R = 8, Alpha = 16, Dropout = 0f },
             Loop = new TrainOptions
             {

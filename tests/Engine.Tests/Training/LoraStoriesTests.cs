@@ -33,7 +33,7 @@ public class LoraStoriesTests
 
         var job = new TrainJobOptions
         {
-            ModelPath = model, DataPath = data, MaxLength = 128,
+            ModelPath = model, Data = new DataOptions { DataPath = data, MaxLength = 128 },
             Lora = new LoraOptions { R = 8, Alpha = 16, Dropout = 0.05f },
             Loop = new TrainOptions
             {

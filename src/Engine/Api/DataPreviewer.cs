@@ -1,0 +1,42 @@
+using Engine.Checkpoints;
+using Engine.Data;
+using Engine.Tokenizers;
+
+namespace Engine.Api;
+
+/// <summary>How <see cref="DataPreviewer.Render"/> shows training data.</summary>
+public sealed record DataPreviewOptions
+{
+    /// <summary>A model whose tokenizer to use (its weights are not loaded).</summary>
+    public string? Model { get; init; }
+    /// <summary>A tokenizer file (takes precedence over <see cref="Model"/>).</summary>
+    public string? Tokenizer { get; init; }
+    /// <summary>vicuna_v1.1, llama-2, alpaca or raw; null follows the data format.</summary>
+    public string? Template { get; init; }
+    public int Samples { get; init; } = 3;
+    public int MaxLength { get; init; } = 2048;
+    public bool TrainOnInputs { get; init; }
+    /// <summary>Text output: highlight learned tokens with ANSI colour instead of [id:piece].</summary>
+    public bool Color { get; init; }
+}
+
+/// <summary>Shows how training samples render, tokenize and which tokens are learned (<c>engine data preview</c>).</summary>
+public static class DataPreviewer
+{
+    /// <summary>The preview as JSON (<c>rendered_text</c>, <c>tokens</c> with <c>id</c>/<c>piece</c>/<c>learned</c>) or text.</summary>
+    public static string Render(string data, DataPreviewOptions options, bool json)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(data);
+        ArgumentNullException.ThrowIfNull(options);
+        ITokenizer tok;
+        if (options.Tokenizer is string tp) tok = TokenizerLoader.Load(tp);
+        else if (options.Model is string mp)
+            tok = ModelLoader.OpenTokenizer(mp).Tokenizer ?? throw new EngineException(
+                $"{mp}: no tokenizer found next to the model; pass --tokenizer PATH (tokenizer.model or tokenizer.bin)");
+        else throw new EngineException("data preview needs --model or --tokenizer to tokenize with");
+        var ds = DataReader.Read(data);
+        var tpl = options.Template is string t ? ChatTemplate.Get(t) : ChatTemplate.DefaultFor(ds.Format);
+        var samples = DataPreview.Build(ds.Samples, tpl, tok, options.Samples, options.MaxLength, options.TrainOnInputs);
+        return json ? DataPreview.ToJson(samples) : DataPreview.ToText(samples, options.Color);
+    }
+}

@@ -1,0 +1,107 @@
+namespace Engine.Api;
+
+/// <summary>The four ways to fine-tune.</summary>
+public enum FineTuneMode
+{
+    /// <summary>Every weight trains (fp32 weights and AdamW states).</summary>
+    Full,
+    /// <summary>Only the parts named by <see cref="FineTuneOptions.Trainable"/> train; the rest is frozen.</summary>
+    Sft,
+    /// <summary>A frozen base with small trainable LoRA adapters (PEFT's layout).</summary>
+    Lora,
+    /// <summary>LoRA on a base whose projections are quantized to 4-bit NF4 (bitsandbytes' layout).</summary>
+    Qlora,
+}
+
+/// <summary>Everything a fine-tuning run takes; the names follow <c>engine train</c>'s flags (and HF TrainingArguments /
+/// PEFT where those define them). Null means the default, which for the built-in demo differs where noted.</summary>
+public sealed record FineTuneOptions
+{
+    public FineTuneMode Mode { get; init; } = FineTuneMode.Lora;
+    /// <summary>The base model (HF folder, llama2.c .bin or .gguf); null trains the built-in demo (<see cref="EngineModel.Demo"/>).</summary>
+    public string? Model { get; init; }
+    /// <summary>A tokenizer file; null looks beside the model.</summary>
+    public string? Tokenizer { get; init; }
+    /// <summary>Training data: ShareGPT/Vicuna or OpenAI-messages JSON/JSONL, Alpaca JSON/JSONL, CSV/JSONL with a text
+    /// column, or plain text. Required with <see cref="Model"/>; the demo uses its sample conversations.</summary>
+    public string? Data { get; init; }
+    /// <summary>Where the adapter (or model), checkpoints, metrics.jsonl, TensorBoard files and loss.png go.</summary>
+    public string OutputDir { get; init; } = "out";
+    /// <summary>"auto", "cpu", "cuda" or "cuda:N" (see <see cref="ModelOptions.Device"/>).</summary>
+    public string Device { get; init; } = "auto";
+
+    /// <summary>A separate evaluation file.</summary>
+    public string? EvalData { get; init; }
+    /// <summary>Fraction of the data held out for evaluation (0 = none).</summary>
+    public double EvalSplit { get; init; }
+    /// <summary>vicuna_v1.1, llama-2, alpaca or raw; null follows the data format.</summary>
+    public string? Template { get; init; }
+    /// <summary>Samples are truncated to this many tokens (and to the model's context).</summary>
+    public int MaxLength { get; init; } = 2048;
+    /// <summary>Learn every token, not only the assistant's.</summary>
+    public bool TrainOnInputs { get; init; }
+    /// <summary>Concatenate samples into full <see cref="MaxLength"/> windows.</summary>
+    public bool Packing { get; init; }
+    /// <summary>Batch samples of similar length.</summary>
+    public bool GroupByLength { get; init; }
+
+    /// <summary>SFT: "last:N", "first:N" or module patterns such as "layers.*.mlp,lm_head".</summary>
+    public string? Trainable { get; init; }
+    /// <summary>LoRA rank.</summary>
+    public int LoraR { get; init; } = 8;
+    /// <summary>LoRA alpha (the update is scaled by alpha / r).</summary>
+    public float LoraAlpha { get; init; } = 16;
+    /// <summary>Dropout on the LoRA input.</summary>
+    public float LoraDropout { get; init; } = 0.05f;
+    /// <summary>Modules to adapt: PEFT names or q,k,v,o,gate,up,down, or all-linear.</summary>
+    public string LoraTargets { get; init; } = "all-linear";
+    /// <summary>QLoRA: quantize the NF4 block scales to 8 bits (bitsandbytes' double quantization).</summary>
+    public bool DoubleQuant { get; init; } = true;
+
+    /// <summary>Passes over the data; null is 3 (8 for the demo).</summary>
+    public int? NumEpochs { get; init; }
+    /// <summary>Optimizer steps; overrides <see cref="NumEpochs"/> when set.</summary>
+    public int? MaxSteps { get; init; }
+    /// <summary>Sequences per micro-batch.</summary>
+    public int BatchSize { get; init; } = 4;
+    /// <summary>Micro-batches per optimizer step.</summary>
+    public int GradAccum { get; init; } = 1;
+    /// <summary>Peak learning rate; null is 2e-4 for LoRA/QLoRA and 2e-5 for full/SFT (3e-3 and 2e-3 for the demo).</summary>
+    public float? LearningRate { get; init; }
+    /// <summary>cosine, linear or constant.</summary>
+    public string LrScheduler { get; init; } = "cosine";
+    /// <summary>Warmup as a fraction of the steps.</summary>
+    public double WarmupRatio { get; init; } = 0.03;
+    /// <summary>Warmup steps; overrides <see cref="WarmupRatio"/> when set.</summary>
+    public int? WarmupSteps { get; init; }
+    /// <summary>AdamW decoupled weight decay (not applied to norms).</summary>
+    public float WeightDecay { get; init; }
+    /// <summary>Global gradient-norm clipping (0 = off).</summary>
+    public double MaxGradNorm { get; init; } = 1.0;
+    /// <summary>Seed of data order, adapter initialisation and dropout.</summary>
+    public ulong Seed { get; init; } = 42;
+    /// <summary>Recompute each decoder layer in backward (less memory, about a third more compute).</summary>
+    public bool GradientCheckpointing { get; init; }
+    /// <summary>Log (and call the progress callback) every N steps; null is 10 (5 for the demo).</summary>
+    public int? LoggingSteps { get; init; }
+    /// <summary>Checkpoint every N steps (0 = only when cancelled).</summary>
+    public int SaveSteps { get; init; }
+    /// <summary>Keep the newest K checkpoints (0 = all).</summary>
+    public int SaveTotalLimit { get; init; }
+    /// <summary>Evaluate every N steps (0 = at the end).</summary>
+    public int EvalSteps { get; init; }
+    /// <summary>"latest" or a checkpoint folder to continue from.</summary>
+    public string? Resume { get; init; }
+    /// <summary>Full/SFT: dtype of the saved model (f32, bf16 or f16).</summary>
+    public string SaveDType { get; init; } = "f32";
+    /// <summary>Draw the progress bar on the console (what the CLI does); otherwise progress goes only to the log
+    /// writer and the callback.</summary>
+    public bool ConsoleProgressBar { get; init; }
+}
+
+/// <summary>One logged training step, as passed to the progress callback of <see cref="FineTuning.Run"/>.</summary>
+/// <param name="Loss">Mean training loss since the previous report.</param>
+/// <param name="GradNorm">Global gradient norm before clipping.</param>
+/// <param name="EvalLoss">Set on steps where an evaluation ran.</param>
+public sealed record TrainingProgress(int Step, int TotalSteps, double Epoch, double Loss, double LearningRate, double GradNorm,
+    double TokensPerSecond, double? EvalLoss);

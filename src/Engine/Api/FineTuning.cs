@@ -1,0 +1,129 @@
+using Engine.Backends;
+using Engine.Checkpoints;
+using Engine.Data;
+using Engine.Models;
+using Engine.Training;
+
+namespace Engine.Api;
+
+/// <summary>What a fine-tuning run produced.</summary>
+public sealed record FineTuneResult
+{
+    /// <summary>Optimizer steps done (fewer than planned when cancelled).</summary>
+    public required int Steps { get; init; }
+    /// <summary>The loss of the last step.</summary>
+    public required double FinalLoss { get; init; }
+    public double? EvalLoss { get; init; }
+    public required double TokensPerSecond { get; init; }
+    /// <summary>True when the run was cancelled: a checkpoint was saved and <see cref="FineTuneOptions.Resume"/> = "latest" continues it.</summary>
+    public required bool Interrupted { get; init; }
+    public string? LastCheckpoint { get; init; }
+    public required string OutputDir { get; init; }
+    /// <summary>The files and folders written.</summary>
+    public required IReadOnlyList<string> Outputs { get; init; }
+    internal FineTuneOptions Options { get; init; } = new();
+
+    /// <summary>Opens the trained model: the base with the trained adapter (LoRA/QLoRA; a QLoRA base is quantized to NF4
+    /// again, as it was in training) or the saved model folder (full/SFT).</summary>
+    public EngineModel OpenModel(ModelOptions? options = null)
+    {
+        if (Interrupted) throw new EngineException($"the run in {OutputDir} was interrupted; resume it before opening its model");
+        var o = Options;
+        var device = options?.Device ?? o.Device;
+        if (o.Mode is FineTuneMode.Full or FineTuneMode.Sft)
+            return EngineModel.Load(OutputDir, new ModelOptions { Device = device, Tokenizer = options?.Tokenizer });
+        var be = Devices.Create(device);
+        bool qlora = o.Mode == FineTuneMode.Qlora;
+        if (o.Model is null)
+        {
+            var demo = EngineModel.DemoModel(be);
+            if (qlora) Nf4Quantization.QuantizeLinears(demo.Model, o.DoubleQuant);
+            return EngineModel.WithAdapter(demo, "Demo", OutputDir);
+        }
+        var weights = qlora ? new WeightOptions { Nf4 = new Nf4Options(o.DoubleQuant) } : new WeightOptions();
+        var loaded = ModelLoader.Load(o.Model, be, weights, options?.Tokenizer ?? o.Tokenizer);
+        return EngineModel.WithAdapter(loaded, loaded.Format.ToString(), OutputDir);
+    }
+}
+
+/// <summary>Fine-tunes a model (full, SFT, LoRA or QLoRA) as <c>engine train</c> does and saves what the mode produces:
+/// a PEFT adapter (LoRA/QLoRA) or an HF model folder (full/SFT), plus training_args.json, metrics.jsonl, TensorBoard
+/// files and loss.png.</summary>
+public static class FineTuning
+{
+    /// <param name="progress">Called on every logged step (see <see cref="FineTuneOptions.LoggingSteps"/>).</param>
+    /// <param name="cancel">Cancelling finishes the current step, saves a checkpoint and returns with
+    /// <see cref="FineTuneResult.Interrupted"/> set.</param>
+    /// <param name="log">Receives the run's report lines (what the CLI prints); null keeps it quiet.</param>
+    public static FineTuneResult Run(FineTuneOptions options, Action<TrainingProgress>? progress = null,
+        CancellationToken cancel = default, TextWriter? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var job = ToJob(options);
+        var backend = Devices.Create(options.Device);
+        var run = new TrainJob(job, backend, log ?? TextWriter.Null);
+        run.ConfigureTrainer = t =>
+        {
+            t.PlainProgress = !options.ConsoleProgressBar;
+            if (progress is not null)
+                t.OnLog = m => progress(new TrainingProgress((int)m.Step, t.TotalSteps, m.Epoch, m.Loss, m.LearningRate, m.GradNorm,
+                    m.TokensPerSecond, m.EvalLoss));
+        };
+        var r = run.Run(cancel);
+        return new FineTuneResult
+        {
+            Steps = r.Train.Steps, FinalLoss = r.Train.LastLoss, EvalLoss = r.Train.EvalLoss, TokensPerSecond = r.Train.TokensPerSecond,
+            Interrupted = r.Train.Interrupted, LastCheckpoint = r.Train.LastCheckpoint, OutputDir = r.OutputDir, Outputs = r.Outputs,
+            Options = options,
+        };
+    }
+
+    internal static TrainJobOptions ToJob(FineTuneOptions o)
+    {
+        bool demo = o.Model is null;
+        var mode = (TrainMode)(int)o.Mode;
+        var loop = new TrainOptions
+        {
+            Mode = mode,
+            OutputDir = o.OutputDir,
+            NumEpochs = o.NumEpochs ?? (demo && o.MaxSteps is null ? 8 : 3),
+            MaxSteps = o.MaxSteps ?? -1,
+            BatchSize = Positive(o.BatchSize, "--batch-size"),
+            GradAccum = Positive(o.GradAccum, "--grad-accum"),
+            LearningRate = o.LearningRate ?? (demo ? DemoLearningRate(mode) : null),
+            Scheduler = LrSchedule.Parse(o.LrScheduler),
+            WarmupRatio = o.WarmupRatio,
+            WarmupSteps = o.WarmupSteps,
+            WeightDecay = o.WeightDecay,
+            MaxGradNorm = o.MaxGradNorm,
+            Seed = o.Seed,
+            GradientCheckpointing = o.GradientCheckpointing,
+            LoggingSteps = Positive(o.LoggingSteps ?? (demo ? 5 : 10), "--logging-steps"),
+            SaveSteps = o.SaveSteps,
+            SaveTotalLimit = o.SaveTotalLimit,
+            EvalSteps = o.EvalSteps,
+        };
+        return new TrainJobOptions
+        {
+            ModelPath = o.Model,
+            TokenizerPath = o.Tokenizer,
+            Data = new DataOptions
+            {
+                DataPath = o.Data, EvalDataPath = o.EvalData, EvalSplit = o.EvalSplit, Template = o.Template,
+                MaxLength = Positive(o.MaxLength, "--max-length"), TrainOnInputs = o.TrainOnInputs, Packing = o.Packing,
+                GroupByLength = o.GroupByLength,
+            },
+            Trainable = o.Trainable,
+            Lora = new LoraOptions { R = o.LoraR, Alpha = o.LoraAlpha, Dropout = o.LoraDropout, Targets = LoraOptions.ParseTargets(o.LoraTargets) },
+            DoubleQuant = o.DoubleQuant,
+            Resume = o.Resume,
+            SaveDType = o.SaveDType,
+            Loop = loop,
+        };
+    }
+
+    /// <summary>The demo is a tiny model trained from scratch: it needs a far higher rate than fine-tuning a real one.</summary>
+    private static float DemoLearningRate(TrainMode m) => m is TrainMode.Lora or TrainMode.Qlora ? 3e-3f : 2e-3f;
+
+    private static int Positive(int v, string flag) => v > 0 ? v : throw new EngineException($"{flag} must be positive, got {v}");
+}

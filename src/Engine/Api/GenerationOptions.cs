@@ -1,0 +1,38 @@
+namespace Engine.Api;
+
+/// <summary>How <see cref="EngineModel.Generate"/> samples. The defaults are llama.cpp's.</summary>
+public sealed record GenerationOptions
+{
+    /// <summary>Tokens to generate at most (the model's context also bounds it).</summary>
+    public int MaxNewTokens { get; init; } = 256;
+    /// <summary>Sampling temperature; 0 picks the most likely token (greedy).</summary>
+    public float Temperature { get; init; } = 0.8f;
+    /// <summary>Sample among the K most likely tokens (0 = all).</summary>
+    public int TopK { get; init; } = 40;
+    /// <summary>Nucleus sampling mass (1 = off).</summary>
+    public float TopP { get; init; } = 0.95f;
+    /// <summary>Seed of the sampler: the same seed, prompt and model give the same text.</summary>
+    public ulong Seed { get; init; } = 42;
+    /// <summary>Keep generating after the end-of-sequence token.</summary>
+    public bool IgnoreEos { get; init; }
+}
+
+/// <summary>The outcome of <see cref="EngineModel.Generate"/>.</summary>
+/// <param name="PromptTokens">The prompt as token ids, BOS first.</param>
+/// <param name="Tokens">The whole sequence: the prompt followed by the generated tokens.</param>
+/// <param name="Text">The decoded text of <paramref name="Tokens"/> (prompt included).</param>
+public sealed record GenerationResult(IReadOnlyList<int> PromptTokens, IReadOnlyList<int> Tokens, string Text)
+{
+    /// <summary>How many tokens were generated.</summary>
+    public int NewTokens => Tokens.Count - PromptTokens.Count;
+}
+
+/// <summary>The outcome of <see cref="EngineModel.Evaluate"/>: the mean negative log-likelihood per predicted token.</summary>
+/// <param name="Texts">How many texts were scored.</param>
+/// <param name="PredictedTokens">Tokens scored (every token after BOS).</param>
+/// <param name="MeanNll">Mean negative log-likelihood per predicted token, in nats.</param>
+public sealed record EvaluationResult(int Texts, long PredictedTokens, double MeanNll)
+{
+    /// <summary>exp(<see cref="MeanNll"/>).</summary>
+    public double Perplexity => Math.Exp(MeanNll);
+}
