@@ -1,7 +1,9 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Engine.Backends;
 using Engine.Checkpoints;
 using Engine.Data;
+using Engine.Formats;
 using Engine.Models;
 using Engine.Nn;
 using Engine.Tensors;
@@ -153,13 +155,13 @@ public sealed class TrainJob
     private void WriteArgs(string dataPath, bool demo)
     {
         var l = _o.Loop;
-        var args = new Dictionary<string, object?>
+        var args = new JsonObject
         {
             ["mode"] = l.Mode.ToString().ToLowerInvariant(), ["model"] = _o.ModelPath ?? "demo", ["data"] = dataPath,
             ["eval_data"] = _o.Data.EvalDataPath, ["eval_split"] = _o.Data.EvalSplit, ["template"] = _o.Data.Template,
             ["max_length"] = _o.Data.MaxLength, ["packing"] = _o.Data.Packing, ["group_by_length"] = _o.Data.GroupByLength,
             ["train_on_inputs"] = _o.Data.TrainOnInputs, ["trainable"] = _o.Trainable,
-            ["lora_r"] = _o.Lora.R, ["lora_alpha"] = _o.Lora.Alpha, ["lora_dropout"] = _o.Lora.Dropout, ["lora_targets"] = _o.Lora.Targets,
+            ["lora_r"] = _o.Lora.R, ["lora_alpha"] = _o.Lora.Alpha, ["lora_dropout"] = _o.Lora.Dropout, ["lora_targets"] = new JsonArray(_o.Lora.Targets.Select(t => (JsonNode?)t).ToArray()),
             ["double_quant"] = _o.DoubleQuant,
             ["num_epochs"] = l.NumEpochs, ["max_steps"] = l.MaxSteps, ["batch_size"] = l.BatchSize, ["grad_accum"] = l.GradAccum,
             ["learning_rate"] = l.EffectiveLearningRate, ["lr_scheduler"] = l.Scheduler.ToString().ToLowerInvariant(),
@@ -169,8 +171,11 @@ public sealed class TrainJob
             ["save_steps"] = l.SaveSteps, ["save_total_limit"] = l.SaveTotalLimit, ["eval_steps"] = l.EvalSteps,
             ["resume"] = _o.Resume, ["device"] = _be.Name, ["demo"] = demo,
         };
-        Formats.AtomicFile.Write(Path.Combine(l.OutputDir, "training_args.json"),
-            s => JsonSerializer.Serialize(s, args, new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.Write(Path.Combine(l.OutputDir, "training_args.json"), s =>
+        {
+            using var w = new Utf8JsonWriter(s, new JsonWriterOptions { Indented = true });
+            args.WriteTo(w);
+        });
     }
 
     public static DType ParseDType(string s) => s.ToLowerInvariant() switch
