@@ -14,9 +14,7 @@ public static class InfoCommand
         var cmd = new Command("info", "describe a model: format, architecture, parameter count, tokenizer") { model, tokenizer, CommonOptions.Json };
         cmd.SetAction(p => CliRunner.Run(p, ctx =>
         {
-            // Host work: reading sizes needs no accelerator.
-            using var m = EngineModel.Load(ctx.Get(model), new ModelOptions { Device = "cpu", Tokenizer = ctx.Get(tokenizer) });
-            var i = m.Info;
+            var i = EngineModel.Inspect(ctx.Get(model), ctx.Get(tokenizer));
             if (ctx.Get(CommonOptions.Json)) { ctx.Output.WriteLine(JsonSerializer.Serialize(i, CliJson.Default.ModelInfo)); return 0; }
             ctx.Output.WriteLine($"{i.Path} ({i.Format})");
             ctx.Output.WriteLine($"  llama: {i.NumHiddenLayers} layers, hidden {i.HiddenSize}, intermediate {i.IntermediateSize}, heads {i.NumAttentionHeads} (kv {i.NumKeyValueHeads}, head dim {i.HeadDim})");

@@ -35,6 +35,14 @@ public sealed class EngineModel : IDisposable
         return WithAdapter(loaded, loaded.Format.ToString(), options.Adapter);
     }
 
+    /// <summary>Describes a model file or folder (architecture, parameter count, NF4 quantization, tokenizer). The weights
+    /// are read on the CPU, whatever device is available.</summary>
+    public static ModelInfo Inspect(string path, string? tokenizer = null)
+    {
+        using var m = Load(path, new ModelOptions { Device = "cpu", Tokenizer = tokenizer });
+        return m.Info;
+    }
+
     /// <summary>The built-in demo model: a small Llama created from a fixed seed with a vocabulary built from the sample
     /// conversations shipped with engine (what <see cref="FineTuning.Run"/> trains when no model is given). The same
     /// every time, so a demo adapter (<see cref="ModelOptions.Adapter"/>) applies to it.</summary>
