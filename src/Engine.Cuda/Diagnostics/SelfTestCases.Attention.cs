@@ -11,26 +11,8 @@ internal static partial class SelfTestCases
     private static void Attention(SelfTestHarness h)
     {
         if (h.C is not IlgpuBackend gpu) { AttentionShapes(h, ""); return; }
-        var saved = gpu.Attention;
-        try
-        {
-            foreach (var kernel in new[] { AttentionKernel.Tiled, AttentionKernel.Simple })
-            {
-                gpu.Attention = kernel;
-                try
-                {
-                    AttentionShapes(h, $" [{kernel}]");
-                }
-                catch (Exception e) when (e is not OutOfMemoryException)
-                {
-                    h.Record($"attention [{kernel}]", "-", h.Act.Name(), double.NaN, 0, $"{e.GetType().Name}: {e.Message.Split('\n')[0]}");
-                }
-            }
-        }
-        finally
-        {
-            gpu.Attention = saved;
-        }
+        EachSetting(h, "attention", [AttentionKernel.Tiled, AttentionKernel.Simple],
+            () => gpu.Attention, kernel => gpu.Attention = kernel, suffix => AttentionShapes(h, suffix));
     }
 
     private static void AttentionShapes(SelfTestHarness h, string suffix)

@@ -11,27 +11,8 @@ internal static partial class SelfTestCases
     private static void MatMul(SelfTestHarness h)
     {
         if (h.C is not IlgpuBackend { IsCuda: true } gpu) { MatMulVariants(h, ""); return; }
-        var saved = gpu.GemmPath;
-        try
-        {
-            foreach (var path in new[] { GemmPath.CublasGemmEx, GemmPath.CublasLt, GemmPath.Kernel })
-            {
-                gpu.GemmPath = path;
-                try
-                {
-                    MatMulVariants(h, $" [{path}]");
-                }
-                catch (Exception e) when (e is not OutOfMemoryException)
-                {
-                    // One broken path (say cuBLASLt missing) must not hide the others.
-                    h.Record($"matmul [{path}]", "-", h.Act.Name(), double.NaN, 0, $"{e.GetType().Name}: {e.Message.Split('\n')[0]}");
-                }
-            }
-        }
-        finally
-        {
-            gpu.GemmPath = saved;
-        }
+        EachSetting(h, "matmul", [GemmPath.CublasGemmEx, GemmPath.CublasLt, GemmPath.Kernel],
+            () => gpu.GemmPath, path => gpu.GemmPath = path, suffix => MatMulVariants(h, suffix));
     }
 
     private static void MatMulVariants(SelfTestHarness h, string suffix)

@@ -1,3 +1,5 @@
+using Engine.Tensors;
+
 namespace Engine.Diagnostics;
 
 /// <summary>The self-test cases: each builds identical inputs on both backends, runs one op family the way the
@@ -45,6 +47,33 @@ internal static partial class SelfTestCases
         // Nf4: dequantize and the QLoRA products
         ("nf4", Nf4),
     };
+
+    /// <summary>Runs <paramref name="body"/> once per setting of a backend knob (a GEMM path, an attention kernel) with
+    /// " [setting]" as its label suffix, and restores the knob afterwards. A setting that throws is recorded as one
+    /// failed row, so that one broken path (say cuBLASLt missing) does not hide the others.</summary>
+    private static void EachSetting<T>(SelfTestHarness h, string op, T[] settings, Func<T> get, Action<T> set, Action<string> body)
+    {
+        var saved = get();
+        try
+        {
+            foreach (var setting in settings)
+            {
+                set(setting);
+                try
+                {
+                    body($" [{setting}]");
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    h.Record($"{op} [{setting}]", "-", h.Act.Name(), double.NaN, 0, $"{e.GetType().Name}: {e.Message.Split('\n')[0]}");
+                }
+            }
+        }
+        finally
+        {
+            set(saved);
+        }
+    }
 
     public static readonly IReadOnlyList<string> Names = Cases.Select(c => c.Name).ToArray();
 
