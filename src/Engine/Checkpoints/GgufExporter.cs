@@ -62,7 +62,7 @@ public static class GgufExporter
         var values = new float[t.NumElements];
         model.Backend.ToFloats(t, values);
         // llama.cpp's LLM_ARCH_LLAMA rotates adjacent pairs, so q/k rows go back to the layout its converter writes.
-        if (ropeHeads > 0) Formats.RopeLayout.HalfToInterleaved<float>(values, shape[0], shape[1], ropeHeads);
+        if (ropeHeads > 0) RopeLayout.HalfToInterleaved<float>(values, shape[0], shape[1], ropeHeads);
         var bytes = new byte[stored.RowSize(values.Length)];
         GgmlBlocks.Quantize(stored, values, bytes, shape[^1]);
         s.Write(bytes);

@@ -1,16 +1,12 @@
+using Engine.Formats;
+using static Engine.Tokenizers.SentencePieceProtoFields;
+
 namespace Engine.Tokenizers;
 
 /// <summary>Parses SentencePiece's <c>ModelProto</c> (sentencepiece_model.proto) with <see cref="ProtoReader"/>. Only
 /// the fields listed in <see cref="SentencePieceModel"/> are kept; every other field is skipped by wire type.</summary>
 internal static class SentencePieceModelReader
 {
-    // Field numbers from sentencepiece_model.proto.
-    private const int ModelPieces = 1, ModelTrainerSpec = 2, ModelNormalizerSpec = 3;
-    private const int PiecePiece = 1, PieceScore = 2, PieceType = 3;
-    private const int TrainerModelType = 3, TrainerTreatWhitespaceAsSuffix = 24, TrainerByteFallback = 35;
-    private const int TrainerUnkId = 40, TrainerBosId = 41, TrainerEosId = 42, TrainerPadId = 43;
-    private const int NormName = 1, NormCharsmap = 2, NormAddDummyPrefix = 3, NormRemoveExtraWhitespaces = 4, NormEscapeWhitespaces = 5;
-
     public static SentencePieceModel Parse(ReadOnlySpan<byte> data, string path)
     {
         var pieces = new List<SentencePieceEntry>();

@@ -181,8 +181,8 @@ public class GgufExportTests : IClassFixture<StoriesExports>
             var info = g.TensorInfo(gguf);
             var w = new float[t.NumElements];
             CpuBackend.Instance.ToFloats(t, w);
-            if (hf.EndsWith("q_proj.weight")) Engine.Formats.RopeLayout.HalfToInterleaved<float>(w, t.Shape[0], t.Shape[1], c.NumHeads);
-            if (hf.EndsWith("k_proj.weight")) Engine.Formats.RopeLayout.HalfToInterleaved<float>(w, t.Shape[0], t.Shape[1], c.NumKvHeads);
+            if (hf.EndsWith("q_proj.weight")) Engine.Checkpoints.RopeLayout.HalfToInterleaved<float>(w, t.Shape[0], t.Shape[1], c.NumHeads);
+            if (hf.EndsWith("k_proj.weight")) Engine.Checkpoints.RopeLayout.HalfToInterleaved<float>(w, t.Shape[0], t.Shape[1], c.NumKvHeads);
             var expected = new byte[info.Type.RowSize(w.Length)];
             GgmlBlocks.Quantize(info.Type, w, expected);
             Assert.True(expected.AsSpan().SequenceEqual(g.ReadBytes(gguf)), $"{gguf} ({info.Type.Name()}) bytes differ");

@@ -51,6 +51,36 @@ public class SentencePieceModelTests
     }
 
     [Fact]
+    public void Writer_OutputMatchesAHandBuiltModel_ByteForByte()
+    {
+        var m = new SentencePieceModel
+        {
+            Pieces = [new("<unk>", 0, TokenKind.Unknown), new("▁a", -1.5f, TokenKind.Normal)],
+            ModelType = SentencePieceModelType.Bpe,
+            PadId = -1,
+            RemoveExtraWhitespaces = false,
+        };
+        var trainer = new ProtoBuilder().Int(3, 2).Int(4, 2).Int(35, 0).Int(40, 0).Int(41, 1).Int(42, 2).Int(43, -1);
+        var normalizer = new ProtoBuilder().String(1, "identity").Int(3, 1).Int(4, 0).Int(5, 1);
+        var expected = new ProtoBuilder()
+            .Message(1, ProtoBuilder.Piece("<unk>", 0, 2)).Message(1, ProtoBuilder.Piece("▁a", -1.5f, 1))
+            .Message(2, trainer).Message(3, normalizer).ToArray();
+        Assert.Equal(expected, SentencePieceModelWriter.Write(m));
+    }
+
+    [Fact]
+    public void Writer_RoundTripsTheLlama2Model()
+    {
+        var m = SentencePieceModel.Load(SharedData.Require(TokenizerAssets.Llama2ModelPath));
+        var back = SentencePieceModelReader.Parse(SentencePieceModelWriter.Write(m), "written.model");
+        Assert.Equal(m.Pieces, back.Pieces);
+        Assert.Equal((m.ModelType, m.UnkId, m.BosId, m.EosId, m.PadId, m.ByteFallback),
+            (back.ModelType, back.UnkId, back.BosId, back.EosId, back.PadId, back.ByteFallback));
+        Assert.Equal((m.NormalizerName, m.AddDummyPrefix, m.RemoveExtraWhitespaces, m.EscapeWhitespaces),
+            (back.NormalizerName, back.AddDummyPrefix, back.RemoveExtraWhitespaces, back.EscapeWhitespaces));
+    }
+
+    [Fact]
     public void DefaultsApply_WhenFieldsAreAbsent()
     {
         var bytes = new ProtoBuilder().Message(1, ProtoBuilder.Piece("<unk>", 0, 2)).ToArray();

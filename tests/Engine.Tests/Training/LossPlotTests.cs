@@ -1,4 +1,5 @@
 using Engine.Tests.Support;
+using Engine.Formats;
 using Engine.Training.Metrics;
 
 namespace Engine.Tests.Training;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using Engine.Formats;
 using Engine.Training.Metrics;
 
 namespace Engine.Tests.Training;

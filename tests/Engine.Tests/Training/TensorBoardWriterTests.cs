@@ -1,3 +1,4 @@
+using Engine.Formats;
 using Engine.Tests.Support;
 using Engine.Training.Metrics;
 

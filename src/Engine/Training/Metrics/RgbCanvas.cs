@@ -1,3 +1,5 @@
+using Engine.Formats;
+
 namespace Engine.Training.Metrics;
 
 /// <summary>An RGB raster with the few drawing operations a plot needs. Every operation clips to the image, so callers

@@ -1,3 +1,5 @@
+using Engine.Formats;
+
 namespace Engine.Training.Metrics;
 
 /// <summary>Reads event files written by <see cref="TensorBoardWriter"/> (or TensorBoard's own writers, as far as

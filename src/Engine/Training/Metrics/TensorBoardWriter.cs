@@ -1,3 +1,5 @@
+using Engine.Formats;
+
 namespace Engine.Training.Metrics;
 
 /// <summary>Writes scalars to a TensorBoard event file <c>events.out.tfevents.{unix_seconds}.{hostname}</c> in a

@@ -1,4 +1,4 @@
-namespace Engine.Training.Metrics;
+namespace Engine.Formats;
 
 /// <summary>Table-driven reflected CRC-32 (initial value and final XOR 0xFFFFFFFF). Two polynomials are used by the
 /// sinks: IEEE 802.3 for PNG chunks and Castagnoli (CRC-32C) for TFRecord framing. Owned here because the BCL's public

@@ -1,7 +1,7 @@
-using Engine.Formats;
+using Engine.Checkpoints;
 using Engine.Tensors;
 
-namespace Engine.Tests.Formats;
+namespace Engine.Tests.Checkpoints;
 
 public class RopeLayoutTests
 {

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace Engine.Tokenizers;
+namespace Engine.Formats;
 
 /// <summary>Protobuf wire types (the low 3 bits of a field tag).</summary>
 internal enum WireType
@@ -14,8 +14,9 @@ internal enum WireType
     Fixed32 = 5,
 }
 
-/// <summary>A minimal protobuf wire-format reader over one message's bytes. Every read is bounds-checked; a malformed
-/// message becomes a <see cref="FileFormatException"/> naming the file, the message being read and the byte offset.</summary>
+/// <summary>The protobuf wire-format reader (SentencePiece tokenizer.model, TensorBoard events) over one message's
+/// bytes. Every read is bounds-checked; a malformed message becomes a <see cref="FileFormatException"/> naming the
+/// file, the message being read and the byte offset. Groups (wire types 3 and 4) are rejected.</summary>
 internal ref struct ProtoReader
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
@@ -73,17 +74,18 @@ internal ref struct ProtoReader
     /// <summary>A proto int32: negative values are written sign-extended to 64 bits, so truncation recovers them.</summary>
     public int ReadInt32() => unchecked((int)(long)ReadVarint());
 
+    /// <summary>A proto int64: a plain (not zig-zag) varint.</summary>
+    public long ReadInt64() => unchecked((long)ReadVarint());
+
     public bool ReadBool() => ReadVarint() != 0;
 
-    public uint ReadFixed32()
-    {
-        if (_data.Length - _pos < 4) throw Error($"truncated fixed32 at byte {Offset}");
-        uint v = BinaryPrimitives.ReadUInt32LittleEndian(_data.Slice(_pos, 4));
-        _pos += 4;
-        return v;
-    }
+    public uint ReadFixed32() => BinaryPrimitives.ReadUInt32LittleEndian(Take(4, "fixed32"));
+
+    public ulong ReadFixed64() => BinaryPrimitives.ReadUInt64LittleEndian(Take(8, "fixed64"));
 
     public float ReadFloat() => BitConverter.UInt32BitsToSingle(ReadFixed32());
+
+    public double ReadDouble() => BitConverter.UInt64BitsToDouble(ReadFixed64());
 
     /// <summary>Reads a length-delimited field; <paramref name="start"/> is its file offset (for nested readers).</summary>
     public ReadOnlySpan<byte> ReadBytes(out int start)
@@ -91,13 +93,14 @@ internal ref struct ProtoReader
         int at = Offset;
         ulong len = ReadVarint();
         if (len > (ulong)(_data.Length - _pos))
-            throw Error($"length {len} at byte {at} runs past the end of the message ({_data.Length - _pos} bytes left)");
+            throw Error($"length-delimited field of {len} bytes at byte {at} runs past the end of the message ({_data.Length - _pos} bytes left)");
         start = Offset;
         var slice = _data.Slice(_pos, (int)len);
         _pos += (int)len;
         return slice;
     }
 
+    /// <summary>A proto string, which must be valid UTF-8.</summary>
     public string ReadString()
     {
         var bytes = ReadBytes(out int start);
@@ -110,11 +113,8 @@ internal ref struct ProtoReader
         switch (wire)
         {
             case WireType.Varint: ReadVarint(); break;
-            case WireType.Fixed32: ReadFixed32(); break;
-            case WireType.Fixed64:
-                if (_data.Length - _pos < 8) throw Error($"truncated fixed64 at byte {Offset}");
-                _pos += 8;
-                break;
+            case WireType.Fixed32: Take(4, "fixed32"); break;
+            case WireType.Fixed64: Take(8, "fixed64"); break;
             case WireType.LengthDelimited: ReadBytes(out _); break;
             default: throw Error($"cannot skip wire type {(int)wire}");
         }
@@ -128,4 +128,12 @@ internal ref struct ProtoReader
     }
 
     public readonly FileFormatException Error(string problem) => new(_path, Message, problem);
+
+    private ReadOnlySpan<byte> Take(int count, string what)
+    {
+        if (_data.Length - _pos < count) throw Error($"truncated {what} at byte {Offset}");
+        var span = _data.Slice(_pos, count);
+        _pos += count;
+        return span;
+    }
 }

@@ -1,8 +1,8 @@
 using System.Numerics;
 using System.Text;
-using Engine.Training.Metrics;
+using Engine.Formats;
 
-namespace Engine.Tests.Training;
+namespace Engine.Tests.Formats;
 
 public class CrcTests
 {

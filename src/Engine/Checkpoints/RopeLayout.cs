@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Engine.Formats;
+namespace Engine.Checkpoints;
 
 /// <summary>Reorders the rows of a q or k projection ([nHeads·headDim, cols], row-major) between the two RoPE
 /// conventions. "Half" is Hugging Face's rotate_half layout (dimension i pairs with i + d/2); "interleaved" is the

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Engine.Training.Metrics;
+namespace Engine.Formats;
 
 /// <summary>TFRecord framing: uint64 LE length, uint32 masked CRC-32C of those 8 bytes, the data, uint32 masked
 /// CRC-32C of the data.</summary>

@@ -1,7 +1,8 @@
+using Engine.Formats;
 using Engine.Tests.Support;
 using Engine.Training.Metrics;
 
-namespace Engine.Tests.Training;
+namespace Engine.Tests.Formats;
 
 public class TfRecordTests
 {

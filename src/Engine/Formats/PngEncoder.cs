@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace Engine.Training.Metrics;
+namespace Engine.Formats;
 
 /// <summary>Minimal PNG writer: 8-bit RGB, no interlace, filter type 0 on every row, one IDAT chunk. Enough for plots,
 /// whose large flat areas deflate well without per-row filtering.</summary>
