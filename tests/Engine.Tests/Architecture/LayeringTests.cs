@@ -10,7 +10,7 @@ public class LayeringTests
     [Fact]
     public void Engine_Cuda_layers_stay_at_their_rank() => AssertNone(Violations("src/Engine.Cuda/"));
 
-    [Fact(Skip = "enabled when the CLI goes through Engine.Api")]
+    [Fact]
     public void Cli_uses_only_the_public_api() => AssertNone(Violations("src/Engine.Cli/"));
 
     /// <summary>Folders are namespaces, so a file's folder is its layer.</summary>
