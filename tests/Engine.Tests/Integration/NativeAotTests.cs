@@ -74,7 +74,7 @@ public class NativeAotTests
             using var want = JsonDocument.Parse(reference[i]);
             Assert.Equal(i + 1, got.RootElement.GetProperty("step").GetInt32());
             double a = got.RootElement.GetProperty("loss").GetDouble(), b = want.RootElement.GetProperty("loss").GetDouble();
-            // The native build vectorizes for a baseline x64 (the JIT for this CPU): sums may round differently.
+            // The native build vectorizes for a fixed instruction set, the JIT for this CPU's: sums may round differently.
             Assert.True(Math.Abs(a - b) <= 1e-3 * Math.Abs(b), $"step {i + 1}: loss {a} (native) vs {b} (in-process)");
         }
     }
