@@ -3,6 +3,9 @@
 #   ./build.sh            restore, build, publish the CLI to dist/ (run it as dist/engine)
 #   ./build.sh test       run the whole test suite (what CI runs)
 #   ./build.sh bench      run the CPU benchmarks (bench/Engine.Bench)
+#   ./build.sh aot        NativeAOT publish of the CPU-only CLI to dist/engine-cpu: one executable, no .NET runtime
+#                         needed, every verb but selftest and bench. Needs clang (or gcc) and zlib1g-dev:
+#                         scripts/install-aot-deps.sh installs them. Extra arguments go to dotnet publish.
 #   ./build.sh gpu-bundle self-contained linux-x64 publish packed for the GPU machine (.bundle/, ignored by git)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -28,6 +31,27 @@ SH
     shift || true
     dotnet run --project bench/Engine.Bench/Engine.Bench.csproj -c Release -- "$@"
     ;;
+  aot)
+    shift || true
+    scripts/install-aot-deps.sh --check || exit 3
+    case "$(uname -m)" in
+      x86_64) rid=linux-x64 ;;
+      aarch64|arm64) rid=linux-arm64 ;;
+      *) echo "aot: no NativeAOT runtime identifier for $(uname -m)" >&2; exit 2 ;;
+    esac
+    # The SDK links with `clang`, else `gcc`; a versioned clang-N alone (Debian's clang-N package without `clang`) is
+    # named explicitly.
+    linker=()
+    if ! command -v clang >/dev/null 2>&1; then
+      v="$(compgen -c clang- | grep -E '^clang-[0-9]+$' | sort -t- -k2 -n | tail -n 1 || true)"
+      if [ -n "$v" ]; then linker=("-p:CppCompilerAndLinker=$v"); fi
+    fi
+    dotnet publish src/Engine.Cli.Native/Engine.Cli.Native.csproj -c Release -r "$rid" -o dist/aot --nologo -v quiet \
+      ${linker[@]+"${linker[@]}"} "$@"
+    # dist/aot keeps the symbols (engine-cpu.dbg); the executable alone is dist/engine-cpu (replaced atomically).
+    cp dist/aot/engine-cpu dist/.engine-cpu.tmp && mv -f dist/.engine-cpu.tmp dist/engine-cpu
+    echo "built: dist/engine-cpu"
+    ;;
   gpu-bundle)
     rm -rf .bundle/publish && mkdir -p .bundle
     dotnet publish src/Engine.Cli/Engine.Cli.csproj -c Release -r linux-x64 --self-contained true \
@@ -42,5 +66,5 @@ SH
     ls -la .bundle/engine-linux-x64.tar.xz .bundle/data
     ;;
   *)
-    echo "usage: ./build.sh [build|test|bench|gpu-bundle]" >&2; exit 2 ;;
+    echo "usage: ./build.sh [build|test|bench|aot|gpu-bundle]" >&2; exit 2 ;;
 esac

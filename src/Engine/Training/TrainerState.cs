@@ -19,15 +19,13 @@ public sealed record TrainerState
 
     public LoaderPosition Position => LoaderPosition.Parse(DataPosition);
 
-    private static readonly JsonSerializerOptions Options = new() { WriteIndented = true };
-
-    public string ToJson() => JsonSerializer.Serialize(this, Options);
+    public string ToJson() => JsonSerializer.Serialize(this, TrainerStateJson.Default.TrainerState);
 
     public static TrainerState Read(string path)
     {
         try
         {
-            return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), Options)
+            return JsonSerializer.Deserialize(File.ReadAllText(path), TrainerStateJson.Default.TrainerState)
                    ?? throw new FileFormatException(path, "JSON", "empty trainer state");
         }
         catch (JsonException e)
@@ -36,3 +34,10 @@ public sealed record TrainerState
         }
     }
 }
+
+/// <summary>Source-generated (reflection-free, NativeAOT-safe) serializer for <see cref="TrainerState"/>. It writes the
+/// same bytes the reflection serializer wrote before, the derived <c>Position</c> object included, so older checkpoints
+/// load and new ones read the same.</summary>
+[JsonSourceGenerationOptions(WriteIndented = true)]
+[JsonSerializable(typeof(TrainerState))]
+internal sealed partial class TrainerStateJson : JsonSerializerContext;
