@@ -3,6 +3,8 @@
 #   ./build.sh            restore, build, publish the CLI to dist/ (run it as dist/engine)
 #   ./build.sh test       run the whole test suite (what CI runs)
 #   ./build.sh bench      run the CPU benchmarks (bench/Engine.Bench)
+#   ./build.sh pack [DIR] NuGet packages Engine and Engine.Cuda (Engine.Kernels.dll ships inside Engine.Cuda) into
+#                         DIR (default dist/packages/); version and metadata in Directory.Build.props
 #   ./build.sh gpu-bundle self-contained linux-x64 publish packed for the GPU machine (.bundle/, ignored by git)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -28,6 +30,13 @@ SH
     shift || true
     dotnet run --project bench/Engine.Bench/Engine.Bench.csproj -c Release -- "$@"
     ;;
+  pack)
+    out="${2:-dist/packages}"
+    for project in src/Engine/Engine.csproj src/Engine.Cuda/Engine.Cuda.csproj; do
+      dotnet pack "$project" -c Release -o "$out" --nologo -v quiet
+    done
+    ls -l "$out"/*.nupkg
+    ;;
   gpu-bundle)
     rm -rf .bundle/publish && mkdir -p .bundle
     dotnet publish src/Engine.Cli/Engine.Cli.csproj -c Release -r linux-x64 --self-contained true \
@@ -42,5 +51,5 @@ SH
     ls -la .bundle/engine-linux-x64.tar.xz .bundle/data
     ;;
   *)
-    echo "usage: ./build.sh [build|test|bench|gpu-bundle]" >&2; exit 2 ;;
+    echo "usage: ./build.sh [build|test|bench|pack [DIR]|gpu-bundle]" >&2; exit 2 ;;
 esac
