@@ -6,6 +6,8 @@
 #   ./build.sh aot        NativeAOT publish of the CPU-only CLI to dist/engine-cpu: one executable, no .NET runtime
 #                         needed, every verb but selftest and bench. Needs clang (or gcc) and zlib1g-dev:
 #                         scripts/install-aot-deps.sh installs them. Extra arguments go to dotnet publish.
+#   ./build.sh pack [DIR] NuGet packages Engine and Engine.Cuda (Engine.Kernels.dll ships inside Engine.Cuda) into
+#                         DIR (default dist/packages/); version and metadata in Directory.Build.props
 #   ./build.sh gpu-bundle self-contained linux-x64 publish packed for the GPU machine (.bundle/, ignored by git)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -52,6 +54,13 @@ SH
     cp dist/aot/engine-cpu dist/.engine-cpu.tmp && mv -f dist/.engine-cpu.tmp dist/engine-cpu
     echo "built: dist/engine-cpu"
     ;;
+  pack)
+    out="${2:-dist/packages}"
+    for project in src/Engine/Engine.csproj src/Engine.Cuda/Engine.Cuda.csproj; do
+      dotnet pack "$project" -c Release -o "$out" --nologo -v quiet
+    done
+    ls -l "$out"/*.nupkg
+    ;;
   gpu-bundle)
     rm -rf .bundle/publish && mkdir -p .bundle
     dotnet publish src/Engine.Cli/Engine.Cli.csproj -c Release -r linux-x64 --self-contained true \
@@ -66,5 +75,5 @@ SH
     ls -la .bundle/engine-linux-x64.tar.xz .bundle/data
     ;;
   *)
-    echo "usage: ./build.sh [build|test|bench|aot|gpu-bundle]" >&2; exit 2 ;;
+    echo "usage: ./build.sh [build|test|bench|aot|pack [DIR]|gpu-bundle]" >&2; exit 2 ;;
 esac

@@ -8,7 +8,7 @@ namespace Engine.Autograd;
 public delegate Tensor?[] BackwardFn(Tensor gradOutput, Node node);
 
 /// <summary>One recorded operation: which tensors went in, and how to send a gradient back to them.
-/// The tensors an op saves for backward are held through <see cref="Save"/> as handles of their own, released the
+/// The tensors an op saves for backward are held through <see cref="Save(Tensor)"/> as handles of their own, released the
 /// moment this node's backward has run.</summary>
 public sealed class Node : IGradNode
 {

@@ -17,7 +17,7 @@ public static partial class Ops
     }
 
     /// <summary>Attaches a node to <paramref name="output"/> when recording is on. <paramref name="build"/> runs once,
-    /// saves what backward needs through <see cref="Node.Save"/>, and returns the backward function.</summary>
+    /// saves what backward needs through <see cref="Node.Save(Tensor)"/>, and returns the backward function.</summary>
     internal static Tensor Record(string op, Tensor output, Tensor[] inputs, Func<Node, BackwardFn> build)
     {
         if (!ShouldRecord(inputs)) return output;

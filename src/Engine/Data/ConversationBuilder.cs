@@ -7,7 +7,7 @@ namespace Engine.Data;
 /// alternate user/assistant, and at least one assistant turn must remain.</summary>
 internal static class ConversationBuilder
 {
-    /// <param name="field">The field path of each raw turn, for error messages ("conversations[2]").</param>
+    /// <param name="listField">The field path of each raw turn, for error messages ("conversations[2]").</param>
     /// <param name="skippedFirstTurn">Set when an assistant turn before the first user turn was dropped.</param>
     public static ConversationSample Build(in RecordContext ctx, string listField, string? system,
         IReadOnlyList<(Role Role, string Text, string Field)> raw, out bool skippedFirstTurn)

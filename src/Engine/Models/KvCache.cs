@@ -25,7 +25,7 @@ public sealed class KvCache : IDisposable
     /// <summary>Tokens already in the cache; the next token fed sits at this position.</summary>
     public int Length { get; private set; }
 
-    /// <summary>Writes the keys/values of <paramref name="n"/> new tokens (k, v [n, Hkv, Dh]) of a layer and returns views
+    /// <summary>Writes the keys/values of the new tokens (k, v [n, Hkv, Dh]) of a layer and returns views
     /// [1, Length + n, Hkv, Dh] over everything cached for that layer. Call <see cref="Advance"/> after the last layer.</summary>
     public (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
     {

@@ -62,7 +62,7 @@ public sealed class Nf4Linear : ILinear, IDisposable
         return Upload(be, Nf4Weight.QuantizeBf16(bits, rows, cols, doubleQuant, blockSize));
     }
 
-    /// <summary>The weight back on the host, as bitsandbytes would serialize it (see <see cref="Nf4Weight.ToBnbState"/>).</summary>
+    /// <summary>The weight back on the host, as bitsandbytes would serialize it (see <c>Nf4BnbState.ToBnbState</c>).</summary>
     public Nf4Weight Download()
     {
         var be = Backend.Of(Weight.Packed);
