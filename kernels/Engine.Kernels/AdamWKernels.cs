@@ -3,7 +3,7 @@ using ILGPU;
 namespace Engine.Kernels;
 
 /// <summary>Per-step AdamW constants, computed on the host in double exactly as the CPU backend does.</summary>
-public struct AdamWScalars
+internal struct AdamWScalars
 {
     /// <summary>lr / (1 − β1^step).</summary>
     public float StepSize;
@@ -17,7 +17,7 @@ public struct AdamWScalars
     public float Decay;
 }
 
-public static class AdamWKernels
+internal static class AdamWKernels
 {
     /// <summary>torch.optim.AdamW (non-amsgrad): p·(1 − lr·wd), moments updated in fp32, then
     /// p −= stepSize·m / (sqrt(v)/sqrt(bc2) + eps). One launch per tensor: ILGPU kernels cannot take a table of

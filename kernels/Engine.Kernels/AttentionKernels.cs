@@ -4,7 +4,7 @@ namespace Engine.Kernels;
 
 /// <summary>Sizes of a causal grouped-query attention call: q [B, Tq, H, Dh], k/v [B, Tk, Hkv, Dh];
 /// query t sits at position t + (Tk − Tq).</summary>
-public struct AttentionShape
+internal struct AttentionShape
 {
     public int Batch;
     public int Tq;
@@ -21,7 +21,7 @@ public struct AttentionShape
 /// Slow by design: K and V are read once per query row (no reuse across rows) and each thread walks a whole row of K.
 /// The backend uses <see cref="TiledAttentionKernels"/> unless told otherwise (or Dh &gt; 128); these stay as the
 /// cross-check and fallback.</summary>
-public static class AttentionKernels
+internal static class AttentionKernels
 {
     public const int MaxHeadDim = 256;
     public const int MaxGroupSize = 1024;

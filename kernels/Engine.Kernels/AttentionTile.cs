@@ -5,19 +5,19 @@ namespace Engine.Kernels;
 
 /// <summary>How many head dimensions a tiled attention kernel covers, fixed at compile time: each thread owns
 /// <see cref="ColumnGroups"/> groups of 4 output columns, 64 columns per group across the 16 threads of a row.</summary>
-public interface IHeadDimTile
+internal interface IHeadDimTile
 {
     int ColumnGroups { get; }
 }
 
 /// <summary>Head dimensions up to 64.</summary>
-public readonly struct HeadDim64 : IHeadDimTile
+internal readonly struct HeadDim64 : IHeadDimTile
 {
     public int ColumnGroups => 1;
 }
 
 /// <summary>Head dimensions up to 128.</summary>
-public readonly struct HeadDim128 : IHeadDimTile
+internal readonly struct HeadDim128 : IHeadDimTile
 {
     public int ColumnGroups => 2;
 }
@@ -26,7 +26,7 @@ public readonly struct HeadDim128 : IHeadDimTile
 /// A group of 256 threads is a 16×16 grid (tx = thread &amp; 15, ty = thread &gt;&gt; 4). Q, K, V and dO tiles are
 /// held row-major in shared memory as fp32, zero-padded to a multiple of 4 columns and with a row stride of
 /// <see cref="Stride"/> floats; stride/4 is odd, so the 16-byte reads of 8 consecutive rows fall on distinct banks.</summary>
-public static class AttentionTile
+internal static class AttentionTile
 {
     /// <summary>Query rows per tile (Br).</summary>
     public const int Rows = 64;

@@ -6,7 +6,7 @@ namespace Engine.Kernels;
 /// Every thread of the group must call them (they contain barriers) and every thread gets the result. The group size
 /// must be a multiple of the warp size; <paramref name="scratch"/> is shared memory of at least 32 floats.
 /// The warp partials are added in a fixed order, so results are deterministic.</summary>
-public static class BlockReduce
+internal static class BlockReduce
 {
     public const int ScratchSize = 32;
 

@@ -3,7 +3,7 @@ using ILGPU;
 namespace Engine.Kernels;
 
 /// <summary>dtype conversion: every conversion goes through fp32, which is exact for bf16, fp16 and small integers.</summary>
-public static class CastKernels
+internal static class CastKernels
 {
     [GpuKernel]
     public static void Cast<X, Y>(ArrayView<byte> x, ArrayView<byte> y, long n)

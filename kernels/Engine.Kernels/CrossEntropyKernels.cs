@@ -4,7 +4,7 @@ namespace Engine.Kernels;
 
 /// <summary>Cross-entropy over logits [N, V]: one thread group per row walks the vocabulary in strided chunks
 /// (a max pass, then a sum-of-exponentials pass), so no fp32 copy of the logits is ever made.</summary>
-public static class CrossEntropyKernels
+internal static class CrossEntropyKernels
 {
     /// <summary>lse[r] = log Σ exp(logits[r]); rowLoss[r] = lse − logits[r, target] (0 for ignored rows). Targets outside
     /// the vocabulary count 0 and raise <see cref="KernelErrors.TargetOutOfRange"/>.</summary>

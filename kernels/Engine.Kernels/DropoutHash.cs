@@ -3,7 +3,7 @@ namespace Engine.Kernels;
 /// <summary>The stateless (seed, index) → [0, 1) hash behind dropout masks. The arithmetic is a copy of
 /// <c>Engine.Tensors.Rng.HashUniform</c> (this project may not reference Engine); a test checks they agree bit for bit,
 /// which is what makes a GPU dropout mask equal to the CPU one.</summary>
-public static class DropoutHash
+internal static class DropoutHash
 {
     public static float Uniform(ulong seed, long index)
     {

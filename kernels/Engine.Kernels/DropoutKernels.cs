@@ -2,7 +2,7 @@ using ILGPU;
 
 namespace Engine.Kernels;
 
-public static class DropoutKernels
+internal static class DropoutKernels
 {
     /// <summary>Inverted dropout: element i is dropped when <see cref="DropoutHash.Uniform"/>(seed, i) &lt; p, otherwise
     /// scaled by <paramref name="keepScale"/> = 1/(1−p) (computed on the host as the CPU backend does).</summary>

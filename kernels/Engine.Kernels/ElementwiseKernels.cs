@@ -3,24 +3,24 @@ using ILGPU;
 namespace Engine.Kernels;
 
 /// <summary>A two-input elementwise function, a kernel type parameter so each op compiles to its own kernel.</summary>
-public interface IBinaryOp
+internal interface IBinaryOp
 {
     float Apply(float a, float b);
 }
 
-public readonly struct AddOp : IBinaryOp
+internal readonly struct AddOp : IBinaryOp
 {
     public float Apply(float a, float b) => a + b;
 }
 
-public readonly struct MulOp : IBinaryOp
+internal readonly struct MulOp : IBinaryOp
 {
     public float Apply(float a, float b) => a * b;
 }
 
 /// <summary>Elementwise kernels with grid-stride loops. Memory bound; performance work due: 128-bit loads
 /// (Float4/Int4 views) once the tensors are known to be 16-byte aligned.</summary>
-public static class ElementwiseKernels
+internal static class ElementwiseKernels
 {
     [GpuKernel]
     public static void Binary<A, B, Y, TOp>(ArrayView<byte> a, ArrayView<byte> b, ArrayView<byte> y, long n)

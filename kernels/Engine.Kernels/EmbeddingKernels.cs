@@ -4,7 +4,7 @@ namespace Engine.Kernels;
 
 /// <summary>Row gather and its scatter-add backward. Out-of-range ids write zeros and raise
 /// <see cref="KernelErrors.TokenIdOutOfRange"/>.</summary>
-public static class EmbeddingKernels
+internal static class EmbeddingKernels
 {
     /// <summary>y[r, c] = weight[ids[r], c]; one thread per output element.</summary>
     [GpuKernel]

@@ -6,7 +6,7 @@ namespace Engine.Kernels;
 /// of 16-byte aligned memory, and a named group of four registers. ILGPU keeps neither local arrays nor loops with a
 /// constant trip count in registers (it does not unroll them: the PTX goes through .local memory), so register tiles
 /// are built from these structs with every step written out.</summary>
-public struct Float4
+internal struct Float4
 {
     public float X, Y, Z, W;
 
@@ -49,7 +49,7 @@ public struct Float4
 }
 
 /// <summary>A 4×4 register tile: rows R0..R3, columns X..W.</summary>
-public struct Tile4
+internal struct Tile4
 {
     public Float4 R0, R1, R2, R3;
 

@@ -5,7 +5,7 @@ namespace Engine.Kernels;
 /// <summary>bf16 and fp16 bit conversions usable inside kernels (no BitConverter, which ILGPU cannot compile).
 /// Each one gives exactly the bits of its host counterpart: <c>Engine.Tensors.HalfConversions</c> for bf16 and
 /// <see cref="System.Half"/> for fp16, NaN payloads included; tests check this.</summary>
-public static class FloatBits
+internal static class FloatBits
 {
     public static float BF16ToFloat(ushort h) => Interop.IntAsFloat((uint)h << 16);
 

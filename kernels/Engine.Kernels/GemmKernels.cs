@@ -4,7 +4,7 @@ namespace Engine.Kernels;
 
 /// <summary>A row-major (batched) GEMM C = alpha·op(A)·op(B) + beta·C; lda/ldb/ldc are row strides in elements and
 /// the strides step between batch entries (0 broadcasts an operand).</summary>
-public struct GemmShape
+internal struct GemmShape
 {
     public int Batch;
     public int M;
@@ -22,7 +22,7 @@ public struct GemmShape
     public float Beta;
 }
 
-public static class GemmKernels
+internal static class GemmKernels
 {
     /// <summary>One thread per element of C with an fp32 dot product. The fallback where cuBLAS is not used (ILGPU's
     /// CPU accelerator in tests); on CUDA the backend calls cuBLAS. Performance work due if it is ever needed on a GPU:

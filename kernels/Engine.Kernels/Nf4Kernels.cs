@@ -7,7 +7,7 @@ namespace Engine.Kernels;
 /// w = fl(lut[code] · absmax). A double-quantized absmax is fl(map[q] · nested) written by
 /// <see cref="NestedAbsmax"/>, plus the offset added by the consumer after loading it, as bitsandbytes adds the
 /// offset in a separate op (so no kernel may contract the two into one rounding).</summary>
-public static class Nf4Kernels
+internal static class Nf4Kernels
 {
     /// <summary>scaled[i] = codeMap[codes[firstBlock + i]] · nested[(firstBlock + i) / nestedBlockSize].</summary>
     [GpuKernel]

@@ -3,24 +3,24 @@ using ILGPU;
 namespace Engine.Kernels;
 
 /// <summary>What a reduction adds up per element.</summary>
-public interface IUnaryOp
+internal interface IUnaryOp
 {
     float Apply(float x);
 }
 
-public readonly struct IdentityOp : IUnaryOp
+internal readonly struct IdentityOp : IUnaryOp
 {
     public float Apply(float x) => x;
 }
 
-public readonly struct SquareOp : IUnaryOp
+internal readonly struct SquareOp : IUnaryOp
 {
     public float Apply(float x) => x * x;
 }
 
 /// <summary>Two-stage fp32 sums: <see cref="Partial{X,TOp}"/> leaves one sum per group, <see cref="Finish{Y}"/> adds
 /// those in one group. Both stages run in a fixed order, so the result does not depend on timing.</summary>
-public static class ReductionKernels
+internal static class ReductionKernels
 {
     [GpuKernel]
     public static void Partial<X, TOp>(ArrayView<byte> x, long n, ArrayView<float> partials)

@@ -3,7 +3,7 @@ using ILGPU;
 namespace Engine.Kernels;
 
 /// <summary>RMSNorm over the last dimension: one thread group per row, fp32 sums reduced across the group.</summary>
-public static class RmsNormKernels
+internal static class RmsNormKernels
 {
     /// <summary>rstd[r] = 1/sqrt(mean(x²) + eps); y = (x·rstd)·w, the CPU backend's order of products.</summary>
     [GpuKernel]

@@ -3,7 +3,7 @@ using ILGPU;
 namespace Engine.Kernels;
 
 /// <summary>Sizes of a rotary-embedding call on x [tokens, heads, 2·half].</summary>
-public struct RopeShape
+internal struct RopeShape
 {
     public int Tokens;
     public int Heads;
@@ -13,7 +13,7 @@ public struct RopeShape
     public float Sign;
 }
 
-public static class RopeKernels
+internal static class RopeKernels
 {
     /// <summary>HF half-split rotary embedding: the pair (i, i+half) of token n is rotated by angle positions[n]·freq[i]
     /// read from the cos/sin tables [maxPos, half]. One thread per pair; reading both inputs before writing makes

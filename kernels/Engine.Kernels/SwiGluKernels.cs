@@ -3,7 +3,7 @@ using ILGPU;
 namespace Engine.Kernels;
 
 /// <summary>y = silu(gate)·up and its backward, one thread per element (memory bound).</summary>
-public static class SwiGluKernels
+internal static class SwiGluKernels
 {
     [GpuKernel]
     public static void Forward<G, U, Y>(ArrayView<byte> gate, ArrayView<byte> up, ArrayView<byte> y, long n)

@@ -10,7 +10,7 @@ namespace Engine.Kernels;
 /// accumulating dK and dV in registers; <see cref="QueryGrad"/> gives a group 64 query rows and walks their keys,
 /// recomputing P, accumulating dQ in registers. Both recompute P = exp(scale·q·kᵀ − lse) and
 /// dS = P∘(dO·vᵀ − D)·scale; each output element is written by exactly one thread, once.</summary>
-public static class TiledAttentionBackwardKernels
+internal static class TiledAttentionBackwardKernels
 {
     /// <summary>delta[b, h, t] = Σ_d dO·o; one warp per query row (coalesced reads), fixed-order warp sum.</summary>
     [GpuKernel]

@@ -32,7 +32,7 @@ namespace Engine.Kernels;
 /// tx+48), keeps the online-softmax state (max, sum) of its 4 rows in fp32, writes P to shared memory, and accumulates
 /// a 4×(4·G) block of O (rows 4ty.., columns 4tx+64g..) in registers. Key tiles entirely above the causal diagonal are
 /// never visited. Semantics are those of <see cref="AttentionKernels.Forward{I,O}"/>.</summary>
-public static class TiledAttentionKernels
+internal static class TiledAttentionKernels
 {
     /// <summary>o = softmax(scale·q·kᵀ, causal)·v; lse (when <paramref name="writeLse"/> ≠ 0) laid out [B, H, Tq].
     /// Launch with <see cref="AttentionTile.Threads"/> threads per group and

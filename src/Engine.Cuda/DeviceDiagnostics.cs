@@ -12,12 +12,19 @@ public sealed record TrainBenchSettings
     public string Shape { get; init; } = "stories15m";
     /// <summary>lora or full.</summary>
     public string Mode { get; init; } = "lora";
+    /// <summary>Sequences per step.</summary>
     public int BatchSize { get; init; } = 8;
+    /// <summary>Tokens per sequence.</summary>
     public int Seq { get; init; } = 256;
+    /// <summary>LoRA rank (alpha is twice the rank).</summary>
     public int LoraR { get; init; } = 16;
+    /// <summary>Recompute each decoder layer in backward.</summary>
     public bool GradientCheckpointing { get; init; }
+    /// <summary>Timed steps (the median is reported).</summary>
     public int Steps { get; init; } = 3;
+    /// <summary>Untimed steps first.</summary>
     public int WarmupSteps { get; init; } = 1;
+    /// <summary>Stop timing after this many seconds.</summary>
     public double MaxSeconds { get; init; } = 120;
 }
 

@@ -4,13 +4,16 @@ namespace Engine;
 /// message as one line and exits non-zero; the message must say which file and field, and what was expected.</summary>
 public class EngineException : Exception
 {
+    /// <summary>An error with its one-line message.</summary>
     public EngineException(string message) : base(message) { }
+    /// <summary>An error with its one-line message and the failure behind it.</summary>
     public EngineException(string message, Exception inner) : base(message, inner) { }
 }
 
 /// <summary>A malformed or unsupported file: "{path}: {what}: {problem}".</summary>
 public class FileFormatException : EngineException
 {
+    /// <summary>A problem with <paramref name="what"/> (a field, tensor or record) of the file at <paramref name="path"/>.</summary>
     public FileFormatException(string path, string what, string problem)
         : base($"{path}: {what}: {problem}")
     {
@@ -18,6 +21,7 @@ public class FileFormatException : EngineException
         What = what;
     }
 
+    /// <summary>The same, with the failure behind it.</summary>
     public FileFormatException(string path, string what, string problem, Exception inner)
         : base($"{path}: {what}: {problem}", inner)
     {
@@ -25,6 +29,7 @@ public class FileFormatException : EngineException
         What = what;
     }
 
+    /// <summary>The file.</summary>
     public string FilePath { get; }
     /// <summary>The field, tensor, record or header part the problem is in.</summary>
     public string What { get; }

@@ -8,7 +8,7 @@ namespace Engine.Diagnostics;
 /// (op, shape, dtype, max relative error, tolerance, pass). The library side of <c>engine selftest --device cuda</c>;
 /// the tests run it on ILGPU's CPU accelerator at <see cref="SelfTestSize.Tiny"/>. Metric and tolerances are
 /// explained on <see cref="SelfTestHarness"/>.</summary>
-public static class BackendSelfTest
+internal static class BackendSelfTest
 {
     /// <summary>Runs every case, writing each result line to <paramref name="log"/> as it completes (so a hang or a
     /// crash on a GPU still shows how far it got) and a summary at the end.</summary>

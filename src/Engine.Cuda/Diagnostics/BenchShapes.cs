@@ -3,7 +3,7 @@ using Engine.Models;
 namespace Engine.Diagnostics;
 
 /// <summary>Named model shapes for throughput benchmarks (the peer script uses the same ones).</summary>
-public static class BenchShapes
+internal static class BenchShapes
 {
     public static LlamaConfig Get(string name) => name.ToLowerInvariant() switch
     {

@@ -13,7 +13,7 @@ namespace Engine.Diagnostics;
 /// <summary>Whole-model checks of a device backend against the CPU reference: greedy generation of a real model
 /// (identical tokens in fp32 activations; agreement reported for bf16), loss and gradients of a random GQA model,
 /// and a LoRA training run whose loss curve must follow the CPU's.</summary>
-public static class DeviceChecks
+internal static class DeviceChecks
 {
     public sealed record Check(string Name, bool Passed, string Detail);
 

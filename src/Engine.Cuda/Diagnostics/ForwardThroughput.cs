@@ -10,7 +10,7 @@ namespace Engine.Diagnostics;
 
 /// <summary>Inference throughput of a model shape: a no-grad forward over a batch (logits included), and greedy
 /// decoding with the KV cache at batch 1.</summary>
-public static class ForwardThroughput
+internal static class ForwardThroughput
 {
     public sealed record Result(string Shape, int Batch, int Seq, double ForwardTokensPerSecond, double DecodeTokensPerSecond);
 

@@ -5,14 +5,14 @@ using Engine.Tensors;
 namespace Engine.Diagnostics;
 
 /// <summary>One microbenchmark figure: achieved bytes/s (memory-bound ops) or flop/s (matmul, attention).</summary>
-public sealed record KernelBenchResult(string Name, string Size, double Seconds, double Rate, string Unit)
+internal sealed record KernelBenchResult(string Name, string Size, double Seconds, double Rate, string Unit)
 {
     public string Line() => $"{Name,-26} {Size,-28} {Seconds * 1e3,10:F3} ms {Rate,10:F1} {Unit}";
 }
 
 /// <summary>Microbenchmarks of every backend op at training sizes, timed on the device (median of several runs after a
 /// warm-up, each run synchronised). The copy bandwidth and the GEMM rate measured in the same run are the yardsticks.</summary>
-public static class KernelBench
+internal static class KernelBench
 {
     public static IReadOnlyList<KernelBenchResult> Run(IBackend be, TextWriter log, bool small = false)
     {

@@ -9,7 +9,7 @@ namespace Engine.Diagnostics;
 /// <summary>Weights for throughput benchmarks, created on the device: one block of seeded normal values is uploaded
 /// once and copied (device to device) over every tensor. Throughput does not depend on the values, and a 7B model is
 /// ready in seconds instead of minutes of host-side random numbers and uploads.</summary>
-public static class PatternWeights
+internal static class PatternWeights
 {
     public static ParameterSet Create(LlamaConfig c, IBackend be, WeightOptions o, double std = 0.02, int blockElements = 1 << 22)
     {

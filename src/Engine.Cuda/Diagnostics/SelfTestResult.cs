@@ -2,7 +2,7 @@ namespace Engine.Diagnostics;
 
 /// <summary>Problem sizes of a self-test: Tiny for ILGPU's CPU accelerator (a few hundred elements per tensor),
 /// Realistic for a GPU (shapes like a small model's layers).</summary>
-public enum SelfTestSize
+internal enum SelfTestSize
 {
     Tiny,
     Realistic,
@@ -10,11 +10,11 @@ public enum SelfTestSize
 
 /// <summary>One comparison of a candidate backend's output with the CPU backend's. <see cref="MaxRelError"/> is NaN
 /// when the candidate produced a non-finite value or threw (then <see cref="Note"/> says what).</summary>
-public sealed record SelfTestResult(string Op, string Shape, string DType, double MaxRelError, double Tolerance, bool Passed,
+internal sealed record SelfTestResult(string Op, string Shape, string DType, double MaxRelError, double Tolerance, bool Passed,
                                     double Milliseconds, string? Note = null);
 
 /// <summary>All results of a self-test run.</summary>
-public sealed class SelfTestReport
+internal sealed class SelfTestReport
 {
     public SelfTestReport(IReadOnlyList<SelfTestResult> results) => Results = results;
 

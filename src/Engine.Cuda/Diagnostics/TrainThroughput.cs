@@ -9,7 +9,7 @@ using Engine.Training;
 
 namespace Engine.Diagnostics;
 
-public sealed record TrainBenchOptions
+internal sealed record TrainBenchOptions
 {
     public string Shape { get; init; } = "stories15m";
     public string Mode { get; init; } = "lora";
@@ -24,7 +24,7 @@ public sealed record TrainBenchOptions
     public double MaxSeconds { get; init; } = 120;
 }
 
-public sealed record TrainBenchResult(string Shape, string Mode, string Device, int Batch, int Seq, int TimedSteps,
+internal sealed record TrainBenchResult(string Shape, string Mode, string Device, int Batch, int Seq, int TimedSteps,
                                       double MedianStepSeconds, double TokensPerSecond, long PeakBytes, double FirstLoss)
 {
     public string Line() =>
@@ -33,7 +33,7 @@ public sealed record TrainBenchResult(string Shape, string Mode, string Device, 
 
 /// <summary>Training throughput of the real training step (forward, backward, clipping, AdamW) on random tokens:
 /// the same model code and optimizer as <c>engine train</c>, without the data pipeline.</summary>
-public static class TrainThroughput
+internal static class TrainThroughput
 {
     public static TrainBenchResult Run(IBackend be, TrainBenchOptions o, TextWriter log)
     {

@@ -13,8 +13,11 @@ public sealed record DataPreviewOptions
     public string? Tokenizer { get; init; }
     /// <summary>vicuna_v1.1, llama-2, alpaca or raw; null follows the data format.</summary>
     public string? Template { get; init; }
+    /// <summary>How many samples to show.</summary>
     public int Samples { get; init; } = 3;
+    /// <summary>Truncate samples to this many tokens, as training would.</summary>
     public int MaxLength { get; init; } = 2048;
+    /// <summary>Learn every token, not only the assistant's.</summary>
     public bool TrainOnInputs { get; init; }
     /// <summary>Text output: highlight learned tokens with ANSI colour instead of [id:piece].</summary>
     public bool Color { get; init; }

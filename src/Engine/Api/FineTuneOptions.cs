@@ -17,6 +17,7 @@ public enum FineTuneMode
 /// PEFT where those define them). Null means the default, which for the built-in demo differs where noted.</summary>
 public sealed record FineTuneOptions
 {
+    /// <summary>Full, SFT, LoRA (the default) or QLoRA.</summary>
     public FineTuneMode Mode { get; init; } = FineTuneMode.Lora;
     /// <summary>The base model (HF folder, llama2.c .bin or .gguf); null trains the built-in demo (<see cref="EngineModel.Demo"/>).</summary>
     public string? Model { get; init; }

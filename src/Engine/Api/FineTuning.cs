@@ -13,11 +13,15 @@ public sealed record FineTuneResult
     public required int Steps { get; init; }
     /// <summary>The loss of the last step.</summary>
     public required double FinalLoss { get; init; }
+    /// <summary>The last evaluation loss, when evaluation data was given.</summary>
     public double? EvalLoss { get; init; }
+    /// <summary>Training tokens per second over the run.</summary>
     public required double TokensPerSecond { get; init; }
     /// <summary>True when the run was cancelled: a checkpoint was saved and <see cref="FineTuneOptions.Resume"/> = "latest" continues it.</summary>
     public required bool Interrupted { get; init; }
+    /// <summary>The newest checkpoint folder, if one was written.</summary>
     public string? LastCheckpoint { get; init; }
+    /// <summary>The output folder.</summary>
     public required string OutputDir { get; init; }
     /// <summary>The files and folders written.</summary>
     public required IReadOnlyList<string> Outputs { get; init; }

@@ -16,8 +16,11 @@ public sealed class TextTokenizer
         return new TextTokenizer(TokenizerLoader.Load(path));
     }
 
+    /// <summary>Number of tokens.</summary>
     public int VocabSize => _tok.VocabSize;
+    /// <summary>Beginning-of-sequence token.</summary>
     public int BosId => _tok.BosId;
+    /// <summary>End-of-sequence token.</summary>
     public int EosId => _tok.EosId;
 
     /// <summary>Token ids of <paramref name="text"/> (no BOS).</summary>

@@ -6,7 +6,7 @@ namespace Engine.Autograd;
 /// <summary>Runs reverse-mode differentiation from a scalar through the recorded nodes, in reverse topological order.
 /// Gradients of leaves are accumulated into their fp32 <see cref="Tensor.Grad"/>; intermediate gradients are freed as
 /// soon as the node that consumes them has run, and so are the tensors each node saved.</summary>
-public static class BackwardPass
+internal static class BackwardPass
 {
     public static void Backward(this Tensor root) => Run(root, null);
 

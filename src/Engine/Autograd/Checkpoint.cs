@@ -5,7 +5,7 @@ namespace Engine.Autograd;
 /// <summary>Gradient checkpointing: run a block without recording, keep only its inputs, and recompute the block's
 /// forward inside backward. Gradients are identical; the block's activations exist only while its backward runs.
 /// The block must be deterministic given its inputs (dropout takes explicit seeds, so it is).</summary>
-public static class Checkpoint
+internal static class Checkpoint
 {
     public static Tensor Run(Func<Tensor[], Tensor> block, params Tensor[] inputs)
     {

@@ -2,7 +2,7 @@ namespace Engine.Autograd;
 
 /// <summary>Whether operations record autograd nodes on this thread. <c>using (GradMode.NoGrad()) { ... }</c>
 /// turns recording off for inference, evaluation and the first pass of gradient checkpointing.</summary>
-public static class GradMode
+internal static class GradMode
 {
     [ThreadStatic] private static int _disabled;
 

@@ -5,12 +5,12 @@ namespace Engine.Autograd;
 /// <summary>Computes the gradients of an op's inputs from the gradient of its output. Returns one entry per input,
 /// null where the input needs no gradient (see <see cref="Node.NeedsGrad"/>). The returned tensors are owned by the
 /// caller (the backward engine), which accumulates and disposes them.</summary>
-public delegate Tensor?[] BackwardFn(Tensor gradOutput, Node node);
+internal delegate Tensor?[] BackwardFn(Tensor gradOutput, Node node);
 
 /// <summary>One recorded operation: which tensors went in, and how to send a gradient back to them.
 /// The tensors an op saves for backward are held through <see cref="Save(Tensor)"/> as handles of their own, released the
 /// moment this node's backward has run.</summary>
-public sealed class Node : IGradNode
+internal sealed class Node : IGradNode
 {
     private readonly List<Tensor> _saved = new();
     private BackwardFn? _backward;

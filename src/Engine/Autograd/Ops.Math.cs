@@ -4,7 +4,7 @@ using Engine.Tensors;
 
 namespace Engine.Autograd;
 
-public static partial class Ops
+internal static partial class Ops
 {
     /// <summary>op(A)·op(B), batched when both are 3-D; a 2-D operand is broadcast and leading dimensions of the
     /// left operand are kept ([B, T, K]·[K, N] → [B, T, N]).</summary>

@@ -3,7 +3,7 @@ using Engine.Tensors;
 
 namespace Engine.Autograd;
 
-public static partial class Ops
+internal static partial class Ops
 {
     /// <summary>Rows of <paramref name="weight"/> [V, D] picked by ids [N] (I32): [N, D] (or ids' shape + D).</summary>
     public static Tensor Embedding(Tensor weight, Tensor ids)

@@ -3,7 +3,7 @@ using Engine.Tensors;
 
 namespace Engine.Autograd;
 
-public static partial class Ops
+internal static partial class Ops
 {
     /// <summary>x·Wᵀ for a frozen NF4 weight W [out, in]: [.., in] → [.., out] in the activation dtype. Backward gives
     /// x its gradient g·W (W dequantized again, nothing of it saved); W itself never gets one (QLoRA's frozen base).</summary>

@@ -6,7 +6,7 @@ namespace Engine.Autograd;
 /// <summary>Differentiable operations. Each one computes its output through the tensors' backend and, when gradients
 /// are being recorded and some input wants one, attaches a <see cref="Node"/> that knows the backward.
 /// Callers write plain forward code; fused variants and recomputation slot in here without changing them.</summary>
-public static partial class Ops
+internal static partial class Ops
 {
     /// <summary>True when an op over these inputs must be recorded.</summary>
     public static bool ShouldRecord(params Tensor[] inputs)

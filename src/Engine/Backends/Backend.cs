@@ -3,7 +3,7 @@ using Engine.Tensors;
 namespace Engine.Backends;
 
 /// <summary>Finds the backend that owns a tensor, and checks that operands share one.</summary>
-public static class Backend
+internal static class Backend
 {
     public static IBackend Of(Tensor t) => (IBackend)t.Device;
 

@@ -9,7 +9,7 @@ namespace Engine.Backends;
 /// Conventions: outputs are passed in (the caller allocates with <see cref="Empty"/>), so a backend may fuse or reuse
 /// buffers freely; "accumulate" means the result is added to what the output holds; floating inputs may be any float
 /// dtype the backend computes in, and reductions are done in fp32 or better.</summary>
-public interface IBackend : IDevice, IDisposable
+internal interface IBackend : IDevice, IDisposable
 {
     /// <summary>The dtype activations are computed in: F32 on the CPU, BF16 on CUDA.</summary>
     DType ActivationType { get; }
@@ -106,8 +106,8 @@ public interface IBackend : IDevice, IDisposable
 }
 
 /// <summary>A trainable tensor with its gradient and two moment buffers (all fp32) and its own weight decay.</summary>
-public readonly record struct AdamWSlot(Tensor Param, Tensor Grad, Tensor M, Tensor V, float WeightDecay);
+internal readonly record struct AdamWSlot(Tensor Param, Tensor Grad, Tensor M, Tensor V, float WeightDecay);
 
 /// <summary>Hyper-parameters of one AdamW step. <see cref="Step"/> counts from 1. Gradients are multiplied by
 /// <see cref="GradScale"/> first (global-norm clipping folds in here).</summary>
-public readonly record struct AdamWHyper(float LearningRate, float Beta1, float Beta2, float Eps, int Step, float GradScale);
+internal readonly record struct AdamWHyper(float LearningRate, float Beta1, float Beta2, float Eps, int Step, float GradScale);

@@ -3,7 +3,7 @@ using Engine.Tensors;
 namespace Engine.Backends;
 
 /// <summary>The M, N, K and batch strides of a (batched) matmul, with the shape checks every backend shares.</summary>
-public readonly record struct MatMulGeometry(int Batch, int M, int N, int K, long StrideA, long StrideB, long StrideC)
+internal readonly record struct MatMulGeometry(int Batch, int M, int N, int K, long StrideA, long StrideB, long StrideC)
 {
     public static MatMulGeometry Of(Tensor a, bool transA, Tensor b, bool transB, Tensor c)
     {

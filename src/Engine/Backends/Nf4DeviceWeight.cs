@@ -10,7 +10,7 @@ namespace Engine.Backends;
 /// <c>fl(NestedCodeMap[code] · NestedAbsmax[block / NestedBlockSize]) + NestedOffset</c> in fp32.
 /// The 16 NF4 code values are the backend's constant (<c>Engine.Quant.Nf4.CodeValues</c>). Owns its tensors.
 /// </summary>
-public sealed class Nf4DeviceWeight : IDisposable
+internal sealed class Nf4DeviceWeight : IDisposable
 {
     public Nf4DeviceWeight(int rows, int cols, int blockSize, Tensor packed, Tensor absmax,
         Tensor? nestedAbsmax = null, Tensor? nestedCodeMap = null, float nestedOffset = 0f, int nestedBlockSize = 256)

@@ -6,7 +6,7 @@ namespace Engine.Checkpoints;
 /// <summary>The <c>quantization_config</c> entry of an HF config.json for a bitsandbytes 4-bit model, as transformers
 /// writes <c>BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=...,
 /// bnb_4bit_compute_dtype="bfloat16").to_dict()</c> (keys sorted, as config.json is saved with sort_keys).</summary>
-public static class BnbQuantizationConfig
+internal static class BnbQuantizationConfig
 {
     public const string Key = "quantization_config";
 

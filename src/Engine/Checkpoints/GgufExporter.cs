@@ -8,11 +8,11 @@ namespace Engine.Checkpoints;
 
 /// <summary>One tensor as written to an exported GGUF file.</summary>
 /// <param name="Shape">PyTorch order ([rows, row length]); the file stores it reversed as ggml dims.</param>
-public readonly record struct GgufExportedTensor(string Name, GgmlType Type, int[] Shape, string SourceName);
+internal readonly record struct GgufExportedTensor(string Name, GgmlType Type, int[] Shape, string SourceName);
 
 /// <summary>What an export wrote: every tensor with its stored type, and notes on tensors that could not take the
 /// requested type.</summary>
-public sealed record GgufExportReport(string Path, GgmlType Type, IReadOnlyList<GgufExportedTensor> Tensors, IReadOnlyList<string> Notes);
+internal sealed record GgufExportReport(string Path, GgmlType Type, IReadOnlyList<GgufExportedTensor> Tensors, IReadOnlyList<string> Notes);
 
 /// <summary>Writes a Llama model as a GGUF v3 file that llama.cpp loads: llama.* hyper-parameters, the SentencePiece
 /// vocabulary as tokenizer.ggml.* ("llama" model), and the weights under llama.cpp's names with q/k rows permuted from
@@ -20,7 +20,7 @@ public sealed record GgufExportReport(string Path, GgmlType Type, IReadOnlyList<
 /// <see cref="GgufTensorPolicy"/>; quantization is ggml's reference quantizers (<see cref="GgmlBlocks"/>), so the
 /// bytes equal those of ggml's quantize_row_*_ref for the same fp32 input. Tensors are read, converted and written
 /// one at a time, so peak extra memory is about one tensor.</summary>
-public static class GgufExporter
+internal static class GgufExporter
 {
     /// <summary>ggml's GGML_QUANT_VERSION, written as general.quantization_version when any tensor is quantized.</summary>
     public const uint QuantizationVersion = 2;

@@ -2,7 +2,7 @@ using Engine.Models;
 namespace Engine.Checkpoints;
 
 /// <summary>llama.cpp's tensor names for the llama architecture, mapped to HF names (anchors-and-formats §7.3).</summary>
-public static class GgufNames
+internal static class GgufNames
 {
     public static IEnumerable<(string Hf, string Gguf)> Map(LlamaConfig c)
     {

@@ -17,7 +17,7 @@ namespace Engine.Checkpoints;
 /// instead refuses the whole model ("no tensor type fallback is defined"), which would make models such as
 /// stories260K (172-wide ffn_down rows) impossible to export at all.</item>
 /// </list></summary>
-public static class GgufTensorPolicy
+internal static class GgufTensorPolicy
 {
     /// <summary>llama.h llama_ftype of a file whose 2-D weights are mostly <paramref name="type"/>
     /// (LLAMA_FTYPE_ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q4_1 3, MOSTLY_Q8_0 7, MOSTLY_Q5_0 8, MOSTLY_Q5_1 9,

@@ -13,7 +13,7 @@ namespace Engine.Checkpoints;
 /// <c>weight.quant_state.bitsandbytes__nf4</c>) and config.json then carries transformers' <c>quantization_config</c>,
 /// so transformers + bitsandbytes load the folder as a 4-bit model; LoRA adapters are not part of the base and are
 /// not written.</summary>
-public static class HfModelWriter
+internal static class HfModelWriter
 {
     public const long DefaultShardBytes = 5L * 1000 * 1000 * 1000;
 

@@ -8,7 +8,7 @@ using Engine.Tensors;
 namespace Engine.Checkpoints;
 
 /// <summary>How to place a model's weights on a backend.</summary>
-public sealed record WeightOptions
+internal sealed record WeightOptions
 {
     /// <summary>Which parameters train (fp32, RequiresGrad); the rest are frozen. Null: none train.</summary>
     public Func<string, bool>? Trainable { get; init; }
@@ -24,11 +24,11 @@ public sealed record WeightOptions
 }
 
 /// <summary>How to quantize projections to NF4: bitsandbytes' defaults (blocks of 64, double quantization on).</summary>
-public sealed record Nf4Options(bool DoubleQuant = true, int BlockSize = 64);
+internal sealed record Nf4Options(bool DoubleQuant = true, int BlockSize = 64);
 
 /// <summary>Creates a Llama model's <see cref="ParameterSet"/>: from a checkpoint (names and shapes checked) or
 /// randomly initialised as transformers does (normal(0, 0.02) for matrices, ones for norms) from a seed.</summary>
-public static class LlamaWeights
+internal static class LlamaWeights
 {
     /// <summary>Every tensor a Llama checkpoint must hold, with its [out, in] shape.</summary>
     public static IEnumerable<(string Name, int[] Shape)> Expected(LlamaConfig c)

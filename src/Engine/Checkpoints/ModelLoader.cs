@@ -5,10 +5,10 @@ using Engine.Tokenizers;
 
 namespace Engine.Checkpoints;
 
-public enum ModelFormat { HfFolder, Llama2c, Gguf }
+internal enum ModelFormat { HfFolder, Llama2c, Gguf }
 
 /// <summary>A model with its tokenizer and where they came from.</summary>
-public sealed class LoadedModel : IDisposable
+internal sealed class LoadedModel : IDisposable
 {
     public required LlamaModel Model { get; init; }
     public ITokenizer? Tokenizer { get; init; }
@@ -25,7 +25,7 @@ public sealed class LoadedModel : IDisposable
 
 /// <summary>Opens a model by path: an HF folder (config.json + safetensors), a llama2.c checkpoint (.bin) or a GGUF
 /// file. Everything is converted to engine's canonical layout (HF names, half-split RoPE rows).</summary>
-public static class ModelLoader
+internal static class ModelLoader
 {
     /// <summary>What kind of model <paramref name="path"/> names, probing the file once: a folder (or its config.json)
     /// is an HF folder, a file with the GGUF magic (or a .gguf name) is GGUF, any other file a llama2.c checkpoint.</summary>

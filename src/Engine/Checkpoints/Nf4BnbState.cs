@@ -13,7 +13,7 @@ namespace Engine.Checkpoints;
 /// <c>QuantState.as_dict(packed=True)</c> (bitsandbytes/functional.py) and <c>pack_dict_to_tensor</c>
 /// (bitsandbytes/utils.py: <c>json.dumps</c> of the non-tensor items, stored as a uint8 tensor).
 /// </summary>
-public static class Nf4BnbState
+internal static class Nf4BnbState
 {
     public const string QuantStateName = "weight.quant_state.bitsandbytes__nf4";
 

@@ -4,4 +4,4 @@ namespace Engine.Checkpoints;
 /// (<c>weight</c>, <c>weight.absmax</c>, …; prepend e.g. <c>model.layers.0.mlp.down_proj.</c>).
 /// <see cref="DType"/> is the safetensors dtype name ("U8", "F32"); <see cref="Data"/> holds the little-endian bytes
 /// and may share memory with the <see cref="Quant.Nf4Weight"/> it came from, so do not modify it.</summary>
-public sealed record Nf4BnbTensor(string Name, string DType, int[] Shape, byte[] Data);
+internal sealed record Nf4BnbTensor(string Name, string DType, int[] Shape, byte[] Data);

@@ -6,11 +6,11 @@ namespace Engine.Checkpoints;
 
 /// <summary>Sizes of a model's base weights: every element as bf16, and as held with NF4 projections (the rest
 /// counted at bf16, as QLoRA keeps embeddings, norms and the LM head in 16 bits).</summary>
-public readonly record struct BaseWeightBytes(long Bf16, long Quantized, int QuantizedProjections, bool DoubleQuant);
+internal readonly record struct BaseWeightBytes(long Bf16, long Quantized, int QuantizedProjections, bool DoubleQuant);
 
 /// <summary>QLoRA's frozen base: the seven projections of every layer in NF4 (bitsandbytes layout, optionally double
 /// quantized); embeddings, norms and the LM head stay in higher precision, as QLoRA does.</summary>
-public static class Nf4Quantization
+internal static class Nf4Quantization
 {
     /// <summary>Replaces every dense projection with an <see cref="Nf4Linear"/> and frees its dense weight. The codes
     /// are those bitsandbytes gives the weight rounded to bf16 (see <see cref="Nf4Linear.Quantize"/>). Returns the number

@@ -9,7 +9,7 @@ namespace Engine.Checkpoints;
 
 /// <summary>Reads and writes LoRA adapters in PEFT's format: adapter_config.json + adapter_model.safetensors (metadata
 /// {"format": "pt"}), tensor names base_model.model.model.layers.{i}.{module}.lora_{A,B}.weight.</summary>
-public static class PeftAdapterIO
+internal static class PeftAdapterIO
 {
     public const string ConfigFile = "adapter_config.json";
     public const string WeightsFile = "adapter_model.safetensors";

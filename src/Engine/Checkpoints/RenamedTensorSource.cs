@@ -4,7 +4,7 @@ namespace Engine.Checkpoints;
 
 /// <summary>Presents another source's tensors under other names (GGUF names as HF names). Does not own the inner source
 /// unless asked to.</summary>
-public sealed class RenamedTensorSource : ITensorSource
+internal sealed class RenamedTensorSource : ITensorSource
 {
     private readonly ITensorSource _inner;
     private readonly Dictionary<string, string> _toInner;

@@ -7,7 +7,7 @@ namespace Engine.Checkpoints;
 /// layout of Meta's original weights, llama2.c and llama.cpp/GGUF (dimension 2i pairs with 2i+1).
 /// <see cref="HalfToInterleaved{T}"/> is llama.cpp's converter <c>permute</c>: per head, new row 2i ← old row i and
 /// new row 2i+1 ← old row i + d/2. For k pass the number of kv heads. Biases are the cols = 1 case.</summary>
-public static class RopeLayout
+internal static class RopeLayout
 {
     public static void HalfToInterleaved<T>(Span<T> weight, int rows, int cols, int nHeads) where T : unmanaged =>
         Permute(weight, rows, cols, nHeads, toInterleaved: true);

@@ -5,7 +5,7 @@ namespace Engine.Data;
 /// <see cref="ConversationSample.Context"/> the input. A system prompt, when the sample has one, replaces Alpaca's
 /// preamble sentence. Later exchanges of a multi-turn conversation continue after the EOS as
 /// <c>"### Instruction:\n{user}\n\n### Response:\n{assistant}" EOS</c> without repeating the preamble.</summary>
-public sealed class AlpacaTemplate : ChatTemplate
+internal sealed class AlpacaTemplate : ChatTemplate
 {
     public const string TemplateName = "alpaca";
     public const string PreambleWithInput =

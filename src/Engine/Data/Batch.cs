@@ -2,7 +2,7 @@ namespace Engine.Data;
 
 /// <summary>A padded batch, row-major [BatchSize, SeqLen]. Rows are right-padded with the pad id and −100 targets;
 /// with causal attention real tokens never attend to the padding that follows them, so no attention mask is needed.</summary>
-public sealed class Batch
+internal sealed class Batch
 {
     public Batch(int[] inputIds, int[] targets, int batchSize, int seqLen, int[] lengths, LoaderPosition position)
     {

@@ -3,7 +3,7 @@ namespace Engine.Data;
 /// <summary>Renders a sample into segments: text to tokenize, BOS/EOS to insert as ids, and which parts are learned.
 /// Templates never emit the sample's first BOS unless their format shows it (llama-2); <see cref="SampleEncoder"/> adds
 /// BOS in front when the first segment is not one.</summary>
-public abstract class ChatTemplate
+internal abstract class ChatTemplate
 {
     public abstract string Name { get; }
 

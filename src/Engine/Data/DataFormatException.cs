@@ -3,7 +3,7 @@ namespace Engine.Data;
 /// <summary>A training-data file that cannot be read: the message names the file, the record (0-based index and its
 /// "id" when it has one), the field, and what was expected, e.g.
 /// <c>data.json: record 3 (id "identity_3"), field conversations[1].from: unknown role "bot"; expected ...</c>.</summary>
-public sealed class DataFormatException : FileFormatException
+internal sealed class DataFormatException : FileFormatException
 {
     public DataFormatException(string path, int? record, string? recordId, string? field, string problem, Exception? inner = null)
         : base(path, Where(record, recordId, field), problem, inner!)

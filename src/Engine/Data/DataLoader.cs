@@ -9,7 +9,7 @@ namespace Engine.Data;
 /// into megabatches of batchSize·min(50, max(1, n/(4·batchSize))) sequences, each sorted longest first and cut into
 /// batches; the batch holding the longest sequence is moved to the front so a too-large batch fails on the first
 /// step.</para></summary>
-public sealed class DataLoader
+internal sealed class DataLoader
 {
     private readonly IReadOnlyList<TrainingSequence> _sequences;
     private int _plannedEpoch = -1;

@@ -4,16 +4,16 @@ using Engine.Tokenizers;
 
 namespace Engine.Data;
 
-public readonly record struct PreviewToken(int Id, string Piece, bool Learned);
+internal readonly record struct PreviewToken(int Id, string Piece, bool Learned);
 
 /// <summary>One sample as the trainer will see it.</summary>
 /// <param name="RenderedText">The template's output with special tokens written as their pieces.</param>
 /// <param name="Tokens">The encoded tokens, truncated to the maximum length; Learned = its label is not −100.</param>
 /// <param name="FullLength">Token count before truncation.</param>
-public sealed record PreviewSample(int Index, string? Id, string RenderedText, IReadOnlyList<PreviewToken> Tokens, int LearnedCount, int FullLength, bool Truncated);
+internal sealed record PreviewSample(int Index, string? Id, string RenderedText, IReadOnlyList<PreviewToken> Tokens, int LearnedCount, int FullLength, bool Truncated);
 
 /// <summary>For <c>engine data preview</c>: what the first samples look like after template, tokenizer and masking.</summary>
-public static class DataPreview
+internal static class DataPreview
 {
     public static List<PreviewSample> Build(IReadOnlyList<Sample> samples, ChatTemplate template, ITokenizer tokenizer,
         int count, int maxLength, bool trainOnInputs = false)

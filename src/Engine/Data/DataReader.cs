@@ -12,7 +12,7 @@ namespace Engine.Data;
 /// (Alpaca) or "text"; every record must then have that layout.</item>
 /// <item>Any other extension: read as plain text.</item>
 /// </list></summary>
-public static class DataReader
+internal static class DataReader
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 

@@ -3,7 +3,7 @@ namespace Engine.Data;
 /// <summary>A tokenized sample. <see cref="Labels"/> is aligned with <see cref="InputIds"/> (HF convention):
 /// Labels[i] = InputIds[i] where token i is learned, else <see cref="IgnoreIndex"/>. Labels[0] (BOS) is always ignored.
 /// The shift to next-token targets happens in <see cref="TrainingSequence.FromSample"/>.</summary>
-public sealed class EncodedSample
+internal sealed class EncodedSample
 {
     public const int IgnoreIndex = -100;
 
@@ -35,4 +35,4 @@ public sealed class EncodedSample
 /// <param name="Truncated">Kept samples that were cut to the maximum length.</param>
 /// <param name="Tokens">Tokens in kept samples.</param>
 /// <param name="LearnedTokens">Learned tokens (labels ≠ -100) in kept samples.</param>
-public sealed record EncodeStats(int Samples, int Kept, int DroppedNoLearnedTokens, int Truncated, long Tokens, long LearnedTokens, int LongestSample);
+internal sealed record EncodeStats(int Samples, int Kept, int DroppedNoLearnedTokens, int Truncated, long Tokens, long LearnedTokens, int LongestSample);

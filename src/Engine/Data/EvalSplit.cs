@@ -4,7 +4,7 @@ namespace Engine.Data;
 
 /// <summary>--eval-split: holds out a seeded random subset of samples (split before encoding and packing, so no
 /// evaluation text leaks into training windows). Both parts keep file order.</summary>
-public static class EvalSplit
+internal static class EvalSplit
 {
     /// <param name="fraction">In (0, 1): the eval part gets round(n·fraction) samples, at least 1 and at most n−1.</param>
     public static (List<Sample> Train, List<Sample> Eval) Split(IReadOnlyList<Sample> samples, double fraction, ulong seed)

@@ -6,7 +6,7 @@ namespace Engine.Data;
 /// combined user content and the reply stripped of surrounding whitespace, as Meta does. A trailing user turn renders as
 /// <c>BOS "[INST] {user} [/INST]"</c>. No default system prompt. The learned part is the reply with its trailing space
 /// (Meta encodes "answer " before EOS, so the model must produce that space) and the EOS.</summary>
-public sealed class Llama2Template : ChatTemplate
+internal sealed class Llama2Template : ChatTemplate
 {
     public const string TemplateName = "llama-2";
     private const string BeginSystem = "<<SYS>>\n", EndSystem = "\n<</SYS>>\n\n";

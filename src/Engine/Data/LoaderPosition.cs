@@ -3,7 +3,7 @@ namespace Engine.Data;
 /// <summary>Where a <see cref="DataLoader"/> is: the next batch to yield is batch <see cref="Batch"/> (0-based) of epoch
 /// <see cref="Epoch"/> (0-based). Save it with a checkpoint; a loader over the same data and settings set to it yields
 /// exactly the batches the original would have. "epoch:batch" round-trips through <see cref="ToString"/>/<see cref="Parse"/>.</summary>
-public readonly record struct LoaderPosition(int Epoch, int Batch)
+internal readonly record struct LoaderPosition(int Epoch, int Batch)
 {
     public override string ToString() => $"{Epoch}:{Batch}";
 

@@ -6,7 +6,7 @@ namespace Engine.Data;
 /// whitespace ignored), those lines are the only separators, so blank lines inside a document stay in it (TinyStories
 /// and GPT-2 style dumps). Otherwise blocks are separated by one or more blank lines. Blocks are trimmed; empty ones
 /// are dropped.</summary>
-public static class PlainTextReader
+internal static class PlainTextReader
 {
     public const string EndOfText = "<|endoftext|>";
 

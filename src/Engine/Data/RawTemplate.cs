@@ -2,7 +2,7 @@ namespace Engine.Data;
 
 /// <summary>Plain causal-LM text: the text then EOS, all learned. A conversation renders as its system prompt and turns
 /// joined by blank lines, the assistant turns learned, with a learned EOS after a final assistant turn.</summary>
-public sealed class RawTemplate : ChatTemplate
+internal sealed class RawTemplate : ChatTemplate
 {
     public const string TemplateName = "raw";
 

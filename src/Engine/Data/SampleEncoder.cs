@@ -20,7 +20,7 @@ namespace Engine.Data;
 /// <item>Samples longer than <c>maxLength</c> keep their first <c>maxLength</c> tokens (BOS included), labels alike;
 /// a sample with no learned token left is dropped (<see cref="Encode"/> returns null).</item>
 /// </list></summary>
-public sealed class SampleEncoder
+internal sealed class SampleEncoder
 {
     private readonly ITokenizer _tokenizer;
     private readonly ChatTemplate _template;

@@ -6,7 +6,7 @@ namespace Engine.Data;
 /// window's first token, so no learned token is lost at a boundary. The last partial window is padded with
 /// <c>padId</c> and −100 targets rather than dropped, so a small dataset keeps all its tokens. Windows with no
 /// learned target are left out.</summary>
-public static class SequencePacker
+internal static class SequencePacker
 {
     public static List<TrainingSequence> Pack(IReadOnlyList<EncodedSample> samples, int windowLength, int padId, out int droppedWindows)
     {

@@ -2,7 +2,7 @@ using System.Text;
 
 namespace Engine.Data;
 
-public enum SegmentKind
+internal enum SegmentKind
 {
     /// <summary>Text to tokenize.</summary>
     Text,
@@ -14,7 +14,7 @@ public enum SegmentKind
 
 /// <summary>A piece of a rendered sample. <see cref="Learned"/> marks the parts the model is trained to produce
 /// (assistant replies and the EOS that ends them); everything else is context whose tokens get label -100.</summary>
-public readonly record struct TemplateSegment(SegmentKind Kind, string Text, bool Learned)
+internal readonly record struct TemplateSegment(SegmentKind Kind, string Text, bool Learned)
 {
     public static TemplateSegment Prompt(string text) => new(SegmentKind.Text, text, false);
     public static TemplateSegment Reply(string text) => new(SegmentKind.Text, text, true);

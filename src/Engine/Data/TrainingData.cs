@@ -3,7 +3,7 @@ using Engine.Tokenizers;
 namespace Engine.Data;
 
 /// <summary>The data flags of <c>engine train</c>.</summary>
-public sealed record DataOptions
+internal sealed record DataOptions
 {
     /// <summary>--data: the training file (required; the built-in demo fills in its sample conversations).</summary>
     public string? DataPath { get; init; }
@@ -22,7 +22,7 @@ public sealed record DataOptions
 }
 
 /// <summary>Everything <c>engine train</c> needs from the data layer.</summary>
-public sealed record PreparedData(
+internal sealed record PreparedData(
     Dataset TrainFile,
     ChatTemplate Template,
     DataLoader Train,
@@ -34,7 +34,7 @@ public sealed record PreparedData(
     IReadOnlyList<string> Notes);
 
 /// <summary>Reads, splits, renders, tokenizes and batches training data.</summary>
-public static class TrainingData
+internal static class TrainingData
 {
     /// <summary>The pad id: the tokenizer's pad token when it has one, else UNK (what FastChat sets for Llama:
     /// <c>tokenizer.pad_token = tokenizer.unk_token</c>). Padded positions carry −100 targets and sit after every real

@@ -3,7 +3,7 @@ namespace Engine.Data;
 /// <summary>One row of a batch before padding: input ids and next-token targets of the same length.
 /// Targets[t] is the token the model must predict at position t from positions ≤ t, i.e. the label of position t+1
 /// (−100 = no loss). The shift is done here, once, so the loss is a plain per-position cross-entropy.</summary>
-public sealed class TrainingSequence
+internal sealed class TrainingSequence
 {
     public TrainingSequence(int[] inputIds, int[] targets)
     {

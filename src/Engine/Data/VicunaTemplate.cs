@@ -3,7 +3,7 @@ namespace Engine.Data;
 /// <summary>FastChat's vicuna_v1.1 (SeparatorStyle.ADD_COLON_TWO, sep " ", sep2 "&lt;/s&gt;"):
 /// <c>system + " " + "USER: m1 ASSISTANT: r1&lt;/s&gt;USER: m2 ASSISTANT: r2&lt;/s&gt;"</c>. As in FastChat, an empty
 /// message renders as "ROLE:" with no separator. The reply and its closing EOS are learned.</summary>
-public sealed class VicunaTemplate : ChatTemplate
+internal sealed class VicunaTemplate : ChatTemplate
 {
     public const string TemplateName = "vicuna_v1.1";
     public const string DefaultSystem =

@@ -3,7 +3,7 @@ namespace Engine.Formats;
 /// <summary>Table-driven reflected CRC-32 (initial value and final XOR 0xFFFFFFFF). Two polynomials are used by the
 /// sinks: IEEE 802.3 for PNG chunks and Castagnoli (CRC-32C) for TFRecord framing. Owned here because the BCL's public
 /// CRC-32 lives in System.IO.Hashing, which the project does not reference.</summary>
-public sealed class Crc32
+internal sealed class Crc32
 {
     /// <summary>CRC-32 of zlib/PNG (reflected polynomial 0xEDB88320); check value of "123456789" is 0xCBF43926.</summary>
     public static readonly Crc32 Ieee = new(0xEDB88320u);

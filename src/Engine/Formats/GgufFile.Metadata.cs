@@ -2,7 +2,7 @@ namespace Engine.Formats;
 
 /// <summary>Typed metadata lookups. A missing key or a value of another type is a <see cref="FileFormatException"/>
 /// naming the file, the key, the type found and the type expected.</summary>
-public sealed partial class GgufFile
+internal sealed partial class GgufFile
 {
     public bool ContainsKey(string key) => _metadata.ContainsKey(key);
 

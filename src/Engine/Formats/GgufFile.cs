@@ -6,7 +6,7 @@ namespace Engine.Formats;
 /// <summary>A memory-mapped GGUF file (versions 2 and 3, little-endian): metadata in file order, tensor infos, and
 /// the aligned data section. Every count, string, array and tensor range is checked against the file when it is
 /// opened. Tensor names stay as stored (blk.0.attn_q.weight); shapes are given in PyTorch order.</summary>
-public sealed partial class GgufFile : ITensorSource
+internal sealed partial class GgufFile : ITensorSource
 {
     public const uint Magic = 0x46554747; // "GGUF" read as little-endian uint32
     public const uint DefaultAlignment = 32;

@@ -5,7 +5,7 @@ namespace Engine.Formats;
 /// <summary>One GGUF tensor info. <see cref="Dims"/> is in ggml order (Dims[0] = ne[0], the contiguous axis);
 /// <see cref="Shape"/> is the same reversed (PyTorch order, outermost first). <see cref="Offset"/> is relative to the
 /// start of the data section, <see cref="ByteSize"/> is the stored size without padding.</summary>
-public sealed record GgufTensorInfo(string Name, long[] Dims, GgmlType Type, long Offset, long ByteSize)
+internal sealed record GgufTensorInfo(string Name, long[] Dims, GgmlType Type, long Offset, long ByteSize)
 {
     public int[] Shape => Dims.Reverse().Select(d => (int)d).ToArray();
 

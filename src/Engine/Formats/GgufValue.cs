@@ -3,7 +3,7 @@ namespace Engine.Formats;
 /// <summary>One GGUF metadata value. <see cref="Value"/> holds the CLR value of the type (byte, sbyte, ushort, short,
 /// uint, int, float, bool, string, ulong, long, double); for arrays it holds a typed array of the element type
 /// (string[] for arrays of strings, GgufValue[] for arrays of arrays) and <see cref="ElementType"/> says which.</summary>
-public sealed class GgufValue
+internal sealed class GgufValue
 {
     private GgufValue(GgufValueType type, object value, GgufValueType elementType = default)
     {

@@ -1,7 +1,7 @@
 namespace Engine.Formats;
 
 /// <summary>GGUF metadata value types (gguf_type), with their ids as stored.</summary>
-public enum GgufValueType : uint
+internal enum GgufValueType : uint
 {
     UInt8 = 0,
     Int8 = 1,

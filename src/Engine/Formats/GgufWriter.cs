@@ -8,7 +8,7 @@ namespace Engine.Formats;
 /// <summary>Writes a GGUF v3 file: metadata in insertion order, tensor infos in insertion order, the data section
 /// aligned to <c>general.alignment</c> (uint32, default 32) with every tensor padded to the alignment. The file is
 /// written atomically (temporary file in the same folder, flushed, renamed). Names are written as given.</summary>
-public sealed class GgufWriter
+internal sealed class GgufWriter
 {
     /// <summary>ggml's GGML_MAX_NAME is 64 bytes including the terminating NUL.</summary>
     public const int MaxTensorNameBytes = 63;

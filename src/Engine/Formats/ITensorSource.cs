@@ -5,7 +5,7 @@ namespace Engine.Formats;
 /// <summary>What a weight file says about one tensor: its name as stored, shape (outermost first, PyTorch order),
 /// and element type on disk. <see cref="FileType"/> is the on-disk type name when it is not a plain dtype
 /// (a GGUF block type such as "q4_0"), otherwise null.</summary>
-public sealed record TensorEntry(string Name, int[] Shape, DType DType, string? FileType = null)
+internal sealed record TensorEntry(string Name, int[] Shape, DType DType, string? FileType = null)
 {
     public long NumElements
     {
@@ -20,7 +20,7 @@ public sealed record TensorEntry(string Name, int[] Shape, DType DType, string? 
 
 /// <summary>A set of named tensors read from a file (or several, for sharded checkpoints). Readers check every offset
 /// and length against the file before handing out bytes, and name the file and tensor in every error.</summary>
-public interface ITensorSource : IDisposable
+internal interface ITensorSource : IDisposable
 {
     /// <summary>The file (or folder) this source was read from, for error messages.</summary>
     string Path { get; }

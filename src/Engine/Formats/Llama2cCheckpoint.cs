@@ -7,7 +7,7 @@ namespace Engine.Formats;
 /// tensor names and [out, in] shapes. Versions: 0 (legacy: 7-int header, fp32, legacy RoPE tables skipped), 1 ("ak42"
 /// fp32 with a 256-byte header) and 2 ("ak42" Q8_0 groups, dequantized to fp32 on read). q/k rows stay in llama2.c's
 /// interleaved RoPE layout (Checkpoints/RopeLayout converts it). The file size must match the header exactly.</summary>
-public sealed class Llama2cCheckpoint : ITensorSource
+internal sealed class Llama2cCheckpoint : ITensorSource
 {
     private readonly MappedFile _file;
     private readonly Dictionary<string, Segment> _segments;

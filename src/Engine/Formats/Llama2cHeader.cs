@@ -4,7 +4,7 @@ namespace Engine.Formats;
 /// positive; whether the classifier is tied to the embedding is <see cref="SharedClassifier"/> (version 0 stores it
 /// as the sign of vocab_size, versions 1 and 2 as a flag byte). <see cref="GroupSize"/> is the Q8_0 group size of
 /// version 2 files, 0 otherwise.</summary>
-public sealed record Llama2cHeader(
+internal sealed record Llama2cHeader(
     int Version, int Dim, int HiddenDim, int NLayers, int NHeads, int NKvHeads, int VocabSize, int SeqLen,
     bool SharedClassifier, int GroupSize = 0)
 {

@@ -5,7 +5,7 @@ namespace Engine.Formats;
 
 /// <summary>Minimal PNG writer: 8-bit RGB, no interlace, filter type 0 on every row, one IDAT chunk. Enough for plots,
 /// whose large flat areas deflate well without per-row filtering.</summary>
-public static class PngEncoder
+internal static class PngEncoder
 {
     private static ReadOnlySpan<byte> Signature => [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 

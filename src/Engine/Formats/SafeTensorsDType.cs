@@ -5,7 +5,7 @@ namespace Engine.Formats;
 /// <summary>A safetensors element type: its header spelling ("F32", "BF16", "I64"...), size, and the engine
 /// <see cref="DType"/> it maps to. Types the engine has no DType for are exposed as U8 bytes with
 /// <see cref="TensorEntry.FileType"/> naming the stored type in lower case ("i64").</summary>
-public sealed record SafeTensorsDType(string Name, int Size, DType? Native)
+internal sealed record SafeTensorsDType(string Name, int Size, DType? Native)
 {
     public static readonly SafeTensorsDType F32 = new("F32", 4, DType.F32);
     public static readonly SafeTensorsDType F16 = new("F16", 2, DType.F16);

@@ -6,7 +6,7 @@ namespace Engine.Formats;
 /// <summary>A memory-mapped .safetensors file: u64 LE header length N, N bytes of JSON
 /// ({"name": {"dtype", "shape", "data_offsets": [begin, end]}, optional "__metadata__": {string: string}}), then the
 /// data section that the offsets index into. Every entry is checked when the file is opened.</summary>
-public sealed class SafeTensorsFile : ITensorSource
+internal sealed class SafeTensorsFile : ITensorSource
 {
     /// <summary>The same cap as the reference implementation, so a corrupt length cannot make us read 2^63 bytes.</summary>
     public const long MaxHeaderBytes = 100_000_000;

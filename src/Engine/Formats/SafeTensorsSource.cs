@@ -3,7 +3,7 @@ namespace Engine.Formats;
 /// <summary>Opens a Hugging Face style checkpoint: a folder with <c>model.safetensors</c> or a sharded
 /// <c>model.safetensors.index.json</c> (the single file wins when both exist, as in transformers), or a path to
 /// either file directly.</summary>
-public static class SafeTensorsSource
+internal static class SafeTensorsSource
 {
     public const string SingleFileName = "model.safetensors";
     public const string IndexFileName = "model.safetensors.index.json";

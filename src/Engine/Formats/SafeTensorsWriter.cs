@@ -12,7 +12,7 @@ namespace Engine.Formats;
 /// JSON ("__metadata__" first, then tensors) padded with spaces to a multiple of 8 bytes, tensors ordered by element
 /// size (largest first, so every tensor stays aligned to its element size) then by name. Files are written atomically
 /// (temporary file in the same folder, flushed, renamed).</summary>
-public sealed class SafeTensorsWriter
+internal sealed class SafeTensorsWriter
 {
     private readonly List<Item> _items = new();
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);

@@ -5,7 +5,7 @@ namespace Engine.Formats;
 /// <summary>A checkpoint split over several .safetensors files, described by a <c>model.safetensors.index.json</c>
 /// ({"metadata": {...}, "weight_map": {tensor name: shard file name}}). Shard names are resolved next to the index
 /// and must not leave its folder; every listed tensor is checked to be present in its shard.</summary>
-public sealed class ShardedSafeTensors : ITensorSource
+internal sealed class ShardedSafeTensors : ITensorSource
 {
     private readonly Dictionary<string, SafeTensorsFile> _byTensor;
     private readonly List<string> _names;

@@ -6,7 +6,7 @@ namespace Engine.Formats;
 /// int64 step = 2; string file_version = 3; Summary summary = 5 }, Summary{ repeated Value value = 1 },
 /// Value{ string tag = 1; float simple_value = 2 }. Other fields are skipped on read. Event files frame these
 /// messages as <see cref="TfRecord"/>s.</summary>
-public sealed record TensorBoardEvent(double WallTime, long Step, string? FileVersion, IReadOnlyList<(string Tag, float Value)> Scalars)
+internal sealed record TensorBoardEvent(double WallTime, long Step, string? FileVersion, IReadOnlyList<(string Tag, float Value)> Scalars)
 {
     /// <summary>The file_version TensorBoard expects in the first record of an event file.</summary>
     public const string CurrentFileVersion = "brain.Event:2";

@@ -4,7 +4,7 @@ namespace Engine.Formats;
 
 /// <summary>TFRecord framing: uint64 LE length, uint32 masked CRC-32C of those 8 bytes, the data, uint32 masked
 /// CRC-32C of the data.</summary>
-public static class TfRecord
+internal static class TfRecord
 {
     public const int HeaderSize = 12;
     public const int FooterSize = 4;

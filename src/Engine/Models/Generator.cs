@@ -5,7 +5,7 @@ using Engine.Tensors;
 namespace Engine.Models;
 
 /// <summary>Autoregressive generation with a KV cache: the prompt is fed in one forward, then one token per step.</summary>
-public sealed class Generator
+internal sealed class Generator
 {
     private readonly LlamaModel _model;
 

@@ -4,7 +4,7 @@ using Engine.Tensors;
 namespace Engine.Models;
 
 /// <summary>Keys and values of every layer for one sequence (batch 1), [maxT, Hkv, Dh] each, filled as tokens are fed.</summary>
-public sealed class KvCache : IDisposable
+internal sealed class KvCache : IDisposable
 {
     private readonly Tensor[] _k, _v;
 

@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 namespace Engine.Models;
 
 /// <summary>Llama architecture hyper-parameters, with HF config.json names and defaults.</summary>
-public sealed record LlamaConfig
+internal sealed record LlamaConfig
 {
     public int HiddenSize { get; init; }
     public int IntermediateSize { get; init; }

@@ -5,7 +5,7 @@ namespace Engine.Models;
 
 /// <summary>One decoder layer's weights. The seven projections are <see cref="ILinear"/>s so that LoRA and NF4 can
 /// replace them in place.</summary>
-public sealed class LlamaLayer
+internal sealed class LlamaLayer
 {
     public required int Index { get; init; }
     public required Tensor AttnNorm { get; init; }

@@ -7,7 +7,7 @@ namespace Engine.Models;
 
 /// <summary>A Llama decoder: token embedding, N pre-norm layers (GQA self-attention with RoPE, SwiGLU MLP), final
 /// RMSNorm and LM head. Weights are in HF layout (q/k rows in rotate-half order) whatever file they came from.</summary>
-public sealed class LlamaModel : IDisposable
+internal sealed class LlamaModel : IDisposable
 {
     /// <param name="projections">Layer projections built elsewhere (NF4 weights), by weight name
     /// (model.layers.{i}.self_attn.q_proj.weight); the others are dense weights from <paramref name="parameters"/>.

@@ -2,7 +2,7 @@ namespace Engine.Models;
 
 /// <summary>HF transformers' tensor names for a Llama model: the canonical names engine uses everywhere
 /// (checkpoints, PEFT adapters, --trainable patterns).</summary>
-public static class LlamaNames
+internal static class LlamaNames
 {
     public const string Embed = "model.embed_tokens.weight";
     public const string FinalNorm = "model.norm.weight";

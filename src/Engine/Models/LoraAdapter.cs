@@ -6,7 +6,7 @@ namespace Engine.Models;
 
 /// <summary>LoRA adapters attached to a Llama model's projections, named as PEFT saves them
 /// (base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight [r, in], ...lora_B.weight [out, r]).</summary>
-public sealed class LoraAdapter : IDisposable
+internal sealed class LoraAdapter : IDisposable
 {
     private LoraAdapter(LoraOptions options, ParameterSet parameters)
     {

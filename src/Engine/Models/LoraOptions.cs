@@ -2,7 +2,7 @@ namespace Engine.Models;
 
 /// <summary>LoRA hyper-parameters. Defaults: all seven Llama projections (the default), r 8, alpha 16 and
 /// dropout 0.05 (FastChat's train_lora defaults).</summary>
-public sealed record LoraOptions
+internal sealed record LoraOptions
 {
     public int R { get; init; } = 8;
     public float Alpha { get; init; } = 16f;

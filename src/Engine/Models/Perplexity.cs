@@ -8,7 +8,7 @@ namespace Engine.Models;
 
 /// <summary>Negative log-likelihood of texts: each text is its own sequence, BOS first, truncated to the model's
 /// context, every next token scored.</summary>
-public static class Perplexity
+internal static class Perplexity
 {
     public readonly record struct Score(long Tokens, double Nll)
     {

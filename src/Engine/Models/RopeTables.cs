@@ -4,7 +4,7 @@ using Engine.Tensors;
 namespace Engine.Models;
 
 /// <summary>cos/sin of position·θ^(−2i/d) for i &lt; d/2, computed in float64 and stored fp32 [maxPos, d/2].</summary>
-public sealed class RopeTables : IDisposable
+internal sealed class RopeTables : IDisposable
 {
     public RopeTables(IBackend be, int maxPositions, int headDim, double theta)
     {

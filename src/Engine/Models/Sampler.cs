@@ -3,7 +3,7 @@ using Engine.Tensors;
 namespace Engine.Models;
 
 /// <summary>Sampling settings. Temperature 0 is greedy (argmax, first index on ties); TopK 0 and TopP 1 disable those filters.</summary>
-public sealed record SamplingOptions
+internal sealed record SamplingOptions
 {
     public float Temperature { get; init; } = 0f;
     public int TopK { get; init; }
@@ -12,7 +12,7 @@ public sealed record SamplingOptions
 }
 
 /// <summary>Picks the next token from a row of logits on the host.</summary>
-public sealed class Sampler
+internal sealed class Sampler
 {
     private readonly SamplingOptions _o;
     private readonly Rng _rng;

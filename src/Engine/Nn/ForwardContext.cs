@@ -3,7 +3,7 @@ namespace Engine.Nn;
 /// <summary>What a forward pass needs to know beyond its inputs: whether it trains (dropout on) and the seed from which
 /// every dropout mask of this step is derived (each module mixes in its own id, so masks differ per module but are
 /// reproduced exactly when a checkpointed layer is recomputed).</summary>
-public sealed record ForwardContext(bool Training, ulong DropoutSeed)
+internal sealed record ForwardContext(bool Training, ulong DropoutSeed)
 {
     public static ForwardContext Inference { get; } = new(false, 0);
 

@@ -5,7 +5,7 @@ namespace Engine.Nn;
 
 /// <summary>A dense weight [out, in]. A trainable fp32 master weight is cast to the activation dtype for the product
 /// (a no-op on the CPU); the gradient flows back through the cast into the fp32 master's gradient.</summary>
-public sealed class Linear : ILinear
+internal sealed class Linear : ILinear
 {
     public Linear(Tensor weight)
     {

@@ -5,7 +5,7 @@ namespace Engine.Nn;
 
 /// <summary>PEFT's LoRA: y = base(x) + scaling·B·A·dropout(x), with A [r, in] and B [out, r] trainable and the base
 /// frozen. B starts at zero, so a fresh adapter reproduces the base model exactly.</summary>
-public sealed class LoraLinear : ILinear
+internal sealed class LoraLinear : ILinear
 {
     public LoraLinear(ILinear baseLinear, Tensor a, Tensor b, float scaling, float dropout, int moduleId)
     {

@@ -9,7 +9,7 @@ namespace Engine.Nn;
 /// <summary>A frozen NF4 (bitsandbytes, optionally double-quantized) weight [out, in]: QLoRA's base layer. Only the
 /// quantized data lives on the backend; each product dequantizes what it needs (see <see cref="IBackend.Nf4MatMul"/>).
 /// Owns its device weight.</summary>
-public sealed class Nf4Linear : ILinear, IDisposable
+internal sealed class Nf4Linear : ILinear, IDisposable
 {
     public Nf4Linear(Nf4DeviceWeight weight, string originalDType = "bfloat16")
     {

@@ -4,7 +4,7 @@ using Engine.Tensors;
 namespace Engine.Nn;
 
 /// <summary>A model's tensors by their checkpoint names (HF names for Llama), in insertion order. Owns them.</summary>
-public sealed class ParameterSet : IDisposable
+internal sealed class ParameterSet : IDisposable
 {
     private readonly Dictionary<string, Tensor> _byName = new();
     private readonly List<string> _order = new();

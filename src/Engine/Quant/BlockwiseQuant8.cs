@@ -8,7 +8,7 @@ namespace Engine.Quant;
 /// Per block: absmax = max|x| (as in <see cref="Nf4Quantizer"/>), each x · fastrcp(absmax) goes to the code entry
 /// <see cref="QuantizeValue"/> picks; dequantized x = code[q] · absmax.
 /// </summary>
-public static class BlockwiseQuant8
+internal static class BlockwiseQuant8
 {
     public const int DefaultBlockSize = 256;
 

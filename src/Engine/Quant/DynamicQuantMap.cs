@@ -8,7 +8,7 @@ namespace Engine.Quant;
 /// for each exponent i, <c>torch.linspace(0.1, 1, k)</c> (fp32), bin means (b[j] + b[j+1]) / 2, scaled by the fp32
 /// value of 10^(i - (maxExponentBits - 1)) and mirrored for the signed map; then 0 and 1.0; sorted.
 /// </summary>
-public static class DynamicQuantMap
+internal static class DynamicQuantMap
 {
     private static readonly float[] SignedMap = Create(signed: true);
 

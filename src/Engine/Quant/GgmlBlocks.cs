@@ -5,7 +5,7 @@ namespace Engine.Quant;
 /// <summary>Converts fp32 values to and from any <see cref="GgmlType"/>'s on-disk bytes. Quantization is byte-exact
 /// with ggml's reference quantizers (quantize_row_*_ref); large inputs are split over threads by whole blocks, which
 /// gives the same bytes because blocks are independent.</summary>
-public static class GgmlBlocks
+internal static class GgmlBlocks
 {
     // Blocks per parallel work item: big enough to amortize scheduling, small enough to balance a 7B layer.
     private const int BlocksPerChunk = 8192;

@@ -2,7 +2,7 @@ namespace Engine.Quant;
 
 /// <summary>ggml tensor element types this engine reads and writes. The values are ggml's own type ids as stored
 /// in GGUF tensor infos; ids of types we do not support are not listed (see <see cref="GgmlTypes.DescribeId"/>).</summary>
-public enum GgmlType : uint
+internal enum GgmlType : uint
 {
     F32 = 0,
     F16 = 1,
@@ -15,7 +15,7 @@ public enum GgmlType : uint
 }
 
 /// <summary>Block geometry and names of <see cref="GgmlType"/> (ggml's <c>ggml_type_traits</c>: blck_size, type_size).</summary>
-public static class GgmlTypes
+internal static class GgmlTypes
 {
     /// <summary>Elements per block of every quantized type we support (QK4_0 = QK4_1 = QK5_0 = QK5_1 = QK8_0).</summary>
     public const int QK = 32;

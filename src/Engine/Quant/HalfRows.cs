@@ -6,7 +6,7 @@ namespace Engine.Quant;
 
 /// <summary>Rows of fp32 to and from little-endian fp16/bf16 bytes, as stored in GGUF and safetensors.
 /// Both directions round to nearest even, the same as <see cref="HalfConversions"/> and ggml's GGML_FP32_TO_FP16.</summary>
-public static class HalfRows
+internal static class HalfRows
 {
     public static void ToF16(ReadOnlySpan<float> src, Span<byte> dst)
     {

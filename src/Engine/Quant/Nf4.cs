@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 namespace Engine.Quant;
 
 /// <summary>The NF4 (4-bit NormalFloat) data type exactly as bitsandbytes defines it.</summary>
-public static class Nf4
+internal static class Nf4
 {
     /// <summary>The 16 code values, index = 4-bit code: bitsandbytes <c>get_4bit_type("nf4")</c> (saved as
     /// <c>weight.quant_map</c>) and the CUDA <c>nf4_dequantization_lut</c>. Asymmetric: 7 negative, exact 0, 8 positive.</summary>

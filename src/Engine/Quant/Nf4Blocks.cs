@@ -3,7 +3,7 @@ namespace Engine.Quant;
 /// <summary>A flat NF4-quantized array: <see cref="Packed"/> holds two codes per byte (element 2j in the high nibble,
 /// 2j+1 in the low nibble, bitsandbytes order) and <see cref="Absmax"/> one fp32 scale per block of
 /// <see cref="BlockSize"/> consecutive elements.</summary>
-public sealed record Nf4Blocks(byte[] Packed, float[] Absmax, int Count, int BlockSize)
+internal sealed record Nf4Blocks(byte[] Packed, float[] Absmax, int Count, int BlockSize)
 {
     public void Dequantize(Span<float> output)
     {

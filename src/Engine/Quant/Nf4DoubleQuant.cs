@@ -7,7 +7,7 @@ namespace Engine.Quant;
 /// Dequantized absmax = fl(code[q] · nestedAbsmax[block / 256]) + offset, two fp32 roundings (bnb dequantizes the
 /// 8-bit values, then adds the offset as a separate tensor op).
 /// </summary>
-public static class Nf4DoubleQuant
+internal static class Nf4DoubleQuant
 {
     public const int NestedBlockSize = 256;
 

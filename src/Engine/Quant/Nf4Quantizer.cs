@@ -19,7 +19,7 @@ namespace Engine.Quant;
 /// (dequantizing to -0.0); a partial last block is padded with zeros, so with an odd element count the last low
 /// nibble is the code of 0 (7, or 0 when that block's absmax is 0), not a zero nibble.
 /// </remarks>
-public static class Nf4Quantizer
+internal static class Nf4Quantizer
 {
     public const int DefaultBlockSize = 64;
 

@@ -8,7 +8,7 @@ namespace Engine.Quant;
 /// (a block crosses rows when Cols is not a multiple of it), <see cref="Packed"/> two codes per byte, and per block
 /// either an fp32 scale (<see cref="Absmax"/>) or a double-quantized one (<see cref="Nested"/>).
 /// </summary>
-public sealed record Nf4Weight
+internal sealed record Nf4Weight
 {
     public Nf4Weight(int rows, int cols, int blockSize, byte[] packed, float[]? absmax, Nf4NestedAbsmax? nested,
         string originalDType = "bfloat16")

@@ -2,7 +2,7 @@ namespace Engine.Tensors;
 
 /// <summary>Element types a tensor can hold. Packed quantized weights (NF4, GGUF blocks) are stored as U8 tensors
 /// with their own metadata in <c>Engine.Quant</c>.</summary>
-public enum DType : byte
+internal enum DType : byte
 {
     F32,
     BF16,
@@ -11,7 +11,7 @@ public enum DType : byte
     U8,
 }
 
-public static class DTypeExtensions
+internal static class DTypeExtensions
 {
     public static int SizeInBytes(this DType t) => t switch
     {

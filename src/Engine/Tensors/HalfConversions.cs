@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 namespace Engine.Tensors;
 
 /// <summary>bf16 and fp16 bit conversions (round to nearest even), shared by loaders, exporters and the CPU backend.</summary>
-public static class HalfConversions
+internal static class HalfConversions
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float BF16ToFloat(ushort h) => BitConverter.Int32BitsToSingle(h << 16);

@@ -2,7 +2,7 @@ namespace Engine.Tensors;
 
 /// <summary>Seeded, platform-independent random numbers (xoshiro256** seeded by SplitMix64). The state can be read and
 /// restored, so a resumed training run continues the exact same stream.</summary>
-public sealed class Rng
+internal sealed class Rng
 {
     private ulong _s0, _s1, _s2, _s3;
     private double? _spareNormal;

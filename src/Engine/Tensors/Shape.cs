@@ -1,7 +1,7 @@
 namespace Engine.Tensors;
 
 /// <summary>An immutable list of dimension sizes, outermost first (row-major).</summary>
-public sealed class Shape : IEquatable<Shape>
+internal sealed class Shape : IEquatable<Shape>
 {
     private readonly int[] _dims;
 

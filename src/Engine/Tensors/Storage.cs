@@ -3,7 +3,7 @@ namespace Engine.Tensors;
 /// <summary>A block of device memory owned by a backend, shared by every tensor view over it.
 /// Reference counted: each <see cref="Tensor"/> handle holds one reference; the memory returns to the backend's pool
 /// when the last handle is disposed. This is what lets backward release saved activations as soon as it has used them.</summary>
-public abstract class Storage
+internal abstract class Storage
 {
     private int _refs = 1;
 

@@ -4,7 +4,7 @@ namespace Engine.Tensors;
 /// Views (reshape, a slice of the leading dimension) share storage and cost nothing; anything else that changes layout
 /// (a transpose, a gather) is an operation that writes a new tensor. Handles are reference counted through the storage:
 /// dispose every handle you create, or create it inside a <see cref="TensorScope"/>.</summary>
-public sealed class Tensor : IDisposable
+internal sealed class Tensor : IDisposable
 {
     private bool _disposed;
 

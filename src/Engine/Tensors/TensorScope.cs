@@ -4,7 +4,7 @@ namespace Engine.Tensors;
 /// them when it closes, except those passed to <see cref="Keep"/>. A training step runs its forward inside a scope:
 /// intermediate handles die at the end of the forward, while the autograd nodes keep their own references to what
 /// backward needs and drop them one by one as backward proceeds.</summary>
-public sealed class TensorScope : IDisposable
+internal sealed class TensorScope : IDisposable
 {
     [ThreadStatic] private static TensorScope? _current;
     private readonly TensorScope? _parent;

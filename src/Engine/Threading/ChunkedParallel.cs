@@ -3,7 +3,7 @@ namespace Engine.Threading;
 /// <summary>Splits a range of independent work items over the cores in contiguous chunks (a few per thread, for
 /// balance), running inline when the work is too small to pay for a thread hand-off. Shared by the CPU backend and the
 /// quantizers, which sit below the backends.</summary>
-public static class ChunkedParallel
+internal static class ChunkedParallel
 {
     /// <param name="count">number of independent items; <paramref name="body"/> processes items [start, end).</param>
     /// <param name="costPerItem">rough work per item, to decide whether threads pay off.</param>

@@ -3,7 +3,7 @@ namespace Engine.Tokenizers;
 /// <summary>A SentencePiece-style tokenizer built from GGUF metadata (tokenizer.ggml.model = "llama"):
 /// tokenizer.ggml.tokens, .scores, .token_type and the special ids. Byte fallback is on when all 256 &lt;0xXX&gt;
 /// byte tokens are present, as in llama.cpp.</summary>
-public sealed class GgufVocabTokenizer : VocabularyTokenizer
+internal sealed class GgufVocabTokenizer : VocabularyTokenizer
 {
     private GgufVocabTokenizer(TokenVocabulary vocab) : base(vocab) { }
 

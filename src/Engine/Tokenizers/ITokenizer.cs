@@ -1,7 +1,7 @@
 namespace Engine.Tokenizers;
 
 /// <summary>The kind of a vocabulary entry, with GGUF's numbering (tokenizer.ggml.token_type).</summary>
-public enum TokenKind
+internal enum TokenKind
 {
     Normal = 1,
     Unknown = 2,
@@ -14,10 +14,10 @@ public enum TokenKind
 /// <summary>A token id with the span of input text it came from (UTF-16 indices into the string passed to Encode).
 /// A byte-fallback token of a multi-byte character, and the dummy-prefix space, map to the span of the character they
 /// came from; Length may be 0.</summary>
-public readonly record struct TokenSpan(int Id, int Start, int Length);
+internal readonly record struct TokenSpan(int Id, int Start, int Length);
 
 /// <summary>A text tokenizer with a SentencePiece-style vocabulary (Llama family).</summary>
-public interface ITokenizer
+internal interface ITokenizer
 {
     int VocabSize { get; }
     int BosId { get; }

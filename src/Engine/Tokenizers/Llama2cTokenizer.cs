@@ -7,7 +7,7 @@ namespace Engine.Tokenizers;
 /// max_token_length, then per token float32 score, int32 byte length and the UTF-8 bytes. The file stores ' ' for '▁'
 /// and "\n&lt;s&gt;\n" / "\n&lt;/s&gt;\n" for BOS/EOS; pieces are mapped back to SentencePiece form on load. It stores no
 /// token types: id 0 is unk, 1 and 2 are BOS/EOS (control), "&lt;0xXX&gt;" pieces are bytes, the rest normal.</summary>
-public sealed class Llama2cTokenizer : VocabularyTokenizer
+internal sealed class Llama2cTokenizer : VocabularyTokenizer
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 

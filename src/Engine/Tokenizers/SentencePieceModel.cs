@@ -1,7 +1,7 @@
 namespace Engine.Tokenizers;
 
 /// <summary>SentencePiece's trainer_spec.model_type.</summary>
-public enum SentencePieceModelType
+internal enum SentencePieceModelType
 {
     Unigram = 1,
     Bpe = 2,
@@ -10,11 +10,11 @@ public enum SentencePieceModelType
 }
 
 /// <summary>One vocabulary entry of a SentencePiece model.</summary>
-public readonly record struct SentencePieceEntry(string Piece, float Score, TokenKind Kind);
+internal readonly record struct SentencePieceEntry(string Piece, float Score, TokenKind Kind);
 
 /// <summary>The parts of a SentencePiece <c>ModelProto</c> (tokenizer.model) that encoding and export need.
 /// Defaults are the proto's declared defaults, used when the file omits a field.</summary>
-public sealed class SentencePieceModel
+internal sealed class SentencePieceModel
 {
     public required IReadOnlyList<SentencePieceEntry> Pieces { get; init; }
     public SentencePieceModelType ModelType { get; init; } = SentencePieceModelType.Unigram;

@@ -6,7 +6,7 @@ namespace Engine.Tokenizers;
 /// <summary>Writes a <see cref="SentencePieceModel"/> as a tokenizer.model protobuf (the fields SentencePiece and
 /// transformers' LlamaTokenizer read: pieces, trainer_spec model type/ids/byte_fallback, normalizer_spec flags), so
 /// vocabularies engine builds itself (the demo, GGUF-embedded ones) can be saved into model folders.</summary>
-public static class SentencePieceModelWriter
+internal static class SentencePieceModelWriter
 {
     public static byte[] Write(SentencePieceModel m)
     {

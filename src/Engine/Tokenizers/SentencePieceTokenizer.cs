@@ -4,7 +4,7 @@ namespace Engine.Tokenizers;
 /// <remarks>Encoding uses this project's <see cref="BpeEncoder"/>, not Microsoft.ML.Tokenizers' LlamaTokenizer:
 /// ML.Tokenizers 2.0.1 disagrees with SentencePiece on 2 of llama.cpp's 46 Llama-2 reference strings (for "!!!!!!" it
 /// gives 1738 21004 6824 where SentencePiece gives 1738 6824 21004).</remarks>
-public sealed class SentencePieceTokenizer : VocabularyTokenizer
+internal sealed class SentencePieceTokenizer : VocabularyTokenizer
 {
     private SentencePieceTokenizer(SentencePieceModel model, TokenVocabulary vocab) : base(vocab) => Model = model;
 

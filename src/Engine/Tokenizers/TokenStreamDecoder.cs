@@ -7,7 +7,7 @@ namespace Engine.Tokenizers;
 /// byte-fallback tokens is held back until its last byte arrives; invalid byte sequences become U+FFFD. The
 /// concatenation of every <see cref="Append"/> result and <see cref="Flush"/> equals <see cref="ITokenizer.Decode"/> of
 /// the whole sequence.</summary>
-public sealed class TokenStreamDecoder
+internal sealed class TokenStreamDecoder
 {
     private readonly ITokenizer _tokenizer;
     private readonly bool _removeDummyPrefix;

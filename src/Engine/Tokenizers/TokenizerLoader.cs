@@ -2,7 +2,7 @@ namespace Engine.Tokenizers;
 
 /// <summary>Opens a tokenizer by file: a SentencePiece tokenizer.model, a llama2.c tokenizer.bin, or a folder holding
 /// one of them (tokenizer.model preferred).</summary>
-public static class TokenizerLoader
+internal static class TokenizerLoader
 {
     /// <param name="path">A *.model or *.bin file, or a folder containing tokenizer.model or tokenizer.bin.</param>
     /// <param name="vocabSize">The model's vocab_size; when given, a tokenizer of another size is an error.</param>

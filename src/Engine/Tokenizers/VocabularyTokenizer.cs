@@ -5,7 +5,7 @@ namespace Engine.Tokenizers;
 
 /// <summary>The shared implementation of <see cref="ITokenizer"/> for SentencePiece-style BPE vocabularies; the
 /// tokenizer.model, llama2.c tokenizer.bin and GGUF tokenizers differ only in how they load the vocabulary.</summary>
-public abstract class VocabularyTokenizer : ITokenizer
+internal abstract class VocabularyTokenizer : ITokenizer
 {
     private readonly TokenVocabulary _vocab;
     private readonly BpeEncoder _encoder;

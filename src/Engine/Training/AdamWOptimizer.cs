@@ -6,7 +6,7 @@ using Engine.Tensors;
 namespace Engine.Training;
 
 /// <summary>AdamW settings; defaults are transformers' TrainingArguments defaults.</summary>
-public sealed record AdamWOptions
+internal sealed record AdamWOptions
 {
     public float Beta1 { get; init; } = 0.9f;
     public float Beta2 { get; init; } = 0.999f;
@@ -15,7 +15,7 @@ public sealed record AdamWOptions
 }
 
 /// <summary>AdamW over a set of named trainable tensors, fp32 moments. Weight decay skips norms and biases, as HF does.</summary>
-public sealed class AdamWOptimizer : IDisposable
+internal sealed class AdamWOptimizer : IDisposable
 {
     private readonly IBackend _be;
     private readonly List<(string Name, AdamWSlot Slot)> _slots = new();

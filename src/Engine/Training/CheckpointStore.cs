@@ -9,7 +9,7 @@ namespace Engine.Training;
 /// trainable weights by name), optimizer.safetensors (Adam moments as "{name}.exp_avg"/".exp_avg_sq"), and
 /// trainer_state.json. Each is written into a temporary folder that is renamed into place only when complete, so an
 /// interrupted or failed save (full disk) never leaves a half checkpoint that resume would pick up.</summary>
-public static class CheckpointStore
+internal static class CheckpointStore
 {
     public const string Prefix = "checkpoint-";
     public const string WeightsFile = "trainable.safetensors";

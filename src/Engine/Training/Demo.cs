@@ -10,7 +10,7 @@ namespace Engine.Training;
 /// <summary>The built-in demo that <c>engine train</c> runs when no --model is given: a small Llama initialised from a
 /// fixed seed, a SentencePiece-style vocabulary built from the sample conversations (bytes, characters and the prefixes
 /// of their most frequent words), and the conversations themselves (samples/demo_conversations.json, embedded).</summary>
-public static class Demo
+internal static class Demo
 {
     public const string DataResource = "demo_conversations.json";
     public const ulong Seed = 1234;

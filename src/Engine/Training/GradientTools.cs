@@ -4,7 +4,7 @@ using Engine.Tensors;
 namespace Engine.Training;
 
 /// <summary>Global gradient norm and the clipping factor, as torch.nn.utils.clip_grad_norm_ computes them.</summary>
-public static class GradientTools
+internal static class GradientTools
 {
     public static double GlobalNorm(IEnumerable<Tensor> parameters)
     {

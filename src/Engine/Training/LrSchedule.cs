@@ -1,10 +1,10 @@
 namespace Engine.Training;
 
-public enum LrSchedulerKind { Cosine, Linear, Constant }
+internal enum LrSchedulerKind { Cosine, Linear, Constant }
 
 /// <summary>Learning-rate multipliers exactly as transformers' get_*_schedule_with_warmup: the optimizer step with
 /// 0-based index k uses base_lr · λ(k), so with warmup the first step has lr 0 as in HF.</summary>
-public sealed record LrSchedule(LrSchedulerKind Kind, float BaseLr, int TotalSteps, int WarmupSteps)
+internal sealed record LrSchedule(LrSchedulerKind Kind, float BaseLr, int TotalSteps, int WarmupSteps)
 {
     /// <summary>HF: warmup_steps = ceil(total · ratio) unless warmup steps are given.</summary>
     public static int WarmupFrom(int totalSteps, double ratio, int? steps) =>

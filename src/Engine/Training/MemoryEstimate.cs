@@ -6,7 +6,7 @@ namespace Engine.Training;
 
 /// <summary>A before-the-run estimate of device memory: exact sizes for weights, gradients and Adam moments, and a
 /// per-layer activation model (what each op saves for backward) for one micro-batch.</summary>
-public readonly record struct MemoryEstimate(long Weights, long Gradients, long Optimizer, long Activations)
+internal readonly record struct MemoryEstimate(long Weights, long Gradients, long Optimizer, long Activations)
 {
     public long Total => Weights + Gradients + Optimizer + Activations;
 

@@ -12,12 +12,12 @@ using Engine.Tokenizers;
 namespace Engine.Training;
 
 /// <summary>What a finished (or interrupted) job produced.</summary>
-public sealed record TrainJobResult(TrainResult Train, string OutputDir, IReadOnlyList<string> Outputs);
+internal sealed record TrainJobResult(TrainResult Train, string OutputDir, IReadOnlyList<string> Outputs);
 
 /// <summary><c>engine train</c> end to end: load (or create the demo) model, pick what trains for the mode, prepare
 /// the data, report sizes, run the <see cref="Trainer"/>, and save what the mode produces (a PEFT adapter for LoRA,
 /// an HF model folder for full/SFT) plus training_args.json, metrics.jsonl, TensorBoard files and loss.png.</summary>
-public sealed class TrainJob
+internal sealed class TrainJob
 {
     private readonly TrainJobOptions _o;
     private readonly IBackend _be;

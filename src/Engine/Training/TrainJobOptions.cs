@@ -5,7 +5,7 @@ namespace Engine.Training;
 
 /// <summary>Everything <c>engine train</c> was asked for: the model, the data flags, the mode's settings and the
 /// loop's. The batch size and seed live in <see cref="Loop"/> only; the job hands them to the data layer.</summary>
-public sealed record TrainJobOptions
+internal sealed record TrainJobOptions
 {
     /// <summary>Null runs the built-in demo (a small seeded Llama and the sample conversations shipped with engine).</summary>
     public string? ModelPath { get; init; }

@@ -1,10 +1,10 @@
 namespace Engine.Training;
 
-public enum TrainMode { Full, Sft, Lora, Qlora }
+internal enum TrainMode { Full, Sft, Lora, Qlora }
 
 /// <summary>Every knob of <c>engine train</c> that the training loop itself uses. Defaults follow HF TrainingArguments
 /// where the issue is silent, except the learning rate, which depends on the mode (see <see cref="DefaultLearningRate"/>).</summary>
-public sealed record TrainOptions
+internal sealed record TrainOptions
 {
     public TrainMode Mode { get; init; } = TrainMode.Lora;
     public required string OutputDir { get; init; }

@@ -5,7 +5,7 @@ namespace Engine.Training;
 
 /// <summary>Which base-model parameters train in <c>--mode sft</c>: <c>last:N</c> (the last N decoder layers),
 /// <c>first:N</c>, or comma-separated module patterns ("layers.*.mlp,lm_head"; see <see cref="ParameterSet.GlobMatcher"/>).</summary>
-public static class TrainableSelection
+internal static class TrainableSelection
 {
     public static Func<string, bool> Parse(string spec, LlamaConfig config)
     {

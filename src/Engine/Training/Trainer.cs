@@ -10,7 +10,7 @@ using Engine.Training.Metrics;
 namespace Engine.Training;
 
 /// <summary>How a run ended.</summary>
-public sealed record TrainResult(int Steps, double LastLoss, double? EvalLoss, bool Interrupted, string? LastCheckpoint,
+internal sealed record TrainResult(int Steps, double LastLoss, double? EvalLoss, bool Interrupted, string? LastCheckpoint,
                                  IReadOnlyList<double> StepLosses, double TokensPerSecond);
 
 /// <summary>The training loop: gradient accumulation over micro-batches, a token-level mean loss, global-norm clipping,
@@ -18,7 +18,7 @@ public sealed record TrainResult(int Steps, double LastLoss, double? EvalLoss, b
 /// TensorBoard, atomic checkpoints, exact resume, and a clean stop on cancellation (Ctrl-C).
 /// It sees the model and the backend only through <see cref="LlamaModel"/> and <see cref="IBackend"/>: the same loop runs
 /// on the CPU and on CUDA.</summary>
-public sealed class Trainer
+internal sealed class Trainer
 {
     private readonly LlamaModel _model;
     private readonly IReadOnlyList<(string Name, Tensor Param)> _trainable;

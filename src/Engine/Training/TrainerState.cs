@@ -5,7 +5,7 @@ using Engine.Data;
 namespace Engine.Training;
 
 /// <summary>The scalar part of a checkpoint (trainer_state.json): where training stands, so resume continues exactly.</summary>
-public sealed record TrainerState
+internal sealed record TrainerState
 {
     [JsonPropertyName("global_step")] public int GlobalStep { get; init; }
     [JsonPropertyName("total_steps")] public int TotalSteps { get; init; }

@@ -14,11 +14,11 @@ public sealed class IlgpuCpuFixture : IDisposable
         BF16 = new IlgpuBackend(Device, new IlgpuBackendOptions { ActivationType = DType.BF16 });
     }
 
-    public IlgpuDevice Device { get; }
-    public IlgpuBackend F32 { get; }
-    public IlgpuBackend BF16 { get; }
+    internal IlgpuDevice Device { get; }
+    internal IlgpuBackend F32 { get; }
+    internal IlgpuBackend BF16 { get; }
 
-    public IlgpuBackend Backend(string activation) => activation == "f32" ? F32 : BF16;
+    internal IlgpuBackend Backend(string activation) => activation == "f32" ? F32 : BF16;
 
     public void Dispose()
     {

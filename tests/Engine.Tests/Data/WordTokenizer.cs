@@ -7,7 +7,7 @@ namespace Engine.Tests.Data;
 /// to the word after it (" Hi" → "▁Hi"), a space not followed by a word is a lone "▁", and "\n" is the byte piece
 /// "&lt;0x0A&gt;" (no space attaches across it). Ids 0/1/2 are &lt;unk&gt;/&lt;s&gt;/&lt;/s&gt;; other pieces get the
 /// next free id the first time they are seen, so ids depend on call order but pieces do not.</summary>
-public sealed class WordTokenizer : ITokenizer
+internal sealed class WordTokenizer : ITokenizer
 {
     private readonly List<string> _pieces = new() { "<unk>", "<s>", "</s>" };
     private readonly Dictionary<string, int> _ids = new() { ["<unk>"] = 0, ["<s>"] = 1, ["</s>"] = 2 };

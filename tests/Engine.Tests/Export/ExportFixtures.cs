@@ -17,12 +17,12 @@ public sealed class StoriesExports : IDisposable
 
     public static string Source => SharedData.Require("stories260K/stories260K.bin");
 
-    public static LoadedModel LoadSource() => ModelLoader.Load(Source, CpuBackend.Instance, new WeightOptions());
+    internal static LoadedModel LoadSource() => ModelLoader.Load(Source, CpuBackend.Instance, new WeightOptions());
 
     /// <summary>The exported file of <paramref name="type"/> (written on first use).</summary>
-    public string File(GgmlType type) => Get(type).Path;
+    internal string File(GgmlType type) => Get(type).Path;
 
-    public GgufExportReport Report(GgmlType type) => Get(type).Report;
+    internal GgufExportReport Report(GgmlType type) => Get(type).Report;
 
     private (string Path, GgufExportReport Report) Get(GgmlType type)
     {

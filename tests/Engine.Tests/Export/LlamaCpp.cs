@@ -8,7 +8,7 @@ namespace Engine.Tests.Export;
 /// <summary>The real llama.cpp (the native build shipped in LLamaSharp.Backend.Cpu) as an independent judge of
 /// exported files. Tests call <see cref="Open"/>, which skips with the loader's own words when the native library
 /// cannot be loaded on this machine (missing glibc/libstdc++ symbols, no usable CPU variant).</summary>
-public static class LlamaCpp
+internal static class LlamaCpp
 {
     private static readonly object Gate = new();
     private static readonly StringBuilder Errors = new();

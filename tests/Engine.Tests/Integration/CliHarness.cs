@@ -3,7 +3,7 @@ using Engine.Cli;
 namespace Engine.Tests.Integration;
 
 /// <summary>Runs the CLI in-process and captures its output.</summary>
-public static class CliHarness
+internal static class CliHarness
 {
     public static (int Exit, string Out, string Err) Run(params string[] args)
     {

@@ -7,7 +7,7 @@ using Engine.Tensors;
 namespace Engine.Tests.Models;
 
 /// <summary>Small random Llama models for tests.</summary>
-public static class TinyLlama
+internal static class TinyLlama
 {
     public static LlamaConfig Config(int layers = 2, int hidden = 8, int heads = 4, int kvHeads = 2, int inter = 12, int vocab = 11, int ctx = 16) => new LlamaConfig
     {

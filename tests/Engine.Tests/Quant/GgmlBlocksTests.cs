@@ -6,16 +6,17 @@ namespace Engine.Tests.Quant;
 public class GgmlBlocksTests
 {
     [Theory]
-    [InlineData(GgmlType.F32, 1, 4)]
-    [InlineData(GgmlType.F16, 1, 2)]
-    [InlineData(GgmlType.BF16, 1, 2)]
-    [InlineData(GgmlType.Q4_0, 32, 18)]
-    [InlineData(GgmlType.Q4_1, 32, 20)]
-    [InlineData(GgmlType.Q5_0, 32, 22)]
-    [InlineData(GgmlType.Q5_1, 32, 24)]
-    [InlineData(GgmlType.Q8_0, 32, 34)]
-    public void BlockGeometryMatchesGgml(GgmlType type, int blockSize, int typeSize)
+    [InlineData(nameof(GgmlType.F32), 1, 4)]
+    [InlineData(nameof(GgmlType.F16), 1, 2)]
+    [InlineData(nameof(GgmlType.BF16), 1, 2)]
+    [InlineData(nameof(GgmlType.Q4_0), 32, 18)]
+    [InlineData(nameof(GgmlType.Q4_1), 32, 20)]
+    [InlineData(nameof(GgmlType.Q5_0), 32, 22)]
+    [InlineData(nameof(GgmlType.Q5_1), 32, 24)]
+    [InlineData(nameof(GgmlType.Q8_0), 32, 34)]
+    public void BlockGeometryMatchesGgml(string typeName, int blockSize, int typeSize)
     {
+        var type = Enum.Parse<GgmlType>(typeName);
         Assert.Equal(blockSize, type.BlockSize());
         Assert.Equal(typeSize, type.TypeSize());
         Assert.Equal(4096L / blockSize * typeSize, type.RowSize(4096));
@@ -45,13 +46,14 @@ public class GgmlBlocksTests
     /// symmetric types (q4_0, q5_0) by at most one step for the value opposite the block maximum; the fp16 scale and
     /// minimum add a relative 2^-11 each.</summary>
     [Theory]
-    [InlineData(GgmlType.Q8_0)]
-    [InlineData(GgmlType.Q4_0)]
-    [InlineData(GgmlType.Q4_1)]
-    [InlineData(GgmlType.Q5_0)]
-    [InlineData(GgmlType.Q5_1)]
-    public void RoundTripErrorStaysWithinOneStep(GgmlType type)
+    [InlineData(nameof(GgmlType.Q8_0))]
+    [InlineData(nameof(GgmlType.Q4_0))]
+    [InlineData(nameof(GgmlType.Q4_1))]
+    [InlineData(nameof(GgmlType.Q5_0))]
+    [InlineData(nameof(GgmlType.Q5_1))]
+    public void RoundTripErrorStaysWithinOneStep(string typeName)
     {
+        var type = Enum.Parse<GgmlType>(typeName);
         var rng = new Rng(11);
         var x = new float[32 * 256];
         rng.FillNormal(x, 0.3, 1.7);
@@ -91,12 +93,13 @@ public class GgmlBlocksTests
     }
 
     [Theory]
-    [InlineData(GgmlType.Q4_0)]
-    [InlineData(GgmlType.Q5_1)]
-    [InlineData(GgmlType.Q8_0)]
-    [InlineData(GgmlType.BF16)]
-    public void ParallelQuantizationEqualsBlockByBlock(GgmlType type)
+    [InlineData(nameof(GgmlType.Q4_0))]
+    [InlineData(nameof(GgmlType.Q5_1))]
+    [InlineData(nameof(GgmlType.Q8_0))]
+    [InlineData(nameof(GgmlType.BF16))]
+    public void ParallelQuantizationEqualsBlockByBlock(string typeName)
     {
+        var type = Enum.Parse<GgmlType>(typeName);
         // 9000 blocks: more than one parallel chunk, with a partial last chunk.
         var rng = new Rng(5);
         var x = new float[32 * 9000];

@@ -9,7 +9,7 @@ namespace Engine.Tests.Support;
 /// contributes about 6e-8·|y|·sqrt(N)/h to each estimate, so with h = 1e-3 and tensors of a few hundred elements the
 /// estimates carry ~1e-4 relative noise; a tolerance of 1e-2 on the relative error of the whole gradient vector leaves a
 /// margin of 100 while still catching any wrong term (a wrong term is an O(1) relative error).</summary>
-public static class GradCheck
+internal static class GradCheck
 {
     public static CpuBackend Cpu => CpuBackend.Instance;
 

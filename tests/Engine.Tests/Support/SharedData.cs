@@ -3,7 +3,7 @@ namespace Engine.Tests.Support;
 /// <summary>Finds the real assets in ../shared/data (never copied into the repo). A test that needs one calls
 /// <see cref="Require"/>, which skips the test with the path it looked for when the assets are absent.
 /// ENGINE_SHARED_DATA overrides the search.</summary>
-public static class SharedData
+internal static class SharedData
 {
     private static readonly Lazy<string?> Root = new(Find);
 

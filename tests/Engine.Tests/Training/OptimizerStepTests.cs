@@ -9,10 +9,11 @@ namespace Engine.Tests.Training;
 public class OptimizerStepTests
 {
     [Theory]
-    [InlineData(TrainMode.Full)]
-    [InlineData(TrainMode.Sft)]
-    public void Steps_equal_a_float64_adamw_with_decay_clipping_and_schedule(TrainMode mode)
+    [InlineData(nameof(TrainMode.Full))]
+    [InlineData(nameof(TrainMode.Sft))]
+    public void Steps_equal_a_float64_adamw_with_decay_clipping_and_schedule(string modeName)
     {
+        var mode = Enum.Parse<TrainMode>(modeName);
         using var tmp = new TempDir();
         Func<string, bool>? sft = mode == TrainMode.Sft ? TrainableSelection.Parse("last:1", TrainerFixture.SmallConfig(1000)) : null;
         var (model, data) = TrainerFixture.Create(tmp.Path, mode, trainable: sft);

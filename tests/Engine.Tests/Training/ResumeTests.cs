@@ -9,10 +9,11 @@ namespace Engine.Tests.Training;
 public class ResumeTests
 {
     [Theory]
-    [InlineData(TrainMode.Lora)]
-    [InlineData(TrainMode.Full)]
-    public void Interrupted_and_resumed_run_equals_the_uninterrupted_one(TrainMode mode)
+    [InlineData(nameof(TrainMode.Lora))]
+    [InlineData(nameof(TrainMode.Full))]
+    public void Interrupted_and_resumed_run_equals_the_uninterrupted_one(string modeName)
     {
+        var mode = Enum.Parse<TrainMode>(modeName);
         const int n = 4;
         using var tmp = new TempDir();
         var whole = Run(Path.Combine(tmp.Path, "whole"), mode, stopAt: null, resume: false);

@@ -8,7 +8,7 @@ using Engine.Training;
 namespace Engine.Tests.Training;
 
 /// <summary>A small self-contained training setup: the demo vocabulary and conversations with a reduced demo model.</summary>
-public static class TrainerFixture
+internal static class TrainerFixture
 {
     public static LlamaConfig SmallConfig(int vocab) => Demo.Config(vocab) with { NumLayers = 2, HiddenSize = 32, HeadDim = 8, IntermediateSize = 64 };
 

@@ -4,7 +4,7 @@ namespace Engine.Backends.Cuda;
 
 /// <summary>Asks the CUDA driver directly whether a GPU is usable, so that a failure can say why (ILGPU only reports
 /// zero devices, whatever the cause).</summary>
-public static class CudaProbe
+internal static class CudaProbe
 {
     /// <summary>Null when the driver loads, initialises and reports at least one device; otherwise a short reason
     /// such as "libcuda.so.1 not loadable" or "cuInit: CUDA_ERROR_NO_DEVICE".</summary>

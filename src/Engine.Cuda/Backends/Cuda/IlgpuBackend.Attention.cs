@@ -6,7 +6,7 @@ using Engine.Tensors;
 
 namespace Engine.Backends.Cuda;
 
-public sealed partial class IlgpuBackend
+internal sealed partial class IlgpuBackend
 {
     private static readonly MethodInfo AttnForwardKernel = KernelCache.Method(typeof(AttentionKernels), nameof(AttentionKernels.Forward));
     private static readonly MethodInfo AttnDeltaKernel = KernelCache.Method(typeof(AttentionKernels), nameof(AttentionKernels.Delta));

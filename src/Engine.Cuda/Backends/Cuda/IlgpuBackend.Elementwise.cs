@@ -6,7 +6,7 @@ using Engine.Tensors;
 
 namespace Engine.Backends.Cuda;
 
-public sealed partial class IlgpuBackend
+internal sealed partial class IlgpuBackend
 {
     private static readonly MethodInfo BinaryKernel = KernelCache.Method(typeof(ElementwiseKernels), nameof(ElementwiseKernels.Binary));
     private static readonly MethodInfo ScaleKernel = KernelCache.Method(typeof(ElementwiseKernels), nameof(ElementwiseKernels.Scale));

@@ -6,7 +6,7 @@ using Engine.Tensors;
 
 namespace Engine.Backends.Cuda;
 
-public sealed partial class IlgpuBackend
+internal sealed partial class IlgpuBackend
 {
     private static readonly MethodInfo EmbeddingForwardKernel = KernelCache.Method(typeof(EmbeddingKernels), nameof(EmbeddingKernels.Forward));
     private static readonly MethodInfo EmbeddingBackwardKernel = KernelCache.Method(typeof(EmbeddingKernels), nameof(EmbeddingKernels.Backward));

@@ -6,7 +6,7 @@ using Engine.Tensors;
 
 namespace Engine.Backends.Cuda;
 
-public sealed partial class IlgpuBackend
+internal sealed partial class IlgpuBackend
 {
     private static readonly MethodInfo CrossEntropyRowsKernel = KernelCache.Method(typeof(CrossEntropyKernels), nameof(CrossEntropyKernels.RowStats));
     private static readonly MethodInfo CrossEntropyBackwardKernel = KernelCache.Method(typeof(CrossEntropyKernels), nameof(CrossEntropyKernels.Backward));

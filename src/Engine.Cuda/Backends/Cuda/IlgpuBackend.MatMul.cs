@@ -7,7 +7,7 @@ using Engine.Tensors;
 
 namespace Engine.Backends.Cuda;
 
-public sealed partial class IlgpuBackend
+internal sealed partial class IlgpuBackend
 {
     private static readonly MethodInfo GemmKernel = KernelCache.Method(typeof(GemmKernels), nameof(GemmKernels.Gemm));
 

@@ -7,7 +7,7 @@ using Engine.Tensors;
 
 namespace Engine.Backends.Cuda;
 
-public sealed partial class IlgpuBackend
+internal sealed partial class IlgpuBackend
 {
     private static readonly MethodInfo Nf4NestedAbsmaxKernel = KernelCache.Method(typeof(Nf4Kernels), nameof(Nf4Kernels.NestedAbsmax));
     private static readonly MethodInfo Nf4DequantizeKernel = KernelCache.Method(typeof(Nf4Kernels), nameof(Nf4Kernels.Dequantize));

@@ -6,7 +6,7 @@ using Engine.Tensors;
 
 namespace Engine.Backends.Cuda;
 
-public sealed partial class IlgpuBackend
+internal sealed partial class IlgpuBackend
 {
     private static readonly MethodInfo RmsForwardKernel = KernelCache.Method(typeof(RmsNormKernels), nameof(RmsNormKernels.Forward));
     private static readonly MethodInfo RmsBackwardKernel = KernelCache.Method(typeof(RmsNormKernels), nameof(RmsNormKernels.Backward));

@@ -6,7 +6,7 @@ using Engine.Tensors;
 
 namespace Engine.Backends.Cuda;
 
-public sealed partial class IlgpuBackend
+internal sealed partial class IlgpuBackend
 {
     private static readonly MethodInfo AdamWKernel = KernelCache.Method(typeof(AdamWKernels), nameof(AdamWKernels.Step));
 

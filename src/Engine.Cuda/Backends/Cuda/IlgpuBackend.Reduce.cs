@@ -6,7 +6,7 @@ using Engine.Tensors;
 
 namespace Engine.Backends.Cuda;
 
-public sealed partial class IlgpuBackend
+internal sealed partial class IlgpuBackend
 {
     private static readonly MethodInfo PartialKernel = KernelCache.Method(typeof(ReductionKernels), nameof(ReductionKernels.Partial));
     private static readonly MethodInfo FinishKernel = KernelCache.Method(typeof(ReductionKernels), nameof(ReductionKernels.Finish));

@@ -6,7 +6,7 @@ using Engine.Tensors;
 
 namespace Engine.Backends.Cuda;
 
-public sealed partial class IlgpuBackend
+internal sealed partial class IlgpuBackend
 {
     private static readonly MethodInfo RopeKernel = KernelCache.Method(typeof(RopeKernels), nameof(RopeKernels.Rotate));
 

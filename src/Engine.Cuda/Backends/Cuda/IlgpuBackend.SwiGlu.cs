@@ -6,7 +6,7 @@ using Engine.Tensors;
 
 namespace Engine.Backends.Cuda;
 
-public sealed partial class IlgpuBackend
+internal sealed partial class IlgpuBackend
 {
     private static readonly MethodInfo SwiGluForwardKernel = KernelCache.Method(typeof(SwiGluKernels), nameof(SwiGluKernels.Forward));
     private static readonly MethodInfo SwiGluBackwardKernel = KernelCache.Method(typeof(SwiGluKernels), nameof(SwiGluKernels.Backward));

@@ -8,7 +8,7 @@ namespace Engine.Backends.Cuda;
 /// <summary>Launches of the flash-attention kernels (<see cref="TiledAttentionKernels"/>,
 /// <see cref="TiledAttentionBackwardKernels"/>): 256-thread groups, one per 64-row tile, with their tiles in dynamic
 /// shared memory (83 KB forward, 150 / 167 KB for dQ / dK·dV at Dh 128, so CUDA kernels opt in above 48 KB).</summary>
-public sealed partial class IlgpuBackend
+internal sealed partial class IlgpuBackend
 {
     private static readonly MethodInfo TiledForwardKernel = KernelCache.Method(typeof(TiledAttentionKernels), nameof(TiledAttentionKernels.Forward));
     private static readonly MethodInfo TiledDeltaKernel = KernelCache.Method(typeof(TiledAttentionBackwardKernels), nameof(TiledAttentionBackwardKernels.Delta));

@@ -12,7 +12,7 @@ namespace Engine.Backends.Cuda;
 /// All work is queued on one non-null stream, in order; host reads synchronise it. Kernels cannot throw, so invalid
 /// indices (token ids, positions, targets) set bits in a device error word that is checked at every synchronisation
 /// and reported as an <see cref="EngineException"/>. Each family of ops lives in its own partial file.</summary>
-public sealed partial class IlgpuBackend : IBackend
+internal sealed partial class IlgpuBackend : IBackend
 {
     [ThreadStatic] private static Accelerator? _boundOnThisThread;
 

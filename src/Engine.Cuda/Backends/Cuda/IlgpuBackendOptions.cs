@@ -3,7 +3,7 @@ using Engine.Tensors;
 namespace Engine.Backends.Cuda;
 
 /// <summary>Which implementation <see cref="IlgpuBackend.MatMul"/> uses.</summary>
-public enum GemmPath
+internal enum GemmPath
 {
     /// <summary>cuBLAS GemmEx on CUDA, the ILGPU kernel elsewhere.</summary>
     Auto,
@@ -16,7 +16,7 @@ public enum GemmPath
 
 /// <summary>Which kernels <see cref="IlgpuBackend.AttentionForward"/> and <see cref="IlgpuBackend.AttentionBackward"/>
 /// use.</summary>
-public enum AttentionKernel
+internal enum AttentionKernel
 {
     /// <summary>Flash-attention tiles (Engine.Kernels.TiledAttentionKernels): 64 query rows × 64 keys per step, fp32
     /// FMA. Used for head dimensions up to 128 on accelerators with 256-thread groups and enough shared memory per
@@ -27,7 +27,7 @@ public enum AttentionKernel
     Simple,
 }
 
-public sealed class IlgpuBackendOptions
+internal sealed class IlgpuBackendOptions
 {
     /// <summary>The dtype of activations: BF16 for training on a GPU; F32 lets tests compare against the CPU backend
     /// at fp32 tolerance.</summary>

@@ -7,7 +7,7 @@ namespace Engine.Backends.Cuda;
 
 /// <summary>An ILGPU context with one accelerator: a CUDA GPU, or ILGPU's CPU accelerator (which runs the same kernels
 /// on managed threads, one OS thread per GPU thread, and is what the tests use).</summary>
-public sealed class IlgpuDevice : IDisposable
+internal sealed class IlgpuDevice : IDisposable
 {
     private IlgpuDevice(Context context, Accelerator accelerator, string name)
     {

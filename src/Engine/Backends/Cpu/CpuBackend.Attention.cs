@@ -3,7 +3,7 @@ using Engine.Tensors;
 
 namespace Engine.Backends.Cpu;
 
-public sealed partial class CpuBackend
+internal sealed partial class CpuBackend
 {
     /// <summary>Sizes of an attention call, checked once for both directions.</summary>
     private readonly record struct AttnDims(int B, int Tq, int Tk, int H, int Hkv, int Dh)

@@ -3,7 +3,7 @@ using Engine.Tensors;
 
 namespace Engine.Backends.Cpu;
 
-public sealed partial class CpuBackend
+internal sealed partial class CpuBackend
 {
     public void Add(Tensor a, Tensor b, Tensor y)
     {

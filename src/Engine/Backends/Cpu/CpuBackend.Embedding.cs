@@ -2,7 +2,7 @@ using Engine.Tensors;
 
 namespace Engine.Backends.Cpu;
 
-public sealed partial class CpuBackend
+internal sealed partial class CpuBackend
 {
     public void EmbeddingForward(Tensor weight, Tensor ids, Tensor y)
     {

@@ -3,7 +3,7 @@ using Engine.Tensors;
 
 namespace Engine.Backends.Cpu;
 
-public sealed partial class CpuBackend
+internal sealed partial class CpuBackend
 {
     public void CrossEntropyForward(Tensor logits, Tensor targets, int ignoreIndex, Tensor loss, Tensor lse)
     {

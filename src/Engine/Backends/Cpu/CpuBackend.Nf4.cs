@@ -5,7 +5,7 @@ using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Engine.Backends.Cpu;
 
-public sealed partial class CpuBackend
+internal sealed partial class CpuBackend
 {
     /// <summary>Elements of W dequantized at a time by <see cref="Nf4MatMul"/> (1 MiB of fp32): the only full-precision
     /// part of the weight that ever exists, counted in <see cref="MemoryInUse"/> while it lives.</summary>

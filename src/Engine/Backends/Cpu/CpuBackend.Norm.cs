@@ -3,7 +3,7 @@ using Engine.Tensors;
 
 namespace Engine.Backends.Cpu;
 
-public sealed partial class CpuBackend
+internal sealed partial class CpuBackend
 {
     public void RmsNormForward(Tensor x, Tensor w, float eps, Tensor y, Tensor rstd)
     {

@@ -2,7 +2,7 @@ using Engine.Tensors;
 
 namespace Engine.Backends.Cpu;
 
-public sealed partial class CpuBackend
+internal sealed partial class CpuBackend
 {
     /// <summary>AdamW exactly as torch.optim.AdamW (non-amsgrad, non-fused): decay the weight by (1 − lr·wd), update
     /// the moments, then p −= (lr / bc1) · m / (sqrt(v) / sqrt(bc2) + eps).</summary>

@@ -5,7 +5,7 @@ namespace Engine.Backends.Cpu;
 
 /// <summary>The reference backend: fp32 compute on managed arrays, multi-threaded, SIMD through TensorPrimitives.
 /// Memory and dtype handling live here; each family of ops is in its own partial file.</summary>
-public sealed partial class CpuBackend : IBackend
+internal sealed partial class CpuBackend : IBackend
 {
     public static CpuBackend Instance { get; } = new();
 

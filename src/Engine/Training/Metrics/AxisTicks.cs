@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Engine.Training.Metrics;
 
 /// <summary>"Nice" axis ranges: tick spacing 1, 2 or 5 times a power of ten, bounds on multiples of the spacing.</summary>
-public readonly record struct AxisTicks(double Min, double Max, double Step)
+internal readonly record struct AxisTicks(double Min, double Max, double Step)
 {
     /// <summary>Covers [lo, hi] with about <paramref name="targetCount"/> intervals. An empty range is widened so the
     /// axis still has extent.</summary>

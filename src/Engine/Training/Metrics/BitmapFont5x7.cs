@@ -2,7 +2,7 @@ namespace Engine.Training.Metrics;
 
 /// <summary>A 5x7 bitmap font with just what plot labels use: digits, '.', '-', '+', 'e' (numbers such as 1.5e-4) and
 /// the lower-case letters of "step", "loss", "train", "eval". Other characters draw as blanks.</summary>
-public static class BitmapFont5x7
+internal static class BitmapFont5x7
 {
     public const int GlyphWidth = 5;
     public const int GlyphHeight = 7;

@@ -2,7 +2,7 @@ namespace Engine.Training.Metrics;
 
 /// <summary>Renders train loss against step as a 2-pixel line, with eval losses as square markers joined by a line,
 /// on numbered axes, to a PNG. Non-finite losses are left out (a NaN breaks the train line there).</summary>
-public static class LossPlot
+internal static class LossPlot
 {
     public const int DefaultWidth = 800;
     public const int DefaultHeight = 500;

@@ -1,7 +1,7 @@
 namespace Engine.Training.Metrics;
 
 /// <summary>Where the plot area sits in the image and which data ranges its edges stand for.</summary>
-public sealed record LossPlotLayout(int Left, int Top, int PlotWidth, int PlotHeight, AxisTicks X, AxisTicks Y)
+internal sealed record LossPlotLayout(int Left, int Top, int PlotWidth, int PlotHeight, AxisTicks X, AxisTicks Y)
 {
     public int Right => Left + PlotWidth;
     public int Bottom => Top + PlotHeight;

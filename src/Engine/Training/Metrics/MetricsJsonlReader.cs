@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Engine.Training.Metrics;
 
 /// <summary>Reads metrics.jsonl as written by <see cref="MetricsJsonlWriter"/>.</summary>
-public static class MetricsJsonlReader
+internal static class MetricsJsonlReader
 {
     /// <summary>All records in file order. Blank lines are skipped; an unterminated last line that does not parse is
     /// taken for a write cut short by a kill and skipped too; any other bad line is an error naming its number.</summary>

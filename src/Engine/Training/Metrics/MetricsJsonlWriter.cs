@@ -7,7 +7,7 @@ namespace Engine.Training.Metrics;
 /// {"step":12,"epoch":0.5,"loss":2.31,"lr":0.0002,"grad_norm":1.1,"tokens_per_s":12340,"eval_loss":2.4,...extra}.
 /// Non-finite numbers are written as the strings "NaN", "Infinity", "-Infinity" (JSON has no literal for them; these
 /// are the names System.Text.Json and pandas accept).</summary>
-public sealed class MetricsJsonlWriter : IDisposable
+internal sealed class MetricsJsonlWriter : IDisposable
 {
     internal static readonly string[] FixedFields = ["step", "epoch", "loss", "lr", "grad_norm", "tokens_per_s", "eval_loss"];
 

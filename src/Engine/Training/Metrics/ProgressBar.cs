@@ -2,7 +2,7 @@ namespace Engine.Training.Metrics;
 
 /// <summary>Console progress for training. On a terminal one line is redrawn in place with '\r'; when output is
 /// redirected (a log file, CI) a plain line is written every <c>plainEvery</c> steps and at the last step.</summary>
-public sealed class ProgressBar : IDisposable
+internal sealed class ProgressBar : IDisposable
 {
     private readonly TextWriter _output;
     private readonly bool _redraw;

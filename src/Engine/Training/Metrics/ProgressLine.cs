@@ -5,13 +5,13 @@ namespace Engine.Training.Metrics;
 
 /// <summary>What one progress line shows. <see cref="TotalSteps"/> ≤ 0 means the total is unknown; a null
 /// <see cref="Eta"/> shows as "--".</summary>
-public readonly record struct ProgressSnapshot(long Step, long TotalSteps, double Loss, double LearningRate, double TokensPerSecond,
+internal readonly record struct ProgressSnapshot(long Step, long TotalSteps, double Loss, double LearningRate, double TokensPerSecond,
     TimeSpan? Eta, double? EvalLoss = null);
 
 /// <summary>Formats the console progress line, e.g.
 /// <c>step 12/200 [=>                  ] 6% loss 2.3141 lr 1.9e-4 12,340 tok/s ETA 3m12s</c>. Pure functions, kept
 /// apart from <see cref="ProgressBar"/> so the text can be tested without a console.</summary>
-public static class ProgressLine
+internal static class ProgressLine
 {
     public const int DefaultBarWidth = 20;
     public const int MinBarWidth = 5;

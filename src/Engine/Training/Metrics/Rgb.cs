@@ -1,6 +1,6 @@
 namespace Engine.Training.Metrics;
 
-public readonly record struct Rgb(byte R, byte G, byte B)
+internal readonly record struct Rgb(byte R, byte G, byte B)
 {
     public static readonly Rgb White = new(255, 255, 255);
     public static readonly Rgb Black = new(0, 0, 0);

@@ -4,7 +4,7 @@ namespace Engine.Training.Metrics;
 
 /// <summary>An RGB raster with the few drawing operations a plot needs. Every operation clips to the image, so callers
 /// may draw partly outside it.</summary>
-public sealed class RgbCanvas
+internal sealed class RgbCanvas
 {
     public RgbCanvas(int width, int height, Rgb background)
     {

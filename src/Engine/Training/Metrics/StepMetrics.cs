@@ -1,7 +1,7 @@
 namespace Engine.Training.Metrics;
 
 /// <summary>What the trainer reports for one logged optimizer step; every sink takes this.</summary>
-public sealed record StepMetrics
+internal sealed record StepMetrics
 {
     public required long Step { get; init; }
     /// <summary>Fractional epoch (1.5 = halfway through the second pass over the data).</summary>

@@ -4,7 +4,7 @@ namespace Engine.Training.Metrics;
 
 /// <summary>Reads event files written by <see cref="TensorBoardWriter"/> (or TensorBoard's own writers, as far as
 /// simple scalars go), verifying both CRCs of every record.</summary>
-public static class TensorBoardReader
+internal static class TensorBoardReader
 {
     public const string FilePattern = "events.out.tfevents.*";
 

@@ -1,4 +1,4 @@
 namespace Engine.Training.Metrics;
 
 /// <summary>One scalar from an event file.</summary>
-public readonly record struct TensorBoardScalar(double WallTime, long Step, string Tag, float Value);
+internal readonly record struct TensorBoardScalar(double WallTime, long Step, string Tag, float Value);

@@ -6,7 +6,7 @@ namespace Engine.Training.Metrics;
 /// folder. Each scalar is one Event record, as TensorBoard's own writers do. Data reaches the OS when a step's scalars
 /// are complete (on <see cref="Flush"/>, <see cref="Log"/>, or when a scalar for a different step arrives), so a
 /// process killed by Ctrl-C leaves a file that reads back up to the last finished step.</summary>
-public sealed class TensorBoardWriter : IDisposable
+internal sealed class TensorBoardWriter : IDisposable
 {
     private readonly FileStream _stream;
     private readonly TimeProvider _time;

@@ -4,7 +4,7 @@ namespace Engine.Backends.Cuda.Native;
 /// The message names the call (or library) and the status by its C name, e.g.
 /// "cublasGemmEx failed: CUBLAS_STATUS_INVALID_VALUE (7)". An <see cref="EngineException"/>, so the CLI prints it as
 /// one line: it nearly always means a broken CUDA installation or an unsupported GPU, not a bug to debug.</summary>
-public sealed class CudaException : EngineException
+internal sealed class CudaException : EngineException
 {
     public CudaException(string message) : base(message) { }
 
