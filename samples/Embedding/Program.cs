@@ -20,7 +20,7 @@ try
     using var trained = result.OpenModel();
     var prompt = model is null ? "USER: What is LoRA? ASSISTANT:" : "Once upon a time";
     var output = trained.Generate(prompt, new GenerationOptions { Temperature = 0, MaxNewTokens = 24 });
-    Console.WriteLine($"generated {output.NewTokens} tokens: {trained.Decode(output.Tokens.Skip(output.PromptTokens.Count).ToList())}");
+    Console.WriteLine($"generated {output.NewTokens} tokens: {output.NewText}");
 
     var gguf = trained.ExportGguf(Path.Combine(outDir, "model-q8_0.gguf"), new GgufExportOptions { Type = "q8_0" });
     Console.WriteLine($"wrote {gguf.Path} ({gguf.Tensors.Count} tensors, {gguf.Bytes} bytes, {gguf.Type})");

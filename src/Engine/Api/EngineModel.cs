@@ -106,7 +106,7 @@ public sealed class EngineModel : IDisposable
         var all = new Generator(_loaded.Model).Generate(promptIds, options.MaxNewTokens, sampling, stopAtEos: !options.IgnoreEos,
             onToken: stream is null ? null : id => Emit(onText!, stream.Append(id)));
         if (stream is not null) Emit(onText!, stream.Flush());
-        return new GenerationResult(promptIds, all, tok.Decode(all));
+        return new GenerationResult(promptIds, all, tok.Decode(all), tok.Decode(all[promptIds.Count..]));
     }
 
     private static void Emit(Action<string> onText, string piece)

@@ -21,7 +21,8 @@ public sealed record GenerationOptions
 /// <param name="PromptTokens">The prompt as token ids, BOS first.</param>
 /// <param name="Tokens">The whole sequence: the prompt followed by the generated tokens.</param>
 /// <param name="Text">The decoded text of <paramref name="Tokens"/> (prompt included).</param>
-public sealed record GenerationResult(IReadOnlyList<int> PromptTokens, IReadOnlyList<int> Tokens, string Text)
+/// <param name="NewText">The decoded text of the generated tokens alone.</param>
+public sealed record GenerationResult(IReadOnlyList<int> PromptTokens, IReadOnlyList<int> Tokens, string Text, string NewText)
 {
     /// <summary>How many tokens were generated.</summary>
     public int NewTokens => Tokens.Count - PromptTokens.Count;
