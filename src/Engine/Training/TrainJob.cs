@@ -88,7 +88,9 @@ internal sealed class TrainJob
             Summary(model, adapter, trainable, data, trainer.TotalSteps);
 
             string? resume = _o.Resume is null ? null : CheckpointStore.Resolve(_o.Resume, loop.OutputDir);
-            var result = trainer.Run(cancel, resume);
+            TrainResult result;
+            try { result = trainer.Run(cancel, resume); }
+            catch (DeviceOutOfMemoryException e) { throw OutOfMemory(e); }
             AfterTraining?.Invoke(model);
             var outputs = new List<string>();
             if (!result.Interrupted)
@@ -146,8 +148,26 @@ internal sealed class TrainJob
             _out.WriteLine($"base weights: {Mib(sizes.Bf16)} bf16 → {Mib(sizes.Quantized)} {(sizes.DoubleQuant ? "nf4+dq" : "nf4")} " +
                            $"({sizes.QuantizedProjections} projections in NF4; embeddings, norms and lm_head counted at bf16)");
         var mem = MemoryEstimate.For(model, trainable, _o.Loop.BatchSize, Math.Min(_o.Data.MaxLength, Math.Max(1, s.LongestSample)), _o.Loop.GradientCheckpointing);
+        _plan = mem;
         _out.WriteLine($"memory: expects about {Mib(mem.Total)} on {_be.Name} (weights {Mib(mem.Weights)}, gradients {Mib(mem.Gradients)}, " +
                        $"optimizer {Mib(mem.Optimizer)}, activations {Mib(mem.Activations)})");
+    }
+
+    private MemoryEstimate? _plan;
+
+    /// <summary>One message for a device that ran out of memory mid-run: what failed, the plan printed at the start, and
+    /// what to change, most effective first.</summary>
+    private EngineException OutOfMemory(DeviceOutOfMemoryException e)
+    {
+        var l = _o.Loop;
+        var plan = _plan is MemoryEstimate m
+            ? $"; this run planned about {Mib(m.Total)} (weights {Mib(m.Weights)}, gradients {Mib(m.Gradients)}, optimizer {Mib(m.Optimizer)}, activations {Mib(m.Activations)})"
+            : "";
+        var fixes = new List<string> { $"a smaller --batch-size (now {l.BatchSize}; raise --grad-accum to keep the effective batch)", $"a smaller --max-length (now {_o.Data.MaxLength})" };
+        if (!l.GradientCheckpointing) fixes.Add("--gradient-checkpointing (recomputes each layer in backward)");
+        if (l.Mode is TrainMode.Full or TrainMode.Sft) fixes.Add("--mode lora or qlora (trains adapters; no full gradients or optimizer states)");
+        else if (l.Mode is TrainMode.Lora) fixes.Add("--mode qlora (a 4-bit base)");
+        return new EngineException($"{e.Message}{plan}; to fit, try {string.Join(", ", fixes)}", e);
     }
 
     private static string Mib(long bytes) => bytes >= 1L << 30 ? $"{bytes / (double)(1L << 30):F2} GiB" : $"{bytes / (double)(1 << 20):F1} MiB";

@@ -1,4 +1,5 @@
 using ILGPU.Runtime;
+using Engine.Backends;
 
 namespace Engine.Backends.Cuda;
 
@@ -14,12 +15,21 @@ internal sealed class CachingAllocator : IDisposable
     public const long LargeRound = 2L << 20;
 
     private readonly Accelerator _accelerator;
+    private readonly string _device;
+    private readonly long? _limit;
     private readonly Dictionary<long, Stack<DeviceBlock>> _free = new();
     private readonly object _gate = new();
     private long _current, _peak, _cached, _allocations;
     private bool _disposed;
 
-    public CachingAllocator(Accelerator accelerator) => _accelerator = accelerator;
+    /// <param name="limitBytes">At most this many bytes of device memory, held or cached (null: what the device has).
+    /// Tests use it to reach an out-of-memory error without filling a GPU.</param>
+    public CachingAllocator(Accelerator accelerator, string device = "cuda", long? limitBytes = null)
+    {
+        _accelerator = accelerator;
+        _device = device;
+        _limit = limitBytes;
+    }
 
     /// <summary>Bytes in blocks currently handed out (by size class, so slightly above the tensors' own sizes).</summary>
     public long CurrentBytes { get { lock (_gate) return _current; } }
@@ -60,6 +70,12 @@ internal sealed class CachingAllocator : IDisposable
 
     private DeviceBlock AllocateNew(long size)
     {
+        if (_limit is long limit && Held() + size > limit)
+        {
+            Trim();
+            if (Held() + size > limit)
+                throw new DeviceOutOfMemoryException(_device, size, CurrentBytes, limit, "");
+        }
         try
         {
             return Allocate(size);
@@ -74,10 +90,14 @@ internal sealed class CachingAllocator : IDisposable
             }
             catch (Exception again) when (again is not EngineException)
             {
-                throw new EngineException(
-                    $"out of device memory allocating {Mib(size)} MiB ({Mib(CurrentBytes)} MiB in use): reduce the batch size or sequence length, or use gradient checkpointing ({again.Message.Split('\n')[0]})");
+                throw new DeviceOutOfMemoryException(_device, size, CurrentBytes, null, again.Message.Split('\n')[0]);
             }
         }
+    }
+
+    private long Held()
+    {
+        lock (_gate) return _current + _cached;
     }
 
     private DeviceBlock Allocate(long size)
@@ -123,5 +143,4 @@ internal sealed class CachingAllocator : IDisposable
         lock (_gate) _disposed = true;
     }
 
-    private static long Mib(long bytes) => bytes >> 20;
 }

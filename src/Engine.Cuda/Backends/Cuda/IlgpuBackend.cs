@@ -55,7 +55,7 @@ internal sealed partial class IlgpuBackend : IBackend
         _boundOnThisThread = _acc;
         _stream = _acc.CreateStream();
         _kernels = new KernelCache(_acc);
-        _allocator = new CachingAllocator(_acc);
+        _allocator = new CachingAllocator(_acc, device.Name, options.MemoryLimitBytes);
         _staging = new HostStaging(_acc, _stream, pageLock: device.IsCuda);
         _errors = _acc.Allocate1D<int>(1);
         _errors.View.MemSetToZero(_stream);

@@ -40,4 +40,8 @@ internal sealed class IlgpuBackendOptions
     /// <summary>Threads per group for elementwise and row kernels; null picks 256 on CUDA and 32 on the CPU accelerator
     /// (each simulated thread is an OS thread there).</summary>
     public int? GroupSize { get; init; }
+
+    /// <summary>Device memory the backend may hold (tensors and its cache); null: all the device has. An allocation
+    /// beyond it raises the same out-of-memory error as a full device.</summary>
+    public long? MemoryLimitBytes { get; init; }
 }
