@@ -18,10 +18,10 @@ internal sealed record TrainerState
     [JsonPropertyName("engine_version")] public string EngineVersion { get; init; } = "0.1";
     /// <summary>The loss of the step that ended at <see cref="GlobalStep"/> (NaN when none ran), so a run resumed at its
     /// last step still reports it.</summary>
-    [JsonPropertyName("loss")] public double? Loss { get; init; }
+    [JsonPropertyName("loss"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? Loss { get; init; }
     /// <summary>What makes a run the same run (see <see cref="RunIdentity"/>): resume refuses a checkpoint whose
     /// identity differs. Absent in checkpoints written before it existed.</summary>
-    [JsonPropertyName("run")] public Dictionary<string, string>? Run { get; init; }
+    [JsonPropertyName("run"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public Dictionary<string, string>? Run { get; init; }
 
     public LoaderPosition Position => LoaderPosition.Parse(DataPosition);
 

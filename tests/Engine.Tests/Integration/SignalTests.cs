@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Engine.Tests.Support;
 using Engine.Training;
 
@@ -18,29 +17,12 @@ public class SignalTests
         using var tmp = new TempDir();
         var run = tmp.File("run");
         string[] train = ["train", "--mode", "lora", "--device", "cpu", "--logging-steps", "1", "--max-steps", "24"];
-        var cli = Path.Combine(AppContext.BaseDirectory, "Engine.Cli.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in (string[])[cli, .. train, "--out", run]) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var output = new System.Text.StringBuilder();
-        var sawSteps = new ManualResetEventSlim();
-        p.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            lock (output) output.AppendLine(e.Data);
-            if (e.Data.StartsWith("step 3/", StringComparison.Ordinal)) sawSteps.Set();
-        };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        Assert.True(sawSteps.Wait(TimeSpan.FromSeconds(120), TestContext.Current.CancellationToken), $"training did not start: {output}");
-        Process.Start("kill", $"-{signal} {p.Id}")!.WaitForExit();
-        Assert.True(p.WaitForExit(60_000), $"the process did not exit after SIG{signal}");
-        p.WaitForExit();
-        Assert.True(expectedExit == p.ExitCode, $"exit {p.ExitCode}: {output}");
+        using var p = TrainProcess.StartAtStep([.. train, "--out", run], 3);
+        int code = p.Signal(signal);
+        Assert.True(expectedExit == code, $"exit {code}: {p.Output}");
         var checkpoint = Assert.Single(CheckpointStore.List(run));
         Assert.True(checkpoint.Step is >= 3 and < 24, $"checkpoint at step {checkpoint.Step}");
-        Assert.Contains("interrupted at step", output.ToString());
+        Assert.Contains("interrupted at step", p.Output);
         Assert.False(File.Exists(Path.Combine(run, "adapter_model.safetensors")), "an interrupted run must not write final outputs");
 
         var (exit, _, err) = CliHarness.Run([.. train, "--out", run, "--resume", "latest"]);
