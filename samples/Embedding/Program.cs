@@ -11,7 +11,7 @@ try
 {
     var options = new FineTuneOptions
     {
-        Mode = FineTuneMode.Lora, Model = model, Data = data, OutputDir = outDir,
+        Mode = FineTuneMode.Lora, Model = model, Data = data, OutputDir = outDir, OverwriteOutputDir = true,
         MaxSteps = 30, LoggingSteps = 5, MaxLength = 128, LearningRate = model is null ? null : 2e-3f,
     };
     var result = FineTuning.Run(options, p => Console.WriteLine($"step {p.Step}/{p.TotalSteps} loss {p.Loss:F4}"));

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Engine.Api;
 
 namespace Engine.Cli.Commands;
@@ -43,14 +44,15 @@ public static class TrainCommand
         var saveSteps = new Option<int>("--save-steps") { Description = "checkpoint every N steps (0 = only on interrupt)", DefaultValueFactory = _ => 0 };
         var saveLimit = new Option<int>("--save-total-limit") { Description = "keep the newest K checkpoints (0 = all)", DefaultValueFactory = _ => 0 };
         var evalSteps = new Option<int>("--eval-steps") { Description = "evaluate every N steps (0 = at the end)", DefaultValueFactory = _ => 0 };
-        var resume = new Option<string?>("--resume") { Description = "latest | a checkpoint folder" };
+        var resume = new Option<string?>("--resume") { Description = "latest | a checkpoint folder (only the same run resumes)" };
+        var overwrite = new Option<bool>("--overwrite-output-dir") { Description = "replace another run's outputs in --out (without it such a run is refused)" };
         var saveDtype = new Option<string>("--save-dtype") { Description = "full/sft model dtype on save: f32 | bf16 | f16", DefaultValueFactory = _ => "f32" };
 
         var cmd = new Command("train", "fine-tune a model (full, sft, lora, qlora); with no --model, train the built-in demo")
         {
             mode, model, tokenizer, data, output, evalData, evalSplit, template, maxLength, trainOnInputs, packing, groupByLength,
             trainable, loraR, loraAlpha, loraDropout, loraTargets, noDq, epochs, maxSteps, batch, accum, lr, scheduler,
-            warmupRatio, warmupSteps, wd, clip, seed, gc, logging, saveSteps, saveLimit, evalSteps, resume, saveDtype,
+            warmupRatio, warmupSteps, wd, clip, seed, gc, logging, saveSteps, saveLimit, evalSteps, resume, overwrite, saveDtype,
         };
         cmd.SetAction(p => CliRunner.Run(p, ctx =>
         {
@@ -67,21 +69,36 @@ public static class TrainCommand
                 WarmupRatio = ctx.Get(warmupRatio), WarmupSteps = ctx.Get(warmupSteps), WeightDecay = ctx.Get(wd), MaxGradNorm = ctx.Get(clip),
                 Seed = ctx.Get(seed), GradientCheckpointing = ctx.Get(gc), LoggingSteps = Given(p, logging) ? ctx.Get(logging) : null,
                 SaveSteps = ctx.Get(saveSteps), SaveTotalLimit = ctx.Get(saveLimit), EvalSteps = ctx.Get(evalSteps), Resume = ctx.Get(resume),
-                SaveDType = ctx.Get(saveDtype), ConsoleProgressBar = true,
+                OverwriteOutputDir = ctx.Get(overwrite), SaveDType = ctx.Get(saveDtype), ConsoleProgressBar = true,
             };
+            // Ctrl-C (SIGINT), SIGTERM (docker stop, SLURM, Kubernetes) and SIGHUP (a closed terminal) all finish the
+            // current step, save a checkpoint and exit with 128 + the signal (130, 143, 129); a second signal of any of
+            // them exits at once.
             using var cts = new CancellationTokenSource();
+            int exitCode = 130;
             ConsoleCancelEventHandler onCancel = (_, e) =>
             {
                 if (cts.IsCancellationRequested) return; // a second Ctrl-C kills the process
                 e.Cancel = true;
+                exitCode = 130;
                 cts.Cancel();
                 ctx.Error.WriteLine("\ninterrupt: finishing the current step, saving a checkpoint and exiting (Ctrl-C again to abort)");
             };
+            void OnSignal(PosixSignalContext s, int code)
+            {
+                s.Cancel = true; // the runtime's default would end the process now
+                if (cts.IsCancellationRequested) Environment.Exit(code);
+                exitCode = code;
+                cts.Cancel();
+                ctx.Error.WriteLine($"\n{s.Signal}: finishing the current step, saving a checkpoint and exiting (send it again to abort)");
+            }
             Console.CancelKeyPress += onCancel;
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, s => OnSignal(s, 143));
+            using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, s => OnSignal(s, 129));
             try
             {
                 var r = FineTuning.Run(options, cancel: cts.Token, log: ctx.Output);
-                return r.Interrupted ? 130 : 0;
+                return r.Interrupted ? exitCode : 0;
             }
             finally { Console.CancelKeyPress -= onCancel; }
         }));

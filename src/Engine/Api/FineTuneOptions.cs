@@ -91,8 +91,13 @@ public sealed record FineTuneOptions
     public int SaveTotalLimit { get; init; }
     /// <summary>Evaluate every N steps (0 = at the end).</summary>
     public int EvalSteps { get; init; }
-    /// <summary>"latest" or a checkpoint folder to continue from.</summary>
+    /// <summary>"latest" or a checkpoint folder to continue from. Only the same run resumes: a checkpoint written with
+    /// another model, data or setting that changes the math is refused, naming the first difference.</summary>
     public string? Resume { get; init; }
+    /// <summary>Start a new run in an <see cref="OutputDir"/> that holds another run's outputs (training_args.json,
+    /// checkpoints, adapter, metrics.jsonl) after removing them; without it such a run is refused (HF's
+    /// overwrite_output_dir). Cannot be combined with <see cref="Resume"/>.</summary>
+    public bool OverwriteOutputDir { get; init; }
     /// <summary>Full/SFT: dtype of the saved model (f32, bf16 or f16).</summary>
     public string SaveDType { get; init; } = "f32";
     /// <summary>Draw the progress bar on the console (what the CLI does); otherwise progress goes only to the log

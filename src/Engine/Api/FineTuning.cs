@@ -121,6 +121,7 @@ public static class FineTuning
             Lora = new LoraOptions { R = o.LoraR, Alpha = o.LoraAlpha, Dropout = o.LoraDropout, Targets = LoraOptions.ParseTargets(o.LoraTargets) },
             DoubleQuant = o.DoubleQuant,
             Resume = o.Resume,
+            OverwriteOutputDir = o.OverwriteOutputDir,
             SaveDType = o.SaveDType,
             Loop = loop,
         };

@@ -17,9 +17,15 @@ internal static class HfModelWriter
 {
     public const long DefaultShardBytes = 5L * 1000 * 1000 * 1000;
 
-    public static void Save(LlamaModel model, string dir, DType storeAs = DType.F32, string? tokenizerPath = null, long shardBytes = DefaultShardBytes)
+    /// <summary>Writes the folder as a whole (see <see cref="AtomicFile.WriteFolder"/>): an interrupted save never pairs
+    /// new weights with an old config.json.</summary>
+    public static void Save(LlamaModel model, string dir, DType storeAs = DType.F32, string? tokenizerPath = null, long shardBytes = DefaultShardBytes) =>
+        AtomicFile.WriteFolder(dir, staging => SaveFiles(model, staging, storeAs, tokenizerPath, shardBytes),
+            obsolete: name => name.StartsWith("model", StringComparison.Ordinal)
+                              && (name.EndsWith(".safetensors", StringComparison.Ordinal) || name.EndsWith(".safetensors.index.json", StringComparison.Ordinal)));
+
+    private static void SaveFiles(LlamaModel model, string dir, DType storeAs, string? tokenizerPath, long shardBytes)
     {
-        Directory.CreateDirectory(dir);
         var be = model.Backend;
         var writer = new SafeTensorsWriter(new Dictionary<string, string> { ["format"] = "pt" });
         foreach (var (name, t) in model.Parameters.All)

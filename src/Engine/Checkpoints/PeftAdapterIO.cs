@@ -14,9 +14,13 @@ internal static class PeftAdapterIO
     public const string ConfigFile = "adapter_config.json";
     public const string WeightsFile = "adapter_model.safetensors";
 
-    public static void Save(LoraAdapter adapter, string dir, string? baseModel)
+    /// <summary>Writes adapter_config.json and adapter_model.safetensors as one unit (see
+    /// <see cref="AtomicFile.WriteFolder"/>): an interrupted save never pairs new weights with an old config.</summary>
+    public static void Save(LoraAdapter adapter, string dir, string? baseModel) =>
+        AtomicFile.WriteFolder(dir, staging => SaveFiles(adapter, staging, baseModel));
+
+    private static void SaveFiles(LoraAdapter adapter, string dir, string? baseModel)
     {
-        Directory.CreateDirectory(dir);
         var writer = new SafeTensorsWriter(new Dictionary<string, string> { ["format"] = "pt" });
         foreach (var (name, t) in adapter.Parameters.All)
         {

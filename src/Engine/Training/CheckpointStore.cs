@@ -46,6 +46,7 @@ internal static class CheckpointStore
                 Directory.Delete(old, recursive: true);
             }
             else Directory.Move(tmp, final);
+            AtomicFile.FsyncDirectory(outputDir);
             return final;
         }
         catch

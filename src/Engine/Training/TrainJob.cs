@@ -40,6 +40,14 @@ internal sealed class TrainJob
         var loop = _o.Loop;
         var mode = loop.Mode;
         bool demo = _o.ModelPath is null;
+        if (_o.Resume is not null && _o.OverwriteOutputDir)
+            throw new EngineException("--overwrite-output-dir and --resume cannot be combined: one replaces the run in the output folder, the other continues it");
+        // Before anything is written: which checkpoint resumes, and whether the folder holds another run.
+        string? resume = _o.Resume is null ? null : CheckpointStore.Resolve(_o.Resume, loop.OutputDir);
+        var previous = resume is null ? PreviousRunOutputs(loop.OutputDir) : Array.Empty<string>();
+        if (previous.Count > 0 && !_o.OverwriteOutputDir)
+            throw new EngineException($"--out {loop.OutputDir}: holds another run's outputs ({string.Join(", ", previous.Take(4).Select(Path.GetFileName))}" +
+                                      $"{(previous.Count > 4 ? ", …" : "")}); continue it with --resume latest, replace it with --overwrite-output-dir, or choose another --out");
         Directory.CreateDirectory(loop.OutputDir);
 
         ITokenizer tokenizer;
@@ -82,12 +90,18 @@ internal sealed class TrainJob
 
             var data = TrainingData.Prepare(_o.DataFor(dataPath, model.Config.MaxPositionEmbeddings), tokenizer);
             foreach (var note in data.Notes) _out.WriteLine($"note: {note}");
-            WriteArgs(dataPath, demo);
             var trainer = new Trainer(model, trainable, data, loop, _out);
             ConfigureTrainer?.Invoke(trainer);
+            trainer.Identity = RunIdentity.Of(_o, data.Train.Fingerprint, trainer.TotalSteps);
+            if (resume is not null)
+                RunIdentity.RequireSameRun(_o.Resume!, resume, TrainerState.Read(Path.Combine(resume, CheckpointStore.StateFile)), trainer.Identity);
+            // Validation passed: only now does the folder change.
+            if (previous.Count > 0) RemoveRunOutputs(loop.OutputDir);
+            foreach (var stale in AtomicFile.RemoveStale(loop.OutputDir))
+                _out.WriteLine($"note: removed {stale}, left by a run that was killed while saving");
+            WriteArgs(dataPath, demo);
             Summary(model, adapter, trainable, data, trainer.TotalSteps);
 
-            string? resume = _o.Resume is null ? null : CheckpointStore.Resolve(_o.Resume, loop.OutputDir);
             TrainResult result;
             try { result = trainer.Run(cancel, resume); }
             catch (DeviceOutOfMemoryException e) { throw OutOfMemory(e); }
@@ -112,9 +126,49 @@ internal sealed class TrainJob
             var evalPart = result.EvalLoss is double ev ? $", eval loss {ev:F4}" : "";
             _out.WriteLine(result.Interrupted
                 ? $"stopped at step {result.Steps}; checkpoint {result.LastCheckpoint}"
-                : $"done: {result.Steps} steps, final loss {result.LastLoss:F4}{evalPart}, {result.TokensPerSecond:N0} tokens/s; wrote {string.Join(", ", outputs)}");
+                : $"done: {result.Steps} steps, final loss {result.LastLoss:F4}{evalPart}, " +
+                  (result.StepLosses.Count == 0 ? "no step left to run (the checkpoint was at the last step)" : $"{result.TokensPerSecond:N0} tokens/s") +
+                  $"; wrote {string.Join(", ", outputs)}");
             return new TrainJobResult(result, loop.OutputDir, outputs);
         }
+    }
+
+    /// <summary>Files and folders by which a folder holds a training run's outputs.</summary>
+    private static readonly string[] RunMarkers =
+        { "training_args.json", "metrics.jsonl", "loss.png", "runs", PeftAdapterIO.ConfigFile, PeftAdapterIO.WeightsFile };
+
+    /// <summary>The outputs of an earlier run in <paramref name="dir"/> (training_args.json, checkpoints, adapter,
+    /// metrics), empty when there is none.</summary>
+    internal static IReadOnlyList<string> PreviousRunOutputs(string dir)
+    {
+        if (!Directory.Exists(dir)) return Array.Empty<string>();
+        var found = RunMarkers.Select(m => Path.Combine(dir, m)).Where(p => File.Exists(p) || Directory.Exists(p)).ToList();
+        found.AddRange(Directory.GetDirectories(dir, CheckpointStore.Prefix + "*")
+            .Where(d => Path.GetFileName(d).AsSpan(CheckpointStore.Prefix.Length) is { Length: > 0 } n && !n.ContainsAnyExcept("0123456789"))
+            .Order(StringComparer.Ordinal));
+        return found;
+    }
+
+    /// <summary>--overwrite-output-dir: removes the earlier run's outputs so metrics.jsonl, loss.png and the TensorBoard
+    /// files do not mix two runs. A full/SFT model folder (config.json, weights, tokenizer files) is removed only when
+    /// training_args.json shows that a run wrote it, never a folder that merely holds a model.</summary>
+    private void RemoveRunOutputs(string dir)
+    {
+        bool trainedHere = File.Exists(Path.Combine(dir, "training_args.json"));
+        foreach (var p in PreviousRunOutputs(dir))
+        {
+            if (Directory.Exists(p)) Directory.Delete(p, recursive: true);
+            else File.Delete(p);
+        }
+        if (trainedHere)
+            foreach (var f in Directory.GetFiles(dir))
+            {
+                var n = Path.GetFileName(f);
+                if (n is "config.json" or "generation_config.json" or "tokenizer.model" or "tokenizer.bin" or "tokenizer_config.json"
+                    || (n.StartsWith("model", StringComparison.Ordinal) && (n.EndsWith(".safetensors", StringComparison.Ordinal) || n.EndsWith(".safetensors.index.json", StringComparison.Ordinal))))
+                    File.Delete(f);
+            }
+        _out.WriteLine($"note: --overwrite-output-dir: removed the earlier run's outputs from {dir}");
     }
 
     private WeightOptions WeightsFor(LlamaConfig cfg)
@@ -189,7 +243,7 @@ internal sealed class TrainJob
             ["adam_beta1"] = l.Beta1, ["adam_beta2"] = l.Beta2, ["adam_epsilon"] = l.AdamEps, ["max_grad_norm"] = l.MaxGradNorm,
             ["seed"] = l.Seed, ["gradient_checkpointing"] = l.GradientCheckpointing, ["logging_steps"] = l.LoggingSteps,
             ["save_steps"] = l.SaveSteps, ["save_total_limit"] = l.SaveTotalLimit, ["eval_steps"] = l.EvalSteps,
-            ["resume"] = _o.Resume, ["device"] = _be.Name, ["demo"] = demo,
+            ["resume"] = _o.Resume, ["overwrite_output_dir"] = _o.OverwriteOutputDir, ["device"] = _be.Name, ["demo"] = demo,
         };
         AtomicFile.Write(Path.Combine(l.OutputDir, "training_args.json"), s =>
         {

@@ -18,6 +18,8 @@ internal sealed record TrainJobOptions
     public bool DoubleQuant { get; init; } = true;
     /// <summary>--resume: "latest" or a checkpoint folder.</summary>
     public string? Resume { get; init; }
+    /// <summary>--overwrite-output-dir: a new run may replace another run's outputs in the output folder.</summary>
+    public bool OverwriteOutputDir { get; init; }
     /// <summary>dtype of saved full/SFT models: f32, bf16 or f16.</summary>
     public string SaveDType { get; init; } = "f32";
     public required TrainOptions Loop { get; init; }

@@ -49,6 +49,8 @@ internal sealed class Trainer
     public Action<int>? BeforeUpdate { get; set; }
     /// <summary>Use a plain-text progress line even on a terminal (tests, logs).</summary>
     public bool PlainProgress { get; set; }
+    /// <summary>What makes this run the same run (<see cref="RunIdentity"/>); recorded in every checkpoint.</summary>
+    public Dictionary<string, string>? Identity { get; set; }
 
     public TrainResult Run(CancellationToken cancel, string? resumeFrom = null)
     {
@@ -60,6 +62,7 @@ internal sealed class Trainer
         Directory.CreateDirectory(_o.OutputDir);
 
         int step = 0;
+        double lastLoss = double.NaN;
         if (resumeFrom is not null)
         {
             var state = CheckpointStore.Load(resumeFrom, _trainable, optimizer);
@@ -69,6 +72,7 @@ internal sealed class Trainer
                 throw new EngineException($"--resume {resumeFrom}: the checkpoint belongs to a run of {state.TotalSteps} steps; this one has {total} (keep --num-epochs/--max-steps/--grad-accum)");
             loader.Position = state.Position;
             step = state.GlobalStep;
+            lastLoss = state.Loss ?? double.NaN;
             _log.WriteLine($"resumed from {resumeFrom} at step {step} (data position {state.DataPosition})");
         }
 
@@ -81,12 +85,13 @@ internal sealed class Trainer
 
         var stepLosses = new List<double>();
         var history = File.Exists(metrics.FilePath) ? MetricsJsonlReader.Read(metrics.FilePath).ToList() : new List<StepMetrics>();
+        if (double.IsNaN(lastLoss) && step > 0 && history.Count > 0) lastLoss = history[^1].Loss; // checkpoints without "loss"
         double windowLoss = 0; int windowSteps = 0; long windowTokens = 0;
         var windowClock = Stopwatch.StartNew();
         var runClock = Stopwatch.StartNew();
         long runTokens = 0;
         int badInARow = 0;
-        double lastLoss = double.NaN, lastNorm = 0;
+        double lastNorm = 0;
         double? evalLoss = null;
         string? lastCheckpoint = null;
         bool interrupted = false;
@@ -165,12 +170,12 @@ internal sealed class Trainer
                 windowClock.Restart();
             }
             if (_o.SaveSteps > 0 && step % _o.SaveSteps == 0)
-                lastCheckpoint = SaveCheckpoint(optimizer, step, total, loader);
+                lastCheckpoint = SaveCheckpoint(optimizer, step, total, loader, lastLoss);
         }
 
         if (interrupted)
         {
-            lastCheckpoint = SaveCheckpoint(optimizer, step, total, loader);
+            lastCheckpoint = SaveCheckpoint(optimizer, step, total, loader, lastLoss);
             progress.WriteLine($"interrupted at step {step}: checkpoint saved to {lastCheckpoint}; continue with --resume latest");
         }
         LossPlot.Save(Path.Combine(_o.OutputDir, "loss.png"), history);
@@ -178,7 +183,7 @@ internal sealed class Trainer
                                runTokens / Math.Max(1e-9, runClock.Elapsed.TotalSeconds));
     }
 
-    private string SaveCheckpoint(AdamWOptimizer optimizer, int step, int total, DataLoader loader)
+    private string SaveCheckpoint(AdamWOptimizer optimizer, int step, int total, DataLoader loader, double loss)
     {
         var state = new TrainerState
         {
@@ -189,6 +194,8 @@ internal sealed class Trainer
             DataFingerprint = loader.Fingerprint.ToString("x16"),
             Mode = _o.Mode.ToString().ToLowerInvariant(),
             Seed = _o.Seed,
+            Loss = double.IsFinite(loss) ? loss : null,
+            Run = Identity,
         };
         var path = CheckpointStore.Save(_o.OutputDir, _trainable, optimizer, state);
         CheckpointStore.Rotate(_o.OutputDir, _o.SaveTotalLimit);

@@ -16,6 +16,12 @@ internal sealed record TrainerState
     [JsonPropertyName("seed")] public ulong Seed { get; init; }
     [JsonPropertyName("rng_state")] public ulong[] RngState { get; init; } = Array.Empty<ulong>();
     [JsonPropertyName("engine_version")] public string EngineVersion { get; init; } = "0.1";
+    /// <summary>The loss of the step that ended at <see cref="GlobalStep"/> (NaN when none ran), so a run resumed at its
+    /// last step still reports it.</summary>
+    [JsonPropertyName("loss"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? Loss { get; init; }
+    /// <summary>What makes a run the same run (see <see cref="RunIdentity"/>): resume refuses a checkpoint whose
+    /// identity differs. Absent in checkpoints written before it existed.</summary>
+    [JsonPropertyName("run"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public Dictionary<string, string>? Run { get; init; }
 
     public LoaderPosition Position => LoaderPosition.Parse(DataPosition);
 
@@ -25,13 +31,27 @@ internal sealed record TrainerState
     {
         try
         {
-            return JsonSerializer.Deserialize(File.ReadAllText(path), TrainerStateJson.Default.TrainerState)
-                   ?? throw new FileFormatException(path, "JSON", "empty trainer state");
+            var state = JsonSerializer.Deserialize(File.ReadAllText(path), TrainerStateJson.Default.TrainerState)
+                        ?? throw new FileFormatException(path, "JSON", "empty trainer state");
+            return state.Validate(path);
         }
         catch (JsonException e)
         {
             throw new FileFormatException(path, "JSON", $"not a valid trainer state ({e.Message})");
         }
+    }
+
+    /// <summary>Range checks of the fields resume relies on, each naming the field.</summary>
+    private TrainerState Validate(string path)
+    {
+        if (TotalSteps < 1) throw new FileFormatException(path, "total_steps", $"must be at least 1, got {TotalSteps}");
+        if (GlobalStep < 0 || GlobalStep > TotalSteps)
+            throw new FileFormatException(path, "global_step", $"must be between 0 and total_steps ({TotalSteps}), got {GlobalStep}");
+        if (!double.IsFinite(Epoch) || Epoch < 0) throw new FileFormatException(path, "epoch", $"must be a finite number at least 0, got {Epoch}");
+        try { LoaderPosition.Parse(DataPosition ?? ""); }
+        catch (EngineException) { throw new FileFormatException(path, "data_position", $"expected \"epoch:batch\" with two non-negative integers, got \"{DataPosition}\""); }
+        if (DataFingerprint is null) throw new FileFormatException(path, "data_fingerprint", "must be a string");
+        return this;
     }
 }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Engine.Tests.Support;
 using Engine.Training;
 
@@ -13,29 +12,11 @@ public class InterruptTests
     {
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) Assert.Skip("sends SIGINT with kill(1)");
         using var tmp = new TempDir();
-        var cli = Path.Combine(AppContext.BaseDirectory, "Engine.Cli.dll");
-        var args = $"\"{cli}\" train --mode lora --out \"{tmp.Path}\" --device cpu --logging-steps 1 --num-epochs 4";
-        var psi = new ProcessStartInfo("dotnet", args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        using var p = Process.Start(psi)!;
-        var output = new System.Text.StringBuilder();
-        var sawSteps = new ManualResetEventSlim();
-        p.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            lock (output) output.AppendLine(e.Data);
-            if (e.Data.StartsWith("step 3/", StringComparison.Ordinal)) sawSteps.Set();
-        };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        Assert.True(sawSteps.Wait(TimeSpan.FromSeconds(120), TestContext.Current.CancellationToken), $"training did not start: {output}");
-        Process.Start("kill", $"-INT {p.Id}")!.WaitForExit();
-        Assert.True(p.WaitForExit(60_000), "the process did not exit after SIGINT");
-        p.WaitForExit();
-        Assert.Equal(130, p.ExitCode);
+        using var p = TrainProcess.StartAtStep(["train", "--mode", "lora", "--out", tmp.Path, "--device", "cpu", "--logging-steps", "1", "--num-epochs", "4"], 3);
+        Assert.Equal(130, p.Signal("INT"));
         var checkpoints = CheckpointStore.List(tmp.Path);
         Assert.Single(checkpoints);
-        Assert.Contains("interrupted at step", output.ToString());
+        Assert.Contains("interrupted at step", p.Output);
         Assert.False(File.Exists(Path.Combine(tmp.Path, "adapter_model.safetensors")), "an interrupted run must not write final outputs");
 
         // Resuming with another run length is refused, naming the step counts.
