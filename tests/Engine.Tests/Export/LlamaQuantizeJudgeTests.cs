@@ -108,6 +108,68 @@ public class LlamaQuantizeJudgeTests
         Assert.True(drift > 0 && drift <= 1.0, $"{typeName}: export vs source {drift:E2}");
     }
 
+    /// <summary>Quantization throughput, f32 GB/s in, of engine's quantizers against llama_model_quantize on the
+    /// same f32 GGUF in this process (a 4-layer, 1024-wide model, 210 MB of f32). engine's time is the quantizers alone
+    /// on weights already in memory; llama.cpp's includes reading the f32 file and writing its output. Runs only with
+    /// ENGINE_QUANT_BENCH=1 (it takes a minute).</summary>
+    [Theory]
+    [InlineData("q6_k")]
+    [InlineData("q5_k")]
+    [InlineData("q4_k")]
+    [InlineData("q8_0")]
+    public void Quantization_throughput_against_llama_model_quantize(string typeName)
+    {
+        if (Environment.GetEnvironmentVariable("ENGINE_QUANT_BENCH") != "1") Assert.Skip("set ENGINE_QUANT_BENCH=1 to measure");
+        Assert.True(GgmlTypes.TryParse(typeName, out var type));
+        var c = new LlamaConfig
+        {
+            HiddenSize = 1024, IntermediateSize = 2816, NumLayers = 4, NumHeads = 16, NumKvHeads = 16, HeadDim = 64,
+            VocabSize = 512, MaxPositionEmbeddings = 128, RmsNormEps = 1e-5f, RopeTheta = 10000f,
+        }.Validate("bench");
+        var be = CpuBackend.Instance;
+        using var tmp = new TempDir();
+        using (var model = new LlamaModel(c, be, LlamaWeights.Random(c, be, 5, new WeightOptions(), std: 0.02, embeddingStd: 0.02)))
+            GgufExporter.Export(model, Tok512(), GgmlType.F32, tmp.File("f32.gguf"));
+
+        var weights = new List<float[]>();
+        using (var f32 = GgufFile.Open(tmp.File("f32.gguf")))
+        {
+            foreach (var t in f32.Tensors.Where(t => t.Dims.Length == 2))
+            {
+                var v = new float[t.NumElements];
+                f32.ReadFloats(t.Name, v);
+                weights.Add(v);
+            }
+        }
+        double gb = weights.Sum(w => (double)w.Length) * 4 / 1e9;
+        double Engine(bool oneThread)
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            foreach (var w in weights)
+            {
+                var dst = new byte[type.RowSize(w.Length)];
+                // GgmlBlocks runs one call of at most 8192 blocks on the calling thread.
+                int chunk = oneThread ? 4096 * type.BlockSize() : w.Length;
+                for (int at = 0; at < w.Length; at += chunk)
+                {
+                    int n = Math.Min(chunk, w.Length - at);
+                    GgmlBlocks.Quantize(type, w.AsSpan(at, n), dst.AsSpan((int)type.RowSize(at), (int)type.RowSize(n)));
+                }
+            }
+            return gb / sw.Elapsed.TotalSeconds;
+        }
+        double Llama(int threads)
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File($"judge{threads}.gguf"), GgufTensorPolicy.FileType(type), null, pure: true, threads: threads);
+            return gb / sw.Elapsed.TotalSeconds;
+        }
+        Engine(true); // warm up the JIT
+        double e1 = Engine(true), l1 = Llama(1), eAll = Engine(false), l2 = Llama(2);
+        _log.WriteLine($"{typeName}: {gb:F3} GB of f32 2-D weights; 1 thread: engine {e1:F3} GB/s, llama_model_quantize {l1:F3} GB/s ({e1 / l1:F2}x); " +
+                       $"{Environment.ProcessorCount} cores: engine {eAll:F3} GB/s, llama_model_quantize (nthread 2) {l2:F3} GB/s ({eAll / l2:F2}x)");
+    }
+
     private void AssertSameTensors(string direct, string judged, string typeName)
     {
         using var mine = GgufFile.Open(direct);
