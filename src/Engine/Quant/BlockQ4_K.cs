@@ -19,7 +19,6 @@ internal static class BlockQ4_K
         float rmin = bits == 5 ? -0.5f : -1f;
         int nstep = bits == 5 ? 15 : 20;
         Span<byte> levels = stackalloc byte[GgmlTypes.QK_K];
-        Span<byte> aux = stackalloc byte[32];
         Span<float> weights = stackalloc float[32];
         Span<float> scales = stackalloc float[8];
         Span<float> mins = stackalloc float[8];
@@ -35,7 +34,7 @@ internal static class BlockQ4_K
                 for (int l = 0; l < 32; l++) sumX2 += xg[l] * xg[l];
                 float avX = MathF.Sqrt(sumX2 / 32);
                 for (int l = 0; l < 32; l++) weights[l] = avX + MathF.Abs(xg[l]);
-                scales[j] = KQuantSearch.AffineScale(xg, weights, nmax, levels.Slice(32 * j, 32), aux, rmin, 0.1f, nstep, out mins[j]);
+                scales[j] = KQuantSearch.AffineScale(xg, weights, nmax, levels.Slice(32 * j, 32), rmin, 0.1f, nstep, out mins[j]);
                 if (scales[j] > maxScale) maxScale = scales[j];
                 if (mins[j] > maxMin) maxMin = mins[j];
             }
