@@ -23,6 +23,6 @@ public sealed record GgufExportResult(string Path, string Type, long Bytes, IRea
 /// <summary>The GGUF storage types engine writes.</summary>
 public static class GgufExport
 {
-    /// <summary>f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1.</summary>
+    /// <summary>f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, q5_K, q6_K, bf16 (ggml's names; parsing ignores case).</summary>
     public static IReadOnlyList<string> Types { get; } = Enum.GetValues<Quant.GgmlType>().Select(Quant.GgmlTypes.Name).ToArray();
 }

@@ -7,6 +7,11 @@ namespace Engine.Checkpoints;
 /// <list type="bullet">
 /// <item>1-D tensors (the norms) are F32 (convert_hf_to_gguf: n_dims &lt;= 1 or *_norm.weight → F32).</item>
 /// <item>Every 2-D weight takes the requested type, except the output projection below.</item>
+/// <item>The k-quants (q4_K, q5_K, q6_K) are written as llama-quantize --pure writes them: every 2-D weight, the output
+/// projection included, takes the requested type. A row length that is not a multiple of 256 falls back as
+/// llama-quantize falls back (llama_tensor_get_type's convert_incompatible_tensor: q4_K → q5_0, q5_K → q5_1,
+/// q6_K → q8_0, then f16 if even that block size does not divide the row), and the fallback is reported.
+/// llama-quantize's _S/_M mixtures (per-tensor types by name and layer) are not implemented yet.</item>
 /// <item>The output projection (output.weight, or token_embd.weight when the embeddings are tied, since llama-quantize
 /// then gives the token embedding the output's type) of a 4/5-bit export is Q8_0. llama-quantize picks Q6_K there;
 /// engine has no k-quants, and Q8_0 is what llama-quantize itself falls back to when a row is not a multiple of 256.
@@ -21,7 +26,8 @@ internal static class GgufTensorPolicy
 {
     /// <summary>llama.h llama_ftype of a file whose 2-D weights are mostly <paramref name="type"/>
     /// (LLAMA_FTYPE_ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q4_1 3, MOSTLY_Q8_0 7, MOSTLY_Q5_0 8, MOSTLY_Q5_1 9,
-    /// MOSTLY_BF16 32).</summary>
+    /// MOSTLY_BF16 32; for the k-quants the _S variants, MOSTLY_Q4_K_S 14, MOSTLY_Q5_K_S 16, and MOSTLY_Q6_K 18, which
+    /// llama-quantize also writes for --pure exports of those ftypes).</summary>
     public static uint FileType(GgmlType type) => type switch
     {
         GgmlType.F32 => 0,
@@ -31,6 +37,9 @@ internal static class GgufTensorPolicy
         GgmlType.Q8_0 => 7,
         GgmlType.Q5_0 => 8,
         GgmlType.Q5_1 => 9,
+        GgmlType.Q4_K => 14,
+        GgmlType.Q5_K => 16,
+        GgmlType.Q6_K => 18,
         GgmlType.BF16 => 32,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "not a supported ggml type"),
     };
@@ -49,6 +58,15 @@ internal static class GgufTensorPolicy
             ? GgmlType.Q8_0
             : requested;
         int rowLength = shape[^1];
+        if (wanted.IsKQuant() && rowLength % wanted.BlockSize() != 0)
+        {
+            var fallback = KQuantFallback(wanted);
+            if (rowLength % fallback.BlockSize() == 0)
+            {
+                note = $"{ggufName}: rows of {rowLength} values are not a multiple of {wanted.BlockSize()}, so it cannot be {wanted.Name()}; stored as {fallback.Name()} (llama-quantize's fallback)";
+                return fallback;
+            }
+        }
         if (wanted.IsQuantized() && rowLength % wanted.BlockSize() != 0)
         {
             note = $"{ggufName}: rows of {rowLength} values are not a multiple of {wanted.BlockSize()}, so it cannot be {wanted.Name()}; stored as f16";
@@ -56,4 +74,13 @@ internal static class GgufTensorPolicy
         }
         return wanted;
     }
+
+    /// <summary>llama-quant.cpp's fallback for a k-quant tensor whose rows are not a multiple of 256.</summary>
+    public static GgmlType KQuantFallback(GgmlType kQuant) => kQuant switch
+    {
+        GgmlType.Q4_K => GgmlType.Q5_0,
+        GgmlType.Q5_K => GgmlType.Q5_1,
+        GgmlType.Q6_K => GgmlType.Q8_0,
+        _ => throw new ArgumentOutOfRangeException(nameof(kQuant), kQuant, "not a k-quant"),
+    };
 }

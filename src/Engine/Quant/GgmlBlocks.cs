@@ -20,7 +20,7 @@ internal static class GgmlBlocks
     }
 
     /// <summary>Encodes a row-major matrix whose rows have <paramref name="rowLength"/> values. Every row must be a whole
-    /// number of blocks, as ggml requires (ne[0] % 32 == 0), so no block spans two rows.</summary>
+    /// number of blocks, as ggml requires (ne[0] % 32 == 0, or % 256 for the k-quants), so no block spans two rows.</summary>
     public static void Quantize(GgmlType type, ReadOnlySpan<float> src, Span<byte> dst, int rowLength)
     {
         CheckRowLength(type, rowLength);
@@ -86,6 +86,9 @@ internal static class GgmlBlocks
                 case GgmlType.Q5_0: BlockSymmetric.Quantize(floats, bytes, 5); break;
                 case GgmlType.Q5_1: BlockAffine.Quantize(floats, bytes, 5); break;
                 case GgmlType.Q8_0: BlockQ8_0.Quantize(floats, bytes); break;
+                case GgmlType.Q4_K: BlockQ4_K.Quantize(floats, bytes, 4); break;
+                case GgmlType.Q5_K: BlockQ4_K.Quantize(floats, bytes, 5); break;
+                case GgmlType.Q6_K: BlockQ6_K.Quantize(floats, bytes); break;
                 default: throw new ArgumentOutOfRangeException(nameof(type), type, "not a supported ggml type");
             }
         }
@@ -101,6 +104,9 @@ internal static class GgmlBlocks
                 case GgmlType.Q5_0: BlockSymmetric.Dequantize(bytes, floats, 5); break;
                 case GgmlType.Q5_1: BlockAffine.Dequantize(bytes, floats, 5); break;
                 case GgmlType.Q8_0: BlockQ8_0.Dequantize(bytes, floats); break;
+                case GgmlType.Q4_K: BlockQ4_K.Dequantize(bytes, floats, 4); break;
+                case GgmlType.Q5_K: BlockQ4_K.Dequantize(bytes, floats, 5); break;
+                case GgmlType.Q6_K: BlockQ6_K.Dequantize(bytes, floats); break;
                 default: throw new ArgumentOutOfRangeException(nameof(type), type, "not a supported ggml type");
             }
         }

@@ -11,21 +11,30 @@ internal enum GgmlType : uint
     Q5_0 = 6,
     Q5_1 = 7,
     Q8_0 = 8,
+    Q4_K = 12,
+    Q5_K = 13,
+    Q6_K = 14,
     BF16 = 30,
 }
 
 /// <summary>Block geometry and names of <see cref="GgmlType"/> (ggml's <c>ggml_type_traits</c>: blck_size, type_size).</summary>
 internal static class GgmlTypes
 {
-    /// <summary>Elements per block of every quantized type we support (QK4_0 = QK4_1 = QK5_0 = QK5_1 = QK8_0).</summary>
+    /// <summary>Elements per block of the legacy block types (QK4_0 = QK4_1 = QK5_0 = QK5_1 = QK8_0).</summary>
     public const int QK = 32;
 
-    public static bool IsDefined(uint id) => id is 0 or 1 or 2 or 3 or 6 or 7 or 8 or 30;
+    /// <summary>Elements per super-block of the k-quants (ggml's QK_K).</summary>
+    public const int QK_K = 256;
 
-    public static bool IsQuantized(this GgmlType t) => t is GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q8_0;
+    public static bool IsDefined(uint id) => id is 0 or 1 or 2 or 3 or 6 or 7 or 8 or 12 or 13 or 14 or 30;
 
-    /// <summary>Elements per block: 32 for the block types, 1 for F32/F16/BF16.</summary>
-    public static int BlockSize(this GgmlType t) => t.IsQuantized() ? QK : Check(t, 1);
+    public static bool IsQuantized(this GgmlType t) => t is GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q8_0 || t.IsKQuant();
+
+    /// <summary>The k-quants: 256-value super-blocks (Q4_K, Q5_K, Q6_K).</summary>
+    public static bool IsKQuant(this GgmlType t) => t is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+
+    /// <summary>Elements per block: 256 for the k-quants, 32 for the legacy block types, 1 for F32/F16/BF16.</summary>
+    public static int BlockSize(this GgmlType t) => t.IsKQuant() ? QK_K : t.IsQuantized() ? QK : Check(t, 1);
 
     /// <summary>Bytes per block (per element for F32/F16/BF16).</summary>
     public static int TypeSize(this GgmlType t) => t switch
@@ -37,6 +46,9 @@ internal static class GgmlTypes
         GgmlType.Q5_0 => 22, // fp16 d + 4 bytes qh + 16
         GgmlType.Q5_1 => 24, // fp16 d, fp16 m + 4 + 16
         GgmlType.Q8_0 => 34, // fp16 d + 32 int8
+        GgmlType.Q4_K => BlockQ4_K.Bytes(4), // fp16 d, fp16 dmin, 12 bytes of 6-bit scales/mins, 128 nibble bytes
+        GgmlType.Q5_K => BlockQ4_K.Bytes(5), // as q4_K + 32 bytes of high bits
+        GgmlType.Q6_K => BlockQ6_K.Bytes, // 128 low nibbles, 64 bytes of high 2 bits, int8 scales[16], fp16 d
         _ => throw Unknown(t),
     };
 
@@ -50,7 +62,7 @@ internal static class GgmlTypes
         return checked(elements / bs * t.TypeSize());
     }
 
-    /// <summary>ggml's lower-case name ("q4_0", "f16", "bf16").</summary>
+    /// <summary>ggml's name (ggml_type_name: "q4_0", "f16", "bf16", "q6_K"); <see cref="TryParse"/> ignores case.</summary>
     public static string Name(this GgmlType t) => t switch
     {
         GgmlType.F32 => "f32",
@@ -61,6 +73,9 @@ internal static class GgmlTypes
         GgmlType.Q5_0 => "q5_0",
         GgmlType.Q5_1 => "q5_1",
         GgmlType.Q8_0 => "q8_0",
+        GgmlType.Q4_K => "q4_K",
+        GgmlType.Q5_K => "q5_K",
+        GgmlType.Q6_K => "q6_K",
         _ => throw Unknown(t),
     };
 
@@ -80,9 +95,6 @@ internal static class GgmlTypes
         9 => "q8_1",
         10 => "q2_K",
         11 => "q3_K",
-        12 => "q4_K",
-        13 => "q5_K",
-        14 => "q6_K",
         15 => "q8_K",
         16 => "iq2_xxs",
         17 => "iq2_xs",

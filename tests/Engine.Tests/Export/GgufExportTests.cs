@@ -107,13 +107,14 @@ public class GgufExportTests : IClassFixture<StoriesExports>
             GgmlType expected = t.Dims.Length == 1 ? GgmlType.F32
                 : t.Name == "token_embd.weight" && low ? GgmlType.Q8_0
                 : t.Name.EndsWith("ffn_down.weight") && type.IsQuantized() ? GgmlType.F16 // rows of 172
+                : type.IsKQuant() ? GgufTensorPolicy.KQuantFallback(type) // rows of 64, not a multiple of 256
                 : type;
             Assert.True(expected == t.Type, $"{t.Name}: {t.Type.Name()}, expected {expected.Name()}");
         }
         Assert.Equal(new long[] { 64, 512 }, g.TensorInfo("token_embd.weight").Dims);
         Assert.Equal(new long[] { 172, 64 }, g.TensorInfo("blk.4.ffn_down.weight").Dims);
         Assert.Equal(new long[] { 64, 32 }, g.TensorInfo("blk.0.attn_k.weight").Dims);
-        Assert.Equal(type.IsQuantized() ? 5 : 0, _exports.Report(type).Notes.Count);
+        Assert.Equal(type.IsKQuant() ? 1 + 5 * 7 : type.IsQuantized() ? 5 : 0, _exports.Report(type).Notes.Count);
     }
 
     [Fact]
@@ -272,10 +273,10 @@ public class GgufExportTests : IClassFixture<StoriesExports>
     public void Cli_rejects_an_unknown_type_in_one_line()
     {
         using var tmp = new TempDir();
-        var (exit, _, err) = CliHarness.Run("export", "gguf", "--model", StoriesExports.Source, "--type", "q4_k", "--out", tmp.File("x.gguf"));
+        var (exit, _, err) = CliHarness.Run("export", "gguf", "--model", StoriesExports.Source, "--type", "q3_k", "--out", tmp.File("x.gguf"));
         Assert.Equal(1, exit);
         var line = Assert.Single(err.Trim().Split('\n'));
-        Assert.Equal("error: --type q4_k: unknown type; choose one of f32|f16|q4_0|q4_1|q5_0|q5_1|q8_0|bf16", line);
+        Assert.Equal("error: --type q3_k: unknown type; choose one of f32|f16|q4_0|q4_1|q5_0|q5_1|q8_0|q4_K|q5_K|q6_K|bf16", line);
     }
 
     [Fact]

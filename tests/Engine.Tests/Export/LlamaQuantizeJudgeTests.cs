@@ -19,15 +19,15 @@ public class LlamaQuantizeJudgeTests
 
     public LlamaQuantizeJudgeTests(ITestOutputHelper log) => _log = log;
 
-    private static LlamaModel RandomModel(out LlamaConfig c)
+    private static LlamaModel RandomModel(out LlamaConfig c, int hidden = 64, int intermediate = 96, int headDim = 32, double embeddingStd = 1.0)
     {
         c = new LlamaConfig
         {
-            HiddenSize = 64, IntermediateSize = 96, NumLayers = 2, NumHeads = 4, NumKvHeads = 2, HeadDim = 32,
+            HiddenSize = hidden, IntermediateSize = intermediate, NumLayers = 2, NumHeads = 4, NumKvHeads = 2, HeadDim = headDim,
             VocabSize = 512, MaxPositionEmbeddings = 128, RmsNormEps = 1e-5f, RopeTheta = 10000f,
         }.Validate("test");
         var be = CpuBackend.Instance;
-        return new LlamaModel(c, be, LlamaWeights.Random(c, be, 11, new WeightOptions(), std: 0.05, embeddingStd: 1.0));
+        return new LlamaModel(c, be, LlamaWeights.Random(c, be, 11, new WeightOptions(), std: 0.05, embeddingStd: embeddingStd));
     }
 
     private static SentencePieceTokenizer Tok512() => SentencePieceTokenizer.Load(SharedData.Require("stories260K/tok512.model"));
@@ -50,12 +50,130 @@ public class LlamaQuantizeJudgeTests
         var direct = GgufExporter.Export(model, tok, type, tmp.File("direct.gguf"));
         Assert.Empty(direct.Notes);
         bool low = type is GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1;
-        // llama-quantize gives output.weight q6_K by default; engine has no k-quants and writes q8_0 (see
-        // GgufTensorPolicy), so llama.cpp is told the same with output_tensor_type.
+        // llama-quantize gives output.weight q6_K by default; engine's legacy 4/5-bit exports write q8_0 there (see
+        // GgufTensorPolicy: the _M-style mixtures are not implemented), so llama.cpp is told the same with output_tensor_type.
         LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File("judge.gguf"), GgufTensorPolicy.FileType(type), low ? (uint)GgmlType.Q8_0 : null);
 
-        using var mine = GgufFile.Open(tmp.File("direct.gguf"));
-        using var judge = GgufFile.Open(tmp.File("judge.gguf"));
+        AssertSameTensors(tmp.File("direct.gguf"), tmp.File("judge.gguf"), typeName);
+    }
+
+    /// <summary>The k-quants as llama-quantize --pure writes them, on a model whose every 2-D weight row is a multiple of
+    /// 256 (hidden 256, intermediate 512, head size 64), output.weight included.</summary>
+    [Theory]
+    [InlineData("q6_k")]
+    [InlineData("q5_k")]
+    [InlineData("q4_k")]
+    public void K_quant_bytes_equal_llama_quantize_pure_of_the_f32_export(string typeName)
+    {
+        Assert.True(GgmlTypes.TryParse(typeName, out var type));
+        var tok = Tok512();
+        using var model = RandomModel(out _, hidden: 256, intermediate: 512, headDim: 64);
+        using var tmp = new TempDir();
+        GgufExporter.Export(model, tok, GgmlType.F32, tmp.File("f32.gguf"));
+        var direct = GgufExporter.Export(model, tok, type, tmp.File("direct.gguf"));
+        Assert.Empty(direct.Notes);
+        LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File("judge.gguf"), GgufTensorPolicy.FileType(type), null, pure: true);
+        AssertSameTensors(tmp.File("direct.gguf"), tmp.File("judge.gguf"), typeName);
+    }
+
+    /// <summary>llama.cpp loads and runs engine's k-quant exports, and engine reads them back (dequantizing every
+    /// block) to the same logits, up to llama.cpp's own rounding of activations to 8 bits (q8_K) in its quantized dot
+    /// products: on this model that costs 4e-2 already for a q8_0 export (measured: 7e-2 for q4_K/q5_K/q6_K, while the
+    /// quantization itself moves the logits by 0.19 (q6_K) to 0.72 (q4_K) from the f32 source); a misread block
+    /// would be off by the logits' own scale.</summary>
+    [Theory]
+    [InlineData("q6_k")]
+    [InlineData("q5_k")]
+    [InlineData("q4_k")]
+    public void Llama_cpp_runs_the_k_quant_export_as_engine_reads_it_back(string typeName)
+    {
+        Assert.True(GgmlTypes.TryParse(typeName, out var type));
+        using var model = RandomModel(out _, hidden: 256, intermediate: 512, headDim: 64, embeddingStd: 0.05);
+        using var tmp = new TempDir();
+        GgufExporter.Export(model, Tok512(), type, tmp.File("m.gguf"));
+        int[] ids = { 1, 403, 407, 261, 378, 432, 300, 17, 511, 2, 259, 400 };
+        using var back = ModelLoader.Load(tmp.File("m.gguf"), CpuBackend.Instance, new WeightOptions());
+        var engine = Stories260KTests.FullLogits(back.Model, ids);
+        var source = Stories260KTests.FullLogits(model, ids);
+        using var cpp = LlamaCpp.Open(tmp.File("m.gguf"), context: 128);
+        var judged = cpp.Logits(ids);
+        double worst = 0, drift = 0;
+        for (int i = 0; i < engine.Length; i++)
+        {
+            worst = Math.Max(worst, Math.Abs(engine[i] - judged[i]) / Math.Max(1, Math.Abs(engine[i])));
+            drift = Math.Max(drift, Math.Abs(engine[i] - source[i]) / Math.Max(1, Math.Abs(source[i])));
+        }
+        _log.WriteLine($"{typeName}: worst relative logit difference engine vs llama.cpp on the export {worst:E2}; export vs f32 source {drift:E2}");
+        Assert.True(worst <= 0.15, $"{typeName}: engine vs llama.cpp {worst:E2}");
+        Assert.True(drift > 0 && drift <= 1.0, $"{typeName}: export vs source {drift:E2}");
+    }
+
+    /// <summary>Quantization throughput, f32 GB/s in, of engine's quantizers against llama_model_quantize on the
+    /// same f32 GGUF in this process (a 4-layer, 1024-wide model, 210 MB of f32). engine's time is the quantizers alone
+    /// on weights already in memory; llama.cpp's includes reading the f32 file and writing its output. Runs only with
+    /// ENGINE_QUANT_BENCH=1 (it takes a minute).</summary>
+    [Theory]
+    [InlineData("q6_k")]
+    [InlineData("q5_k")]
+    [InlineData("q4_k")]
+    [InlineData("q8_0")]
+    public void Quantization_throughput_against_llama_model_quantize(string typeName)
+    {
+        if (Environment.GetEnvironmentVariable("ENGINE_QUANT_BENCH") != "1") Assert.Skip("set ENGINE_QUANT_BENCH=1 to measure");
+        Assert.True(GgmlTypes.TryParse(typeName, out var type));
+        var c = new LlamaConfig
+        {
+            HiddenSize = 1024, IntermediateSize = 2816, NumLayers = 4, NumHeads = 16, NumKvHeads = 16, HeadDim = 64,
+            VocabSize = 512, MaxPositionEmbeddings = 128, RmsNormEps = 1e-5f, RopeTheta = 10000f,
+        }.Validate("bench");
+        var be = CpuBackend.Instance;
+        using var tmp = new TempDir();
+        using (var model = new LlamaModel(c, be, LlamaWeights.Random(c, be, 5, new WeightOptions(), std: 0.02, embeddingStd: 0.02)))
+            GgufExporter.Export(model, Tok512(), GgmlType.F32, tmp.File("f32.gguf"));
+
+        var weights = new List<float[]>();
+        using (var f32 = GgufFile.Open(tmp.File("f32.gguf")))
+        {
+            foreach (var t in f32.Tensors.Where(t => t.Dims.Length == 2))
+            {
+                var v = new float[t.NumElements];
+                f32.ReadFloats(t.Name, v);
+                weights.Add(v);
+            }
+        }
+        double gb = weights.Sum(w => (double)w.Length) * 4 / 1e9;
+        double Engine(bool oneThread)
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            foreach (var w in weights)
+            {
+                var dst = new byte[type.RowSize(w.Length)];
+                // GgmlBlocks runs one call of at most 8192 blocks on the calling thread.
+                int chunk = oneThread ? 4096 * type.BlockSize() : w.Length;
+                for (int at = 0; at < w.Length; at += chunk)
+                {
+                    int n = Math.Min(chunk, w.Length - at);
+                    GgmlBlocks.Quantize(type, w.AsSpan(at, n), dst.AsSpan((int)type.RowSize(at), (int)type.RowSize(n)));
+                }
+            }
+            return gb / sw.Elapsed.TotalSeconds;
+        }
+        double Llama(int threads)
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File($"judge{threads}.gguf"), GgufTensorPolicy.FileType(type), null, pure: true, threads: threads);
+            return gb / sw.Elapsed.TotalSeconds;
+        }
+        Engine(true); // warm up the JIT
+        double e1 = Engine(true), l1 = Llama(1), eAll = Engine(false), l2 = Llama(2);
+        _log.WriteLine($"{typeName}: {gb:F3} GB of f32 2-D weights; 1 thread: engine {e1:F3} GB/s, llama_model_quantize {l1:F3} GB/s ({e1 / l1:F2}x); " +
+                       $"{Environment.ProcessorCount} cores: engine {eAll:F3} GB/s, llama_model_quantize (nthread 2) {l2:F3} GB/s ({eAll / l2:F2}x)");
+    }
+
+    private void AssertSameTensors(string direct, string judged, string typeName)
+    {
+        using var mine = GgufFile.Open(direct);
+        using var judge = GgufFile.Open(judged);
         Assert.Equal(judge.GetU32("general.file_type"), mine.GetU32("general.file_type"));
         Assert.Equal(judge.Tensors.Count, mine.Tensors.Count);
         foreach (var t in mine.Tensors)
@@ -63,7 +181,9 @@ public class LlamaQuantizeJudgeTests
             var j = judge.TensorInfo(t.Name);
             Assert.True(j.Type == t.Type, $"{t.Name}: llama-quantize chose {j.Type.Name()}, engine {t.Type.Name()}");
             Assert.Equal(j.Dims, t.Dims);
-            Assert.True(judge.ReadBytes(t.Name).SequenceEqual(mine.ReadBytes(t.Name)), $"{t.Name} ({t.Type.Name()}): bytes differ from llama-quantize's");
+            byte[] a = judge.ReadBytes(t.Name).ToArray(), b = mine.ReadBytes(t.Name).ToArray();
+            int at = a.AsSpan().CommonPrefixLength(b);
+            Assert.True(at == a.Length && a.Length == b.Length, $"{t.Name} ({t.Type.Name()}): bytes differ from llama-quantize's from byte {at} of {a.Length}");
         }
         _log.WriteLine($"{typeName}: {mine.Tensors.Count} tensors byte-identical to llama_model_quantize ({string.Join(", ", mine.Tensors.GroupBy(t => t.Type).Select(g => $"{g.Count()} {g.Key.Name()}"))})");
     }

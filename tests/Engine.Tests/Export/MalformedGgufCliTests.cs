@@ -60,7 +60,7 @@ public class MalformedGgufCliTests
     public void Unsupported_k_quant_tensor_type_is_named()
     {
         using var d = new TempDir();
-        OneLineError(OneTensor(new ulong[] { 256, 2 }, 14, 0).Raw(new byte[512]).Save(d.File("q6k.gguf")), "q6_K");
+        OneLineError(OneTensor(new ulong[] { 256, 2 }, 11, 0).Raw(new byte[512]).Save(d.File("q3k.gguf")), "q3_K");
     }
 
     [Fact]

@@ -65,10 +65,10 @@ public class GgufWriterTests
         var values = new Dictionary<GgmlType, float[]>();
         foreach (var type in Enum.GetValues<GgmlType>())
         {
-            var v = new float[3 * 64];
+            var v = new float[3 * 256];
             rng.FillNormal(v, 0, 1);
             values[type] = v;
-            w.AddTensorFloats($"t.{type.Name()}", type, [3, 64], v);
+            w.AddTensorFloats($"t.{type.Name()}", type, [3, 256], v);
         }
         w.AddTensor("raw", GgmlType.F32, [5], s => s.Write(new byte[20]));
         w.Write(path);
@@ -114,10 +114,10 @@ public class GgufWriterTests
             string name = $"t.{type.Name()}";
             var info = g.TensorInfo(name);
             Assert.Equal(type, info.Type);
-            Assert.Equal([64L, 3L], info.Dims);
+            Assert.Equal([256L, 3L], info.Dims);
             Assert.Equal(0, info.Offset % 64);
             var entry = g.Info(name);
-            Assert.Equal([3, 64], entry.Shape);
+            Assert.Equal([3, 256], entry.Shape);
             Assert.Equal(type.IsQuantized() ? type.Name() : null, entry.FileType);
             var expectedBytes = new byte[type.RowSize(v.Length)];
             GgmlBlocks.Quantize(type, v, expectedBytes);

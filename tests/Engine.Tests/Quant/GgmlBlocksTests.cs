@@ -14,6 +14,9 @@ public class GgmlBlocksTests
     [InlineData(nameof(GgmlType.Q5_0), 32, 22)]
     [InlineData(nameof(GgmlType.Q5_1), 32, 24)]
     [InlineData(nameof(GgmlType.Q8_0), 32, 34)]
+    [InlineData(nameof(GgmlType.Q4_K), 256, 144)]
+    [InlineData(nameof(GgmlType.Q5_K), 256, 176)]
+    [InlineData(nameof(GgmlType.Q6_K), 256, 210)]
     public void BlockGeometryMatchesGgml(string typeName, int blockSize, int typeSize)
     {
         var type = Enum.Parse<GgmlType>(typeName);
@@ -27,8 +30,10 @@ public class GgmlBlocksTests
     [Fact]
     public void TypeIdsAreGgmls()
     {
-        Assert.Equal(new uint[] { 0, 1, 2, 3, 6, 7, 8, 30 }, Enum.GetValues<GgmlType>().Select(t => (uint)t).ToArray());
+        Assert.Equal(new uint[] { 0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 30 }, Enum.GetValues<GgmlType>().Select(t => (uint)t).ToArray());
         Assert.Equal("q4_K", GgmlTypes.DescribeId(12));
+        Assert.Equal("q3_K", GgmlTypes.DescribeId(11));
+        Assert.True(GgmlTypes.TryParse("q6_k", out var q6) && q6 == GgmlType.Q6_K);
     }
 
     [Fact]
@@ -40,6 +45,48 @@ public class GgmlBlocksTests
         Assert.Contains("172", ex.Message);
         Assert.Contains("32", ex.Message);
         Assert.Throws<EngineException>(() => GgmlBlocks.Quantize(GgmlType.Q8_0, new float[40], new byte[100]));
+    }
+
+    /// <summary>k-quants: every value is within one quantization step of its group (16 values for q6_K, whose step is
+    /// at most max|x|/31 of the group up to the 8-bit scale's rounding; 32 for q4_K/q5_K, whose step is at most
+    /// (max - min(0, min))/nmax of the group up to the 6-bit scale's and min's rounding), and the RMS error relative to
+    /// the data's RMS is near step/sqrt(12), what uniform rounding error gives (measured 0.017, 0.036, 0.071).</summary>
+    [Theory]
+    [InlineData(nameof(GgmlType.Q6_K), 16, 31, 0.022)]
+    [InlineData(nameof(GgmlType.Q5_K), 32, 31, 0.045)]
+    [InlineData(nameof(GgmlType.Q4_K), 32, 15, 0.085)]
+    public void K_quant_round_trip_error_stays_within_one_step(string typeName, int group, int nmax, double rmsBound)
+    {
+        var type = Enum.Parse<GgmlType>(typeName);
+        var rng = new Rng(12);
+        var x = new float[256 * 64];
+        rng.FillNormal(x, 0.1, 1.3);
+        x.AsSpan(256, 256).Clear(); // an all-zero super-block
+        for (int i = 512; i < 768; i++) x[i] *= 1e-3f; // a tiny one
+        var q = new byte[type.RowSize(x.Length)];
+        GgmlBlocks.Quantize(type, x, q);
+        var y = new float[x.Length];
+        GgmlBlocks.Dequantize(type, q, y);
+
+        double sumSq = 0, sumErrSq = 0, worst = 0;
+        for (int g = 0; g < x.Length / group; g++)
+        {
+            var xg = x.AsSpan(g * group, group);
+            float min = 0, max = 0, amax = 0;
+            foreach (var v in xg) { min = Math.Min(min, v); max = Math.Max(max, v); amax = Math.Max(amax, Math.Abs(v)); }
+            double step = type == GgmlType.Q6_K ? amax / 31.0 : (max - min) / nmax;
+            for (int i = 0; i < group; i++)
+            {
+                double err = Math.Abs(y[g * group + i] - xg[i]);
+                worst = Math.Max(worst, err / (step + 1e-30));
+                sumErrSq += err * err;
+                sumSq += (double)xg[i] * xg[i];
+            }
+        }
+        Assert.All(y.AsSpan(256, 256).ToArray(), v => Assert.Equal(0f, v));
+        Assert.True(worst <= 1.1, $"worst error {worst:F3} steps");
+        double rel = Math.Sqrt(sumErrSq / sumSq);
+        Assert.True(rel <= rmsBound, $"relative RMS error {rel:E3} > {rmsBound}");
     }
 
     /// <summary>Error bounds from the formulas: round-to-nearest types err by at most half a step, the clamped

@@ -1,0 +1,195 @@
+using System.Runtime.Intrinsics;
+
+namespace Engine.Quant;
+
+/// <summary>The scale searches ggml's k-quant reference quantizers share (ggml-quants.c). Every step is done in fp32
+/// in ggml's order of operations, so the chosen integers and scales are bit-identical.</summary>
+internal static class KQuantSearch
+{
+    /// <summary>ggml's GROUP_MAX_EPS: a group whose largest magnitude is below this counts as all zero.</summary>
+    public const float GroupMaxEps = 1e-15f;
+
+    /// <summary>ggml's nearest_int: round half to even (its 1.5·2^23 trick, exact for |v| &lt;= 4194303).</summary>
+    public static int NearestInt(float v) => (int)MathF.Round(v, MidpointRounding.ToEven);
+
+    /// <summary>make_qx_quants with rmse_type 1 and no importance weights (what quantize_row_q6_K_ref calls): symmetric
+    /// levels l in [-nmax, nmax-1] stored as l + nmax in <paramref name="levels"/>; starts from the scale that maps the
+    /// largest-magnitude value to -nmax, then tries 18 nearby scales -(nmax ± 0.1·is)/max and keeps the one with the
+    /// best x²-weighted least-squares fit. Returns the scale (0 for an all-zero group). The per-value products are
+    /// computed 8 at a time; the sums are added in ggml's order, so the result is bit-identical. x.Length must be a
+    /// multiple of 8, at most 32.</summary>
+    public static unsafe float SymmetricScale(ReadOnlySpan<float> x, int nmax, Span<sbyte> levels)
+    {
+        int n = x.Length;
+        float max = 0, amax = 0;
+        for (int i = 0; i < n; i++)
+        {
+            float ax = MathF.Abs(x[i]);
+            if (ax > amax) { amax = ax; max = x[i]; }
+        }
+        if (amax < GroupMaxEps)
+        {
+            levels[..n].Clear();
+            return 0f;
+        }
+        float* w = stackalloc float[32], wx = stackalloc float[32], lf = stackalloc float[32];
+        float* p1 = stackalloc float[32], p2 = stackalloc float[32];
+        for (int i = 0; i < n; i++)
+        {
+            w[i] = x[i] * x[i];
+            wx[i] = w[i] * x[i]; // ggml's w*x[i]*l is (w*x[i])*l
+        }
+        fixed (float* px = x)
+        {
+            float iscale = -nmax / max;
+            Symmetric(px, w, wx, lf, p1, p2, n, iscale, nmax, out float sumlx, out float suml2);
+            for (int i = 0; i < n; i++) levels[i] = (sbyte)((int)lf[i] + nmax);
+            float scale = suml2 != 0 ? sumlx / suml2 : 0f;
+            float best = scale * sumlx;
+            for (int step = -9; step <= 9; step++)
+            {
+                if (step == 0) continue;
+                iscale = -(nmax + 0.1f * step) / max;
+                Symmetric(px, w, wx, lf, p1, p2, n, iscale, nmax, out sumlx, out suml2);
+                if (suml2 > 0 && sumlx * sumlx > best * suml2)
+                {
+                    for (int i = 0; i < n; i++) levels[i] = (sbyte)((int)lf[i] + nmax);
+                    scale = sumlx / suml2;
+                    best = scale * sumlx;
+                }
+            }
+            return scale;
+        }
+    }
+
+    /// <summary>Levels l = clamp(nearest_int(iscale·x), -nmax, nmax-1) (as floats in <paramref name="lf"/>), and
+    /// Σ w·x·l, Σ w·l·l summed in index order.</summary>
+    private static unsafe void Symmetric(float* x, float* w, float* wx, float* lf, float* p1, float* p2, int n, float iscale, int nmax,
+        out float sumlx, out float suml2)
+    {
+        var vs = Vector256.Create(iscale);
+        var lo = Vector256.Create((float)-nmax);
+        var hi = Vector256.Create((float)(nmax - 1));
+        for (int i = 0; i < n; i += 8)
+        {
+            // Clamping the rounded value to integer bounds equals rounding the clamped one, and keeps it exact.
+            var l = Vector256.Min(hi, Vector256.Max(lo, Vector256.Round(vs * Vector256.Load(x + i))));
+            l.Store(lf + i);
+            (Vector256.Load(wx + i) * l).Store(p1 + i);
+            (Vector256.Load(w + i) * l * l).Store(p2 + i);
+        }
+        sumlx = 0;
+        suml2 = 0;
+        for (int i = 0; i < n; i++)
+        {
+            sumlx += p1[i];
+            suml2 += p2[i];
+        }
+    }
+
+    /// <summary>make_qkx2_quants: affine levels in [0, nmax] with x ≈ scale·l - theMin (min clamped to ≤ 0, so theMin
+    /// ≥ 0). Starts from the min/max fit, then tries nstep+1 scales (rmin + rdelta·is + nmax)/(max - min), solving the
+    /// weighted least-squares scale and min for each, and keeps the one with the least weighted squared error
+    /// (use_mad false, as the q4_K/q5_K reference quantizers call it). Products are computed 8 at a time, sums in
+    /// ggml's order. x.Length must be a multiple of 8, at most 32.</summary>
+    public static unsafe float AffineScale(ReadOnlySpan<float> x, ReadOnlySpan<float> weights, int nmax, Span<byte> levels,
+        float rmin, float rdelta, int nstep, out float theMin)
+    {
+        int n = x.Length;
+        float min = x[0], max = x[0];
+        float sumW = weights[0];
+        float sumX = sumW * x[0];
+        for (int i = 1; i < n; i++)
+        {
+            if (x[i] < min) min = x[i];
+            if (x[i] > max) max = x[i];
+            float w = weights[i];
+            sumW += w;
+            sumX += w * x[i];
+        }
+        if (min > 0) min = 0;
+        if (max == min)
+        {
+            levels[..n].Clear();
+            theMin = -min;
+            return 0f;
+        }
+        float* lf = stackalloc float[32], a = stackalloc float[32], b = stackalloc float[32], c = stackalloc float[32];
+        fixed (float* px = x)
+        fixed (float* pw = weights)
+        {
+            float iscale = nmax / (max - min);
+            float scale = 1 / iscale;
+            AffineLevels(px, pw, lf, a, b, c, n, iscale, min, nmax);
+            float bestError = Error(px, pw, lf, a, n, scale, min);
+            for (int i = 0; i < n; i++) levels[i] = (byte)(int)lf[i];
+            for (int step = 0; step <= nstep; step++)
+            {
+                iscale = (rmin + rdelta * step + nmax) / (max - min);
+                AffineLevels(px, pw, lf, a, b, c, n, iscale, min, nmax);
+                float sumL = 0, sumL2 = 0, sumXL = 0;
+                for (int i = 0; i < n; i++)
+                {
+                    sumL += a[i];
+                    sumL2 += b[i];
+                    sumXL += c[i];
+                }
+                float det = sumW * sumL2 - sumL * sumL;
+                if (det > 0)
+                {
+                    float thisScale = (sumW * sumXL - sumX * sumL) / det;
+                    float thisMin = (sumL2 * sumX - sumL * sumXL) / det;
+                    if (thisMin > 0)
+                    {
+                        thisMin = 0;
+                        thisScale = sumXL / sumL2;
+                    }
+                    float error = Error(px, pw, lf, a, n, thisScale, thisMin);
+                    if (error < bestError)
+                    {
+                        for (int i = 0; i < n; i++) levels[i] = (byte)(int)lf[i];
+                        bestError = error;
+                        scale = thisScale;
+                        min = thisMin;
+                    }
+                }
+            }
+            theMin = -min;
+            return scale;
+        }
+    }
+
+    /// <summary>l = clamp(nearest_int(iscale·(x - min)), 0, nmax) into <paramref name="lf"/>, with w·l, w·l·l and
+    /// w·l·x (ggml's association) into a, b, c.</summary>
+    private static unsafe void AffineLevels(float* x, float* w, float* lf, float* a, float* b, float* c, int n, float iscale, float min, int nmax)
+    {
+        var vs = Vector256.Create(iscale);
+        var vmin = Vector256.Create(min);
+        var hi = Vector256.Create((float)nmax);
+        for (int i = 0; i < n; i += 8)
+        {
+            var xv = Vector256.Load(x + i);
+            var l = Vector256.Min(hi, Vector256.Max(Vector256<float>.Zero, Vector256.Round(vs * (xv - vmin))));
+            l.Store(lf + i);
+            var wl = Vector256.Load(w + i) * l;
+            wl.Store(a + i);
+            (wl * l).Store(b + i);
+            (wl * xv).Store(c + i);
+        }
+    }
+
+    /// <summary>Σ w·(scale·l + min - x)² in index order (make_qkx2_quants' error with use_mad false).</summary>
+    private static unsafe float Error(float* x, float* w, float* lf, float* tmp, int n, float scale, float min)
+    {
+        var vs = Vector256.Create(scale);
+        var vmin = Vector256.Create(min);
+        for (int i = 0; i < n; i += 8)
+        {
+            var diff = vs * Vector256.Load(lf + i) + vmin - Vector256.Load(x + i);
+            (Vector256.Load(w + i) * (diff * diff)).Store(tmp + i);
+        }
+        float error = 0;
+        for (int i = 0; i < n; i++) error += tmp[i];
+        return error;
+    }
+}
