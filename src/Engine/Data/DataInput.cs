@@ -111,9 +111,7 @@ internal sealed class ByteLineReader
                 line = Take(_end - _start, 0);
                 return true;
             }
-            if (_end - _start > DataInput.MaxRecordBytes)
-                throw new DataFormatException(_path, null, null, null,
-                    $"line {Line + 1} (from file offset {_bufferOffset + _start}) is longer than {DataInput.MaxRecordText}; no record may be that large");
+            if (_end - _start > DataInput.MaxRecordBytes) TooLong();
             int scanned = _end - _start;
             Fill();
             searchFrom = _start + scanned;
@@ -122,12 +120,17 @@ internal sealed class ByteLineReader
 
     private ReadOnlySpan<byte> Take(int length, int separator)
     {
+        if (length > DataInput.MaxRecordBytes) TooLong();
         Line++;
         LineOffset = _bufferOffset + _start;
         var span = _buffer.AsSpan(_start, length);
         _start += length + separator;
         return span;
     }
+
+    private void TooLong() =>
+        throw new DataFormatException(_path, null, null, null,
+            $"line {Line + 1} (from file offset {_bufferOffset + _start}) is longer than {DataInput.MaxRecordText}; no record may be that large");
 
     private void Fill()
     {

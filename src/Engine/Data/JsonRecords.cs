@@ -103,6 +103,7 @@ internal static class JsonRecords
                         if (copy.TrySkip())
                         {
                             int from = (int)reader.TokenStartIndex, to = (int)copy.BytesConsumed;
+                            if (to - from > DataInput.MaxRecordBytes) TooLarge();
                             var slice = _buffer.AsSpan(_start + from, to - from);
                             int bad = DataInput.InvalidUtf8(slice);
                             if (bad >= 0) throw Utf8Error(from + bad);
@@ -164,11 +165,19 @@ internal static class JsonRecords
             return new DataFormatException(path, _index, null, null, DataInput.Utf8Problem(line, offset - lineStart + 1, _buffer[_start + at], offset));
         }
 
+        // The record starts after whitespace at _start; the message names where that is.
+        private void TooLarge()
+        {
+            var pending = _buffer.AsSpan(_start, _end - _start);
+            int skip = Math.Max(0, pending.IndexOfAnyExcept(" \t\r\n,"u8));
+            long line = _lines + pending[..skip].Count((byte)'\n');
+            throw new DataFormatException(path, _index, null, null,
+                $"the record at line {line} (file offset {_bufferOffset + _start + skip}) is larger than {DataInput.MaxRecordText}; no record may be that large (one record per line in a .jsonl file has the same limit)");
+        }
+
         private void Refill()
         {
-            if (_end - _start > DataInput.MaxRecordBytes)
-                throw new DataFormatException(path, _index, null, null,
-                    $"the record at line {_lines} (file offset {_bufferOffset + _start}) is larger than {DataInput.MaxRecordText}; no record may be that large (one record per line in a .jsonl file has the same limit)");
+            if (_end - _start > DataInput.MaxRecordBytes) TooLarge();
             if (_start > 0)
             {
                 Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
