@@ -5,7 +5,8 @@ using Engine.Api;
 namespace Engine.Cli.Commands;
 
 /// <summary><c>engine eval --model PATH --text FILE</c>: mean NLL per predicted token and perplexity. Each block of the
-/// file (separated by blank lines, or by &lt;|endoftext|&gt; lines when the file uses them) is its own sequence.</summary>
+/// file (separated by blank lines, or by &lt;|endoftext|&gt; lines when the file uses them) is its own sequence; one
+/// longer than the model's context is scored with a sliding window (window = the context, stride = half of it).</summary>
 public static class EvalCommand
 {
     public static Command Create()
@@ -14,7 +15,9 @@ public static class EvalCommand
         var tokenizer = CommonOptions.Tokenizer();
         var adapter = CommonOptions.Adapter("a PEFT LoRA adapter folder applied on top of the model");
         var text = new Option<string>("--text") { Description = "a text file of blocks to score", Required = true };
-        var cmd = new Command("eval", "score a text file: NLL per token and perplexity") { model, tokenizer, adapter, text, CommonOptions.Json };
+        var cmd = new Command("eval", "score a text file: NLL per token and perplexity. Each block is its own sequence, every token " +
+            "scored once; a block longer than the model's context is scored with a sliding window of the context length " +
+            "and a stride of half the context (each token keeps at least half a context of left context)") { model, tokenizer, adapter, text, CommonOptions.Json };
         cmd.SetAction(p => CliRunner.Run(p, ctx =>
         {
             var blocks = TextBlocks.Read(ctx.Get(text));

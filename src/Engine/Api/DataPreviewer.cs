@@ -37,9 +37,13 @@ public static class DataPreviewer
             tok = ModelLoader.OpenTokenizer(mp).Tokenizer ?? throw new EngineException(
                 $"{mp}: no tokenizer found next to the model; pass --tokenizer PATH (tokenizer.model or tokenizer.bin)");
         else throw new EngineException("data preview needs --model or --tokenizer to tokenize with");
-        var ds = DataReader.Read(data);
+        // The whole file is read (and checked) as a stream; only the samples shown are kept.
+        using var ds = DataReader.Open(data);
         var tpl = options.Template is string t ? ChatTemplate.Get(t) : ChatTemplate.DefaultFor(ds.Format);
-        var samples = DataPreview.Build(ds.Samples, tpl, tok, options.Samples, options.MaxLength, options.TrainOnInputs);
+        var shown = new List<Sample>();
+        foreach (var sample in ds.Samples)
+            if (shown.Count < options.Samples) shown.Add(sample);
+        var samples = DataPreview.Build(shown, tpl, tok, options.Samples, options.MaxLength, options.TrainOnInputs);
         return json ? DataPreview.ToJson(samples) : DataPreview.ToText(samples, options.Color);
     }
 }

@@ -114,8 +114,11 @@ public sealed class EngineModel : IDisposable
         if (piece.Length > 0) onText(piece);
     }
 
-    /// <summary>Scores each text as its own sequence (BOS first, truncated to the model's context): the mean negative
-    /// log-likelihood per predicted token and the perplexity.</summary>
+    /// <summary>Scores each text as its own sequence (BOS first): the mean negative log-likelihood per predicted token and
+    /// the perplexity. Every token after BOS is scored exactly once. A text longer than the model's context is scored with
+    /// a sliding window: windows of the context length, a stride of half the context, each window scoring only the tokens
+    /// the previous ones did not (so each has at least half a context of left context), as in Hugging Face's perplexity
+    /// guide; a text that fits the context is one window.</summary>
     public EvaluationResult Evaluate(IEnumerable<string> texts)
     {
         ArgumentNullException.ThrowIfNull(texts);

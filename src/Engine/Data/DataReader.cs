@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 
 namespace Engine.Data;
@@ -14,124 +13,208 @@ namespace Engine.Data;
 /// </list></summary>
 internal static class DataReader
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
+    /// <summary>Reads the whole file into a <see cref="Dataset"/> (for small files and tests; training streams through
+    /// <see cref="Open(string)"/>).</summary>
     public static Dataset Read(string path)
     {
-        if (!File.Exists(path)) throw new DataFormatException(path, null, null, null, "file not found");
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
-        catch (IOException e) { throw new DataFormatException(path, null, null, null, $"cannot read the file: {e.Message}", e); }
-        catch (UnauthorizedAccessException e) { throw new DataFormatException(path, null, null, null, $"cannot read the file: {e.Message}", e); }
-        return Read(path, bytes);
+        using var source = Open(path);
+        return source.ToDataset();
     }
 
     /// <summary>Reads file contents already in memory; <paramref name="path"/> names the file in messages and its
     /// extension picks the reader.</summary>
     public static Dataset Read(string path, ReadOnlySpan<byte> bytes)
     {
-        if (bytes.StartsWith("\uFEFF"u8)) bytes = bytes[3..];
-        int first = bytes.IndexOfAnyExcept(" \t\r\n"u8);
-        if (first < 0) throw new DataFormatException(path, null, null, null, "the file is empty");
+        var copy = bytes.ToArray();
+        using var source = Open(path, () => new MemoryStream(copy, writable: false));
+        return source.ToDataset();
+    }
 
+    /// <summary>Opens the file for one streaming pass over its samples: the layout is detected (and record 0 read) now,
+    /// the rest is read as <see cref="DataSource.Samples"/> is enumerated.</summary>
+    public static DataSource Open(string path) => Open(path, () => DataInput.Open(path));
+
+    private static DataSource Open(string path, Func<Stream> open)
+    {
+        var (first, firstByte) = Sniff(path, open);
         var ext = Path.GetExtension(path).ToLowerInvariant();
         switch (ext)
         {
             case ".txt" or ".text" or ".md":
-                return ReadPlainText(path, bytes);
+                return PlainText(path, open);
             case ".csv":
-                return ReadCsv(path, bytes);
+                return Csv(path, open);
             case ".jsonl" or ".ndjson":
-                return FromRecords(path, JsonRecords.ReadLines(path, bytes));
+                return FromRecords(path, JsonRecords.ReadLines(path, first));
             case ".json":
-                if (bytes[first] == '[') return FromRecords(path, JsonRecords.ReadArray(path, bytes));
-                if (bytes[first] == '{') return FromRecords(path, ReadJsonObjectFile(path, bytes));
+                if (firstByte == '[') return FromRecords(path, JsonRecords.ReadArray(path, first));
+                if (firstByte == '{') return FromRecords(path, JsonRecords.ReadLines(path, first), oneObjectCheck: open);
+                first.Dispose();
                 throw new DataFormatException(path, null, null, null,
-                    $"expected a JSON array of records ('[') or JSON Lines ('{{' per line), found '{(char)bytes[first]}'");
+                    $"expected a JSON array of records ('[') or JSON Lines ('{{' per line), found '{(char)firstByte}'");
             default:
-                if (bytes[first] == '[') return FromRecords(path, JsonRecords.ReadArray(path, bytes));
-                if (bytes[first] == '{') return FromRecords(path, JsonRecords.ReadLines(path, bytes));
-                return ReadPlainText(path, bytes);
+                if (firstByte == '[') return FromRecords(path, JsonRecords.ReadArray(path, first));
+                if (firstByte == '{') return FromRecords(path, JsonRecords.ReadLines(path, first));
+                first.Dispose();
+                return PlainText(path, open);
         }
     }
 
-    /// <summary>A .json file that starts with '{' is JSONL unless the whole file is one multi-line object, which
-    /// is a layout we do not guess at.</summary>
-    private static List<JsonRecord> ReadJsonObjectFile(string path, ReadOnlySpan<byte> bytes)
+    /// <summary>The first significant byte (after a BOM and whitespace), with the stream rewound to the start (past the BOM).</summary>
+    private static (Stream Stream, byte First) Sniff(string path, Func<Stream> open)
     {
-        int firstNewline = bytes.TrimEnd(" \t\r\n"u8).IndexOf((byte)'\n');
-        if (firstNewline >= 0)
+        var stream = open();
+        try
         {
-            try
+            var buffer = new byte[1 << 16];
+            bool atStart = true;
+            while (true)
             {
-                var reader = new Utf8JsonReader(bytes);
-                using var doc = JsonDocument.ParseValue(ref reader);
-                if (!reader.Read())
-                    throw new DataFormatException(path, null, null, null,
-                        $"the file is one JSON object (fields: {RecordContext.FieldList(doc.RootElement)}); expected a JSON array of records or one record per line (JSONL)");
+                int n = stream.ReadAtLeast(buffer, atStart ? 3 : 1, throwOnEndOfStream: false);
+                if (n == 0) throw new DataFormatException(path, null, null, null, "the file is empty");
+                var span = buffer.AsSpan(0, n);
+                if (atStart && span.StartsWith("\uFEFF"u8)) span = span[3..];
+                atStart = false;
+                int first = span.IndexOfAnyExcept(" \t\r\n"u8);
+                if (first < 0) continue;
+                byte b = span[first];
+                stream.Position = 0;
+                var bom = new byte[3];
+                if (stream.ReadAtLeast(bom, 3, throwOnEndOfStream: false) != 3 || !bom.AsSpan().SequenceEqual("\uFEFF"u8)) stream.Position = 0;
+                return (stream, b);
             }
-            catch (JsonException) { /* not a single document: read it as JSONL, which reports the error by line */ }
         }
-        return JsonRecords.ReadLines(path, bytes);
-    }
-
-    private static Dataset ReadPlainText(string path, ReadOnlySpan<byte> bytes)
-    {
-        var samples = PlainTextReader.Read(Decode(path, bytes));
-        if (samples.Count == 0) throw new DataFormatException(path, null, null, null, "the dataset is empty: no non-blank text");
-        return new Dataset(path, DataFormat.Text, samples, Array.Empty<string>());
-    }
-
-    private static Dataset ReadCsv(string path, ReadOnlySpan<byte> bytes)
-    {
-        var samples = CsvReader.Read(path, Decode(path, bytes), out int blank);
-        var notes = new List<string>();
-        if (blank > 0) notes.Add($"{blank} row(s) with an empty \"text\" were skipped");
-        if (samples.Count == 0) throw new DataFormatException(path, null, null, "text", "the dataset is empty: every \"text\" value is blank");
-        return new Dataset(path, DataFormat.Text, samples, notes);
-    }
-
-    private static string Decode(string path, ReadOnlySpan<byte> bytes)
-    {
-        try { return StrictUtf8.GetString(bytes); }
-        catch (DecoderFallbackException e)
+        catch
         {
-            throw new DataFormatException(path, null, null, null, $"not valid UTF-8 (at byte {e.Index})", e);
+            stream.Dispose();
+            throw;
         }
     }
 
-    private static Dataset FromRecords(string path, List<JsonRecord> records)
+    private static DataSource PlainText(string path, Func<Stream> open)
     {
-        if (records.Count == 0) throw new DataFormatException(path, null, null, null, "the dataset is empty: no records");
-        var format = Detect(path, records[0]);
-        var samples = new List<Sample>(records.Count);
+        var source = new DataSource(path, DataFormat.Text);
+        source.SetSamples(Samples());
+        return source;
+
+        IEnumerable<Sample> Samples()
+        {
+            bool any = false;
+            foreach (var s in PlainTextReader.Read(path, open)) { any = true; yield return s; }
+            if (!any) throw new DataFormatException(path, null, null, null, "the dataset is empty: no non-blank text");
+        }
+    }
+
+    private static DataSource Csv(string path, Func<Stream> open)
+    {
+        var source = new DataSource(path, DataFormat.Text);
+        source.SetSamples(Samples());
+        return source;
+
+        IEnumerable<Sample> Samples()
+        {
+            using var stream = open();
+            int blank = 0;
+            bool any = false;
+            foreach (var s in CsvReader.Read(path, CsvParser.Parse(path, new StrictUtf8CharReader(stream, path)), b => blank = b))
+            {
+                any = true;
+                yield return s;
+            }
+            if (blank > 0) source.Notes.Add($"{blank} row(s) with an empty \"text\" were skipped");
+            if (!any) throw new DataFormatException(path, null, null, "text", "the dataset is empty: every \"text\" value is blank");
+        }
+    }
+
+    /// <summary>Samples of JSON records; the layout comes from record 0, read now. With <paramref name="oneObjectCheck"/>
+    /// (a .json file starting with '{'), a file that is one multi-line object is named as such rather than as bad JSONL.</summary>
+    private static DataSource FromRecords(string path, IEnumerable<JsonRecord> records, Func<Stream>? oneObjectCheck = null)
+    {
+        var e = records.GetEnumerator();
+        try
+        {
+            bool any;
+            try { any = e.MoveNext(); }
+            catch (DataFormatException) when (oneObjectCheck is not null)
+            {
+                CheckNotOneObject(path, oneObjectCheck);
+                throw;
+            }
+            if (!any) throw new DataFormatException(path, null, null, null, "the dataset is empty: no records");
+            var format = Detect(path, e.Current);
+            var source = new DataSource(path, format, e);
+            source.SetSamples(Samples(source, format, e));
+            return source;
+        }
+        catch
+        {
+            e.Dispose();
+            throw;
+        }
+    }
+
+    private static IEnumerable<Sample> Samples(DataSource source, DataFormat format, IEnumerator<JsonRecord> e)
+    {
+        string path = source.Path;
         int skippedFirstTurns = 0, blankTexts = 0;
-        foreach (var record in records)
+        bool any = false;
+        do
         {
+            var record = e.Current;
             var ctx = RecordContext.Of(path, record);
             bool skipped = false;
+            Sample? sample;
             switch (format)
             {
-                case DataFormat.ShareGpt: samples.Add(ShareGptReader.Read(ctx, record.Value, out skipped)); break;
-                case DataFormat.OpenAiMessages: samples.Add(OpenAiMessagesReader.Read(ctx, record.Value, out skipped)); break;
-                case DataFormat.Alpaca: samples.Add(AlpacaReader.Read(ctx, record.Value)); break;
+                case DataFormat.ShareGpt: sample = ShareGptReader.Read(ctx, record.Value, out skipped); break;
+                case DataFormat.OpenAiMessages: sample = OpenAiMessagesReader.Read(ctx, record.Value, out skipped); break;
+                case DataFormat.Alpaca: sample = AlpacaReader.Read(ctx, record.Value); break;
                 default:
                     ctx.RequireObject(record.Value, null);
                     if (!record.Value.TryGetProperty("text", out _))
                         throw ctx.Error("text", $"missing: no \"text\" column (columns found: {RecordContext.FieldList(record.Value)})");
                     var text = ctx.String(record.Value, "text", "text");
-                    if (string.IsNullOrWhiteSpace(text)) blankTexts++;
-                    else samples.Add(new TextSample(ctx.Index, ctx.Id, text));
+                    if (string.IsNullOrWhiteSpace(text)) { blankTexts++; sample = null; }
+                    else sample = new TextSample(ctx.Index, ctx.Id, text);
                     break;
             }
             if (skipped) skippedFirstTurns++;
+            if (sample is not null)
+            {
+                any = true;
+                yield return sample;
+            }
         }
-        var notes = new List<string>();
+        while (e.MoveNext());
         if (skippedFirstTurns > 0)
-            notes.Add($"{skippedFirstTurns} conversation(s) started with an assistant turn; that turn was skipped (as FastChat does)");
-        if (blankTexts > 0) notes.Add($"{blankTexts} record(s) with an empty \"text\" were skipped");
-        if (samples.Count == 0) throw new DataFormatException(path, null, null, "text", "the dataset is empty: every \"text\" value is blank");
-        return new Dataset(path, format, samples, notes);
+            source.Notes.Add($"{skippedFirstTurns} conversation(s) started with an assistant turn; that turn was skipped (as FastChat does)");
+        if (blankTexts > 0) source.Notes.Add($"{blankTexts} record(s) with an empty \"text\" were skipped");
+        if (!any) throw new DataFormatException(path, null, null, "text", "the dataset is empty: every \"text\" value is blank");
+    }
+
+    /// <summary>A .json file that starts with '{' is JSONL unless the whole file is one multi-line object, which is a
+    /// layout we do not guess at (checked for files up to the record limit, when line 1 is not a record).</summary>
+    private static void CheckNotOneObject(string path, Func<Stream> open)
+    {
+        byte[] bytes;
+        using (var stream = open())
+        {
+            if (stream.Length > DataInput.MaxRecordBytes) return;
+            bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+        }
+        ReadOnlySpan<byte> span = bytes;
+        if (span.StartsWith("\uFEFF"u8)) span = span[3..];
+        if (span.TrimEnd(" \t\r\n"u8).IndexOf((byte)'\n') < 0 || DataInput.InvalidUtf8(span) >= 0) return;
+        try
+        {
+            var reader = new Utf8JsonReader(span);
+            using var doc = JsonDocument.ParseValue(ref reader);
+            if (!reader.Read())
+                throw new DataFormatException(path, null, null, null,
+                    $"the file is one JSON object (fields: {RecordContext.FieldList(doc.RootElement)}); expected a JSON array of records or one record per line (JSONL)");
+        }
+        catch (JsonException) { /* not a single document: the JSONL error stands */ }
     }
 
     private static DataFormat Detect(string path, JsonRecord first)
@@ -147,4 +230,35 @@ internal static class DataReader
             $"cannot tell the data format from the fields present ({RecordContext.FieldList(v)}); expected \"conversations\" " +
             "(ShareGPT/Vicuna), \"messages\" (OpenAI), \"instruction\"+\"output\" (Alpaca) or a \"text\" column");
     }
+}
+
+/// <summary>One streaming pass over a data file: <see cref="Format"/> is known when it opens; <see cref="Samples"/> may be
+/// enumerated once, reading the file as it goes; <see cref="Notes"/> (skipped records) is complete after that.</summary>
+internal sealed class DataSource(string path, DataFormat format, IDisposable? owned = null) : IDisposable
+{
+    private IEnumerable<Sample>? _samples;
+
+    public string Path { get; } = path;
+    public DataFormat Format { get; } = format;
+    public List<string> Notes { get; } = new();
+
+    public IEnumerable<Sample> Samples
+    {
+        get
+        {
+            var s = _samples ?? throw new InvalidOperationException("the samples of a data source are read once");
+            _samples = null;
+            return s;
+        }
+    }
+
+    internal void SetSamples(IEnumerable<Sample> samples) => _samples = samples;
+
+    public Dataset ToDataset()
+    {
+        var samples = Samples.ToList();
+        return new Dataset(Path, Format, samples, Notes);
+    }
+
+    public void Dispose() => owned?.Dispose();
 }

@@ -9,9 +9,18 @@ internal static class EvalSplit
     /// <param name="fraction">In (0, 1): the eval part gets round(n·fraction) samples, at least 1 and at most n−1.</param>
     public static (List<Sample> Train, List<Sample> Eval) Split(IReadOnlyList<Sample> samples, double fraction, ulong seed)
     {
+        var isEval = Mask(samples.Count, fraction, seed);
+        var train = new List<Sample>(samples.Count);
+        var eval = new List<Sample>();
+        for (int i = 0; i < samples.Count; i++) (isEval[i] ? eval : train).Add(samples[i]);
+        return (train, eval);
+    }
+
+    /// <summary>Which of <paramref name="n"/> samples (in file order) are held out.</summary>
+    public static bool[] Mask(int n, double fraction, ulong seed)
+    {
         if (!(fraction > 0 && fraction < 1))
             throw new EngineException($"--eval-split must be a fraction between 0 and 1 (exclusive), got {fraction}");
-        int n = samples.Count;
         if (n < 2) throw new EngineException($"--eval-split needs at least 2 samples to hold some out, the data has {n}");
         int evalCount = Math.Clamp((int)Math.Round(n * fraction, MidpointRounding.AwayFromZero), 1, n - 1);
 
@@ -20,10 +29,6 @@ internal static class EvalSplit
         new Rng(seed ^ 0x5EEDE7A15A1DUL).Shuffle(order);
         var isEval = new bool[n];
         for (int i = 0; i < evalCount; i++) isEval[order[i]] = true;
-
-        var train = new List<Sample>(n - evalCount);
-        var eval = new List<Sample>(evalCount);
-        for (int i = 0; i < n; i++) (isEval[i] ? eval : train).Add(samples[i]);
-        return (train, eval);
+        return isEval;
     }
 }

@@ -47,14 +47,17 @@ internal sealed class SampleEncoder
     }
 
     /// <summary>Encodes every sample, dropping those with nothing to learn.</summary>
-    public (List<EncodedSample> Samples, EncodeStats Stats) EncodeAll(IReadOnlyList<Sample> samples)
+    public (List<EncodedSample> Samples, EncodeStats Stats) EncodeAll(IReadOnlyList<Sample> samples) =>
+        Collect(samples.Select(Encode).ToList());
+
+    /// <summary>The kept samples of <see cref="Encode"/> results (null: dropped) and their statistics.</summary>
+    public static (List<EncodedSample> Samples, EncodeStats Stats) Collect(IReadOnlyList<EncodedSample?> encoded)
     {
-        var kept = new List<EncodedSample>(samples.Count);
+        var kept = new List<EncodedSample>(encoded.Count);
         int dropped = 0, truncated = 0, longest = 0;
         long tokens = 0, learned = 0;
-        foreach (var s in samples)
+        foreach (var e in encoded)
         {
-            var e = Encode(s);
             if (e is null) { dropped++; continue; }
             kept.Add(e);
             if (e.Truncated) truncated++;
@@ -62,7 +65,7 @@ internal sealed class SampleEncoder
             learned += e.LearnedCount;
             longest = Math.Max(longest, e.Length);
         }
-        return (kept, new EncodeStats(samples.Count, kept.Count, dropped, truncated, tokens, learned, longest));
+        return (kept, new EncodeStats(encoded.Count, kept.Count, dropped, truncated, tokens, learned, longest));
     }
 
     /// <summary>The whole sample, not truncated.</summary>

@@ -23,7 +23,8 @@ internal sealed record DataOptions
 
 /// <summary>Everything <c>engine train</c> needs from the data layer.</summary>
 internal sealed record PreparedData(
-    Dataset TrainFile,
+    string TrainPath,
+    DataFormat TrainFormat,
     ChatTemplate Template,
     DataLoader Train,
     EncodeStats TrainStats,
@@ -41,47 +42,61 @@ internal static class TrainingData
     /// token, so the value never reaches the loss.</summary>
     public static int PadIdOf(ITokenizer tokenizer) => tokenizer.PadId >= 0 ? tokenizer.PadId : tokenizer.UnkId;
 
+    /// <summary>Streams the data file(s): each sample is tokenized as it is read and only the encoded samples are kept,
+    /// so memory follows the token count, not the file's size.</summary>
     public static PreparedData Prepare(DataOptions options, ITokenizer tokenizer)
     {
-        var file = DataReader.Read(options.DataPath ?? throw new EngineException("--data is required with --model (a ShareGPT/Vicuna, Alpaca, CSV/JSONL or text file)"));
+        using var file = DataReader.Open(options.DataPath ?? throw new EngineException("--data is required with --model (a ShareGPT/Vicuna, Alpaca, CSV/JSONL or text file)"));
         var template = options.Template is null ? ChatTemplate.DefaultFor(file.Format) : ChatTemplate.Get(options.Template);
+        // Packed samples may run over several windows, so they are not truncated.
+        var encoder = new SampleEncoder(tokenizer, template, options.Packing ? int.MaxValue : options.MaxLength, options.TrainOnInputs);
+        var all = EncodeStream(encoder, file.Samples);
         var notes = new List<string>(file.Notes.Select(n => $"{file.Path}: {n}"));
 
-        IReadOnlyList<Sample> trainSamples = file.Samples, evalSamples = Array.Empty<Sample>();
+        List<EncodedSample?> trainEncoded = all, evalEncoded = new();
         if (options.EvalDataPath is not null)
         {
-            var evalFile = DataReader.Read(options.EvalDataPath);
+            using var evalFile = DataReader.Open(options.EvalDataPath);
+            evalEncoded = EncodeStream(encoder, evalFile.Samples);
             notes.AddRange(evalFile.Notes.Select(n => $"{evalFile.Path}: {n}"));
-            evalSamples = evalFile.Samples;
         }
         else if (options.EvalSplit > 0)
         {
-            (trainSamples, evalSamples) = EvalSplit.Split(file.Samples, options.EvalSplit, options.Seed);
+            // The same split as EvalSplit.Split over the samples: encoding is per sample, so splitting after it is equal.
+            var isEval = EvalSplit.Mask(all.Count, options.EvalSplit, options.Seed);
+            trainEncoded = new List<EncodedSample?>(all.Count);
+            for (int i = 0; i < all.Count; i++) (isEval[i] ? evalEncoded : trainEncoded).Add(all[i]);
         }
 
         int pad = PadIdOf(tokenizer);
-        // Packed samples may run over several windows, so they are not truncated.
-        var encoder = new SampleEncoder(tokenizer, template, options.Packing ? int.MaxValue : options.MaxLength, options.TrainOnInputs);
-        var (train, trainStats, droppedWindows) = Build(encoder, trainSamples, options, pad, shuffle: true);
+        var (train, trainStats, droppedWindows) = Build(trainEncoded, options, pad, shuffle: true);
         string within = options.Packing ? "" : $" within the first {options.MaxLength} tokens";
         if (trainStats.DroppedNoLearnedTokens > 0)
             notes.Add($"{trainStats.DroppedNoLearnedTokens} training sample(s) had no learned token{within} and were dropped");
 
         DataLoader? eval = null;
         EncodeStats? evalStats = null;
-        if (evalSamples.Count > 0)
+        if (evalEncoded.Count > 0)
         {
-            (eval, evalStats, int evalDropped) = Build(encoder, evalSamples, options with { GroupByLength = false }, pad, shuffle: false);
+            (eval, evalStats, int evalDropped) = Build(evalEncoded, options with { GroupByLength = false }, pad, shuffle: false);
             droppedWindows += evalDropped;
             if (evalStats.DroppedNoLearnedTokens > 0)
                 notes.Add($"{evalStats.DroppedNoLearnedTokens} evaluation sample(s) had no learned token{within} and were dropped");
         }
-        return new PreparedData(file, template, train, trainStats, eval, evalStats, pad, droppedWindows, notes);
+        return new PreparedData(file.Path, file.Format, template, train, trainStats, eval, evalStats, pad, droppedWindows, notes);
     }
 
-    private static (DataLoader, EncodeStats, int) Build(SampleEncoder encoder, IReadOnlyList<Sample> samples, DataOptions o, int pad, bool shuffle)
+    /// <summary>Each sample encoded as it is read (null: nothing learned), in file order.</summary>
+    private static List<EncodedSample?> EncodeStream(SampleEncoder encoder, IEnumerable<Sample> samples)
     {
-        var (encoded, stats) = encoder.EncodeAll(samples);
+        var encoded = new List<EncodedSample?>();
+        foreach (var s in samples) encoded.Add(encoder.Encode(s));
+        return encoded;
+    }
+
+    private static (DataLoader, EncodeStats, int) Build(IReadOnlyList<EncodedSample?> all, DataOptions o, int pad, bool shuffle)
+    {
+        var (encoded, stats) = SampleEncoder.Collect(all);
         if (encoded.Count == 0)
             throw new EngineException($"no sample has a learned token within {o.MaxLength} tokens ({stats.Samples} read); raise --max-length or check the template");
         int dropped = 0;

@@ -153,6 +153,8 @@ public class MalformedDataTests
         var path = dir.File("bad.txt");
         File.WriteAllBytes(path, [(byte)'a', 0xFF, (byte)'b']);
         var ex = Assert.Throws<DataFormatException>(() => DataReader.Read(path));
-        Assert.Contains("not valid UTF-8 (at byte 1)", ex.Message);
+        Assert.Equal($"{path}: file: not valid UTF-8 at line 1, byte 2 (0xFF at file offset 1); {Utf8Advice}", ex.Message);
     }
+
+    private const string Utf8Advice = "data files must be UTF-8 (convert it first, e.g. iconv -f latin1 -t utf-8)";
 }
