@@ -86,6 +86,7 @@ internal sealed class Trainer
         var runClock = Stopwatch.StartNew();
         long runTokens = 0;
         int badInARow = 0;
+        var collapse = new CollapseWatch(_model.Config.VocabSize);
         double lastLoss = double.NaN, lastNorm = 0;
         double? evalLoss = null;
         string? lastCheckpoint = null;
@@ -137,6 +138,7 @@ internal sealed class Trainer
             optimizer.Step(lr, GradientTools.ClipScale(norm, _o.MaxGradNorm));
             optimizer.ZeroGrad();
             step++;
+            if (collapse.Step(step, norm, lr) is string zeroGrad) progress.WriteLine(zeroGrad);
             stepLosses.Add(loss);
             lastLoss = loss; lastNorm = norm;
             windowLoss += loss; windowSteps++; windowTokens += tokens; runTokens += tokens;
@@ -161,6 +163,7 @@ internal sealed class Trainer
                 progress.Update(m);
                 history.Add(m);
                 OnLog?.Invoke(m);
+                if (collapse.Logged(step, m.Loss, lr) is string uniform) progress.WriteLine(uniform);
                 windowLoss = 0; windowSteps = 0; windowTokens = 0;
                 windowClock.Restart();
             }
