@@ -21,6 +21,13 @@ public sealed record DataPreviewOptions
     public bool TrainOnInputs { get; init; }
     /// <summary>Text output: highlight learned tokens with ANSI colour instead of [id:piece].</summary>
     public bool Color { get; init; }
+
+    /// <summary>Range-checks every number; each error names the flag and the allowed range.</summary>
+    internal void Validate()
+    {
+        OptionChecks.Positive(Samples, "--samples");
+        OptionChecks.Positive(MaxLength, "--max-length");
+    }
 }
 
 /// <summary>Shows how training samples render, tokenize and which tokens are learned (<c>engine data preview</c>).</summary>
@@ -31,6 +38,7 @@ public static class DataPreviewer
     {
         ArgumentException.ThrowIfNullOrEmpty(data);
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         ITokenizer tok;
         if (options.Tokenizer is string tp) tok = TokenizerLoader.Load(tp);
         else if (options.Model is string mp)

@@ -96,7 +96,7 @@ public sealed class EngineModel : IDisposable
         ArgumentNullException.ThrowIfNull(prompt);
         Alive();
         options ??= new GenerationOptions();
-        if (options.MaxNewTokens < 0) throw new EngineException($"--max-new-tokens must be 0 or more, got {options.MaxNewTokens}");
+        options.Validate();
         var tok = Tokenizer;
         var promptIds = new List<int> { tok.BosId };
         promptIds.AddRange(tok.Encode(prompt));
@@ -136,12 +136,10 @@ public sealed class EngineModel : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         Alive();
-        options ??= new GgufExportOptions();
-        if (!GgmlTypes.TryParse(options.Type, out var type))
-            throw new EngineException($"--type {options.Type}: unknown type; choose one of {string.Join("|", GgufExport.Types)}");
+        var type = (options ?? new GgufExportOptions()).Validate();
         var tok = Tokenizer;
         MergeAdapterAndDequantize(DType.F32);
-        var report = GgufExporter.Export(_loaded.Model, tok, type, path, options.Name);
+        var report = GgufExporter.Export(_loaded.Model, tok, type, path, options?.Name);
         return new GgufExportResult(path, type.Name(), new FileInfo(path).Length,
             report.Tensors.Select(t => new GgufTensorEntry(t.Name, t.Type.Name(), t.Shape.Select(d => (long)d).ToArray())).ToArray(),
             report.Notes.ToArray());

@@ -103,6 +103,33 @@ public sealed record FineTuneOptions
     /// <summary>Draw the progress bar on the console (what the CLI does); otherwise progress goes only to the log
     /// writer and the callback.</summary>
     public bool ConsoleProgressBar { get; init; }
+
+    /// <summary>Range-checks every number (and the names parsed later) before anything is loaded or written; each error
+    /// names the flag and the allowed range.</summary>
+    internal void Validate()
+    {
+        if (!Enum.IsDefined(Mode)) throw new EngineException($"--mode: expected full, sft, lora or qlora, got {(int)Mode}");
+        OptionChecks.Interval(EvalSplit, OptionChecks.Show(EvalSplit), 0, 1, "--eval-split", note: "0 = no split");
+        OptionChecks.Positive(MaxLength, "--max-length");
+        OptionChecks.AtLeast(LoraR, 1, "--lora-r");
+        OptionChecks.Positive(LoraAlpha, OptionChecks.Show(LoraAlpha), "--lora-alpha", note: "the update is scaled by alpha / r");
+        OptionChecks.Interval(LoraDropout, OptionChecks.Show(LoraDropout), 0, 1, "--lora-dropout");
+        if (NumEpochs is int e) OptionChecks.AtLeast(e, 1, "--num-epochs");
+        if (MaxSteps is int ms && ms != -1) OptionChecks.AtLeast(ms, 1, "--max-steps", "or -1 to follow --num-epochs");
+        OptionChecks.Positive(BatchSize, "--batch-size");
+        OptionChecks.Positive(GradAccum, "--grad-accum");
+        if (LearningRate is float lr)
+            OptionChecks.Positive(lr, OptionChecks.Show(lr), "--learning-rate", note: "fine-tuning uses about 1e-5 to 1e-3");
+        OptionChecks.Interval(WarmupRatio, OptionChecks.Show(WarmupRatio), 0, 1, "--warmup-ratio");
+        if (WarmupSteps is int ws) OptionChecks.AtLeast(ws, 0, "--warmup-steps");
+        OptionChecks.Positive(WeightDecay, OptionChecks.Show(WeightDecay), "--weight-decay", orZero: true);
+        OptionChecks.Positive(MaxGradNorm, OptionChecks.Show(MaxGradNorm), "--max-grad-norm", orZero: true, note: "0 = no clipping");
+        if (LoggingSteps is int ls) OptionChecks.Positive(ls, "--logging-steps");
+        OptionChecks.AtLeast(SaveSteps, 0, "--save-steps", "0 = only when interrupted");
+        OptionChecks.AtLeast(SaveTotalLimit, 0, "--save-total-limit", "0 = keep all");
+        OptionChecks.AtLeast(EvalSteps, 0, "--eval-steps", "0 = at the end");
+        Training.TrainJob.ParseDType(SaveDType); // refused now, not after training
+    }
 }
 
 /// <summary>One logged training step, as passed to the progress callback of <see cref="FineTuning.Run"/>.</summary>

@@ -84,6 +84,7 @@ public static class FineTuning
 
     internal static TrainJobOptions ToJob(FineTuneOptions o)
     {
+        o.Validate();
         bool demo = o.Model is null;
         var mode = (TrainMode)(int)o.Mode;
         var loop = new TrainOptions
@@ -92,8 +93,8 @@ public static class FineTuning
             OutputDir = o.OutputDir,
             NumEpochs = o.NumEpochs ?? (demo && o.MaxSteps is null ? 8 : 3),
             MaxSteps = o.MaxSteps ?? -1,
-            BatchSize = Positive(o.BatchSize, "--batch-size"),
-            GradAccum = Positive(o.GradAccum, "--grad-accum"),
+            BatchSize = o.BatchSize,
+            GradAccum = o.GradAccum,
             LearningRate = o.LearningRate ?? (demo ? DemoLearningRate(mode) : null),
             Scheduler = LrSchedule.Parse(o.LrScheduler),
             WarmupRatio = o.WarmupRatio,
@@ -102,7 +103,7 @@ public static class FineTuning
             MaxGradNorm = o.MaxGradNorm,
             Seed = o.Seed,
             GradientCheckpointing = o.GradientCheckpointing,
-            LoggingSteps = Positive(o.LoggingSteps ?? (demo ? 5 : 10), "--logging-steps"),
+            LoggingSteps = o.LoggingSteps ?? (demo ? 5 : 10),
             SaveSteps = o.SaveSteps,
             SaveTotalLimit = o.SaveTotalLimit,
             EvalSteps = o.EvalSteps,
@@ -114,7 +115,7 @@ public static class FineTuning
             Data = new DataOptions
             {
                 DataPath = o.Data, EvalDataPath = o.EvalData, EvalSplit = o.EvalSplit, Template = o.Template,
-                MaxLength = Positive(o.MaxLength, "--max-length"), TrainOnInputs = o.TrainOnInputs, Packing = o.Packing,
+                MaxLength = o.MaxLength, TrainOnInputs = o.TrainOnInputs, Packing = o.Packing,
                 GroupByLength = o.GroupByLength,
             },
             Trainable = o.Trainable,
@@ -129,6 +130,4 @@ public static class FineTuning
 
     /// <summary>The demo is a tiny model trained from scratch: it needs a far higher rate than fine-tuning a real one.</summary>
     private static float DemoLearningRate(TrainMode m) => m is TrainMode.Lora or TrainMode.Qlora ? 3e-3f : 2e-3f;
-
-    private static int Positive(int v, string flag) => v > 0 ? v : throw new EngineException($"{flag} must be positive, got {v}");
 }

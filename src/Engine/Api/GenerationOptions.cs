@@ -15,6 +15,15 @@ public sealed record GenerationOptions
     public ulong Seed { get; init; } = 42;
     /// <summary>Keep generating after the end-of-sequence token.</summary>
     public bool IgnoreEos { get; init; }
+
+    /// <summary>Range-checks every number; each error names the flag and the allowed range.</summary>
+    internal void Validate()
+    {
+        OptionChecks.AtLeast(MaxNewTokens, 0, "--max-new-tokens");
+        OptionChecks.Positive(Temperature, OptionChecks.Show(Temperature), "--temperature", orZero: true, note: "0 = greedy");
+        OptionChecks.AtLeast(TopK, 0, "--top-k", "0 = all tokens");
+        OptionChecks.Interval(TopP, OptionChecks.Show(TopP), 0, 1, "--top-p", upperClosed: true, note: "1 = off");
+    }
 }
 
 /// <summary>The outcome of <see cref="EngineModel.Generate"/>.</summary>

@@ -7,6 +7,15 @@ public sealed record GgufExportOptions
     public string Type { get; init; } = "q8_0";
     /// <summary>general.name in the file; null uses the output file's name.</summary>
     public string? Name { get; init; }
+
+    /// <summary>Checks the options and returns the storage type.</summary>
+    internal Quant.GgmlType Validate()
+    {
+        if (!Quant.GgmlTypes.TryParse(Type, out var type))
+            throw new EngineException($"--type {Type}: unknown type; choose one of {string.Join("|", GgufExport.Types)}");
+        if (Name is { Length: 0 }) throw new EngineException("--name must not be empty (omit it to use the output file's name)");
+        return type;
+    }
 }
 
 /// <summary>One tensor of a written GGUF file.</summary>

@@ -63,6 +63,8 @@ public static class ModelFiles
     public static GgufExportResult ExportGguf(string model, string outputPath, GgufExportOptions? options = null, string? adapter = null, string? tokenizer = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(model);
+        ArgumentException.ThrowIfNullOrEmpty(outputPath);
+        (options ??= new GgufExportOptions()).Validate(); // before the model is loaded
         using var m = OpenOnHost(model, tokenizer, adapter);
         return m.ExportGguf(outputPath, options);
     }

@@ -89,6 +89,7 @@ internal static class LlamaWeights
         var projections = new Dictionary<string, ILinear>();
         try
         {
+            RefuseUnexplained(src, c);
             foreach (var (name, shape) in Expected(c))
             {
                 bool projection = IsProjection(name);
@@ -110,9 +111,11 @@ internal static class LlamaWeights
                 if (!info.Shape.AsSpan().SequenceEqual(shape))
                     throw new FileFormatException(src.Path, name,
                         $"shape [{string.Join(", ", info.Shape)}] does not match the config's [{string.Join(", ", shape)}]");
+                RequireFloatType(src.Path, info);
                 var dtype = PlacementType(name, be, o, out bool trainable);
                 var data = new float[info.NumElements];
                 src.ReadFloats(name, data);
+                RequireFinite(src.Path, name, data);
                 if (o.InterleavedRope && IsRotated(name, out int heads))
                     RopeLayout.InterleavedToHalf<float>(data, shape[0], shape[1], heads);
                 if (projection && o.Nf4 is { } nf4 && !trainable)
@@ -140,6 +143,64 @@ internal static class LlamaWeights
             heads = name.EndsWith("q_proj.weight", StringComparison.Ordinal) ? c.NumHeads
                   : name.EndsWith("k_proj.weight", StringComparison.Ordinal) ? c.NumKvHeads : 0;
             return heads > 0;
+        }
+    }
+
+    /// <summary>Refuses tensors that would change the model's function if they were dropped: biases (Llama has none)
+    /// and a separate lm_head that differs from the embedding while config.json ties the two.</summary>
+    private static void RefuseUnexplained(ITensorSource src, LlamaConfig c)
+    {
+        foreach (var n in src.Names)
+        {
+            if (n.EndsWith(".bias", StringComparison.Ordinal))
+                throw new FileFormatException(src.Path, n, "bias tensors are not supported (engine's Llama has no biases)");
+        }
+        if (!c.TieWordEmbeddings || !src.Contains(LlamaNames.LmHead) || !src.Contains(LlamaNames.Embed)) return;
+        var head = src.Info(LlamaNames.LmHead);
+        var embed = src.Info(LlamaNames.Embed);
+        bool same = head.Shape.AsSpan().SequenceEqual(embed.Shape);
+        if (same)
+        {
+            var a = new float[head.NumElements];
+            var b = new float[embed.NumElements];
+            src.ReadFloats(LlamaNames.LmHead, a);
+            src.ReadFloats(LlamaNames.Embed, b);
+            same = a.AsSpan().SequenceEqual(b);
+        }
+        if (!same)
+            throw new FileFormatException(src.Path, LlamaNames.LmHead,
+                "differs from model.embed_tokens.weight but config.json says tie_word_embeddings is true (set it false to use this lm_head)");
+    }
+
+    /// <summary>Weights must be stored as floating-point numbers (or GGUF quantized blocks); an integer tensor read as
+    /// numbers would load as garbage.</summary>
+    private static void RequireFloatType(string path, TensorEntry info)
+    {
+        bool ok = info.DType is DType.F32 or DType.F16 or DType.BF16
+                  || info.FileType is string ft && (ft == "f64" || GgmlTypes.TryParse(ft, out _));
+        if (!ok)
+            throw new FileFormatException(path, info.Name,
+                $"dtype {info.FileType ?? info.DType.ToString().ToLowerInvariant()} is not a floating-point type; weights must be f32, f16, bf16 (or a GGUF block type)");
+    }
+
+    /// <summary>Refuses NaN or infinite weights, naming the tensor and the first bad element.</summary>
+    internal static void RequireFinite(string path, string name, ReadOnlySpan<float> data)
+    {
+        int i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            int w = System.Numerics.Vector<float>.Count;
+            for (; i <= data.Length - w; i += w)
+            {
+                var v = new System.Numerics.Vector<float>(data.Slice(i, w));
+                // x - x is 0 for finite x and NaN for NaN and ±Inf.
+                if (!System.Numerics.Vector.EqualsAll(v - v, System.Numerics.Vector<float>.Zero)) break;
+            }
+        }
+        for (; i < data.Length; i++)
+        {
+            if (!float.IsFinite(data[i]))
+                throw new FileFormatException(path, name, $"holds a non-finite value ({data[i].ToString(System.Globalization.CultureInfo.InvariantCulture)} at element {i}); the checkpoint is damaged");
         }
     }
 

@@ -33,6 +33,12 @@ internal static class ModelLoader
     {
         if (Directory.Exists(path) || Path.GetFileName(path) == "config.json" && File.Exists(path)) return ModelFormat.HfFolder;
         if (!File.Exists(path)) throw new EngineException($"--model {path}: no such file or folder");
+        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".safetensors.index.json", StringComparison.OrdinalIgnoreCase))
+        {
+            // A safetensors file is one part of an HF folder: load the folder it sits in when that holds config.json.
+            if (File.Exists(Path.Combine(HfFolder(path), "config.json"))) return ModelFormat.HfFolder;
+            throw new EngineException($"--model {path}: a safetensors file alone is not a model; pass the folder that holds it with config.json");
+        }
         if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || StartsWithGgufMagic(path)) return ModelFormat.Gguf;
         return ModelFormat.Llama2c;
     }
@@ -126,7 +132,7 @@ internal static class ModelLoader
     {
         var arch = g.GetString("general.architecture");
         if (arch != "llama") throw new FileFormatException(path, "general.architecture", $"engine runs llama models; got \"{arch}\"");
-        int U(string key) => checked((int)g.GetInteger(key));
+        int U(string key) => Int32(g, path, key);
         int dim = U("llama.embedding_length"), heads = U("llama.attention.head_count");
         int vocab = g.ContainsKey("llama.vocab_size") ? U("llama.vocab_size")
             : g.TryGet<string[]>("tokenizer.ggml.tokens", out var tk) ? tk.Length
@@ -148,6 +154,14 @@ internal static class ModelLoader
             BosTokenId = g.ContainsKey("tokenizer.ggml.bos_token_id") ? U("tokenizer.ggml.bos_token_id") : 1,
             EosTokenId = g.ContainsKey("tokenizer.ggml.eos_token_id") ? U("tokenizer.ggml.eos_token_id") : 2,
         }.Validate(path);
+    }
+
+    /// <summary>A GGUF integer that must fit an int (sizes, counts, token ids).</summary>
+    private static int Int32(GgufFile g, string path, string key)
+    {
+        long v = g.GetInteger(key);
+        return v is >= int.MinValue and <= int.MaxValue ? (int)v
+            : throw new FileFormatException(path, key, $"{v} is out of range (at most {int.MaxValue})");
     }
 
     private static LoadedModel LoadGguf(string path, IBackend backend, Func<LlamaConfig, WeightOptions> optionsFor, string? tokenizerPath)
@@ -182,7 +196,7 @@ internal static class ModelLoader
         if (model != "llama") throw new FileFormatException(path, "tokenizer.ggml.model", $"only SentencePiece (\"llama\") vocabularies are supported; got \"{model}\"");
         var scores = g.TryGet<float[]>("tokenizer.ggml.scores", out var s) ? s : new float[tokens.Length];
         var types = g.TryGet<int[]>("tokenizer.ggml.token_type", out var t) ? t : Enumerable.Repeat(1, tokens.Length).ToArray();
-        int Id(string key, int fallback) => g.ContainsKey(key) ? checked((int)g.GetInteger(key)) : fallback;
+        int Id(string key, int fallback) => g.ContainsKey(key) ? Int32(g, path, key) : fallback;
         bool addPrefix = !g.TryGet<bool>("tokenizer.ggml.add_space_prefix", out var asp) || asp;
         bool removeSpaces = g.TryGet<bool>("tokenizer.ggml.remove_extra_whitespaces", out var rs) && rs;
         return GgufVocabTokenizer.Create(path, tokens, scores, types,

@@ -63,22 +63,74 @@ internal static class PeftAdapterIO
         JsonObject o;
         try { o = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new FileFormatException(path, "JSON", "expected an object"); }
         catch (JsonException e) { throw new FileFormatException(path, "JSON", $"not valid JSON ({e.Message})"); }
-        var type = o["peft_type"]?.GetValue<string>();
+        var type = Str(o, "peft_type", path);
         if (type is not null && type != "LORA") throw new FileFormatException(path, "peft_type", $"only LORA adapters are supported, got \"{type}\"");
-        if (o["use_dora"] is JsonValue d && d.GetValueKind() == JsonValueKind.True) throw new FileFormatException(path, "use_dora", "DoRA adapters are not supported");
+        if (Flag(o, "use_dora", path)) throw new FileFormatException(path, "use_dora", "DoRA adapters are not supported");
         if (o["rank_pattern"] is JsonObject rp && rp.Count > 0) throw new FileFormatException(path, "rank_pattern", "per-module ranks are not supported");
         if (o["alpha_pattern"] is JsonObject ap && ap.Count > 0) throw new FileFormatException(path, "alpha_pattern", "per-module alphas are not supported");
-        int r = o["r"] is JsonValue rv && rv.TryGetValue<int>(out var ri) ? ri : throw new FileFormatException(path, "r", "missing or not an integer");
-        float alpha = o["lora_alpha"] is JsonValue av ? (float)av.GetValue<double>() : 8f;
-        float dropout = o["lora_dropout"] is JsonValue dv ? (float)dv.GetValue<double>() : 0f;
+        RefuseUnsupported(o, path);
+        int r = o["r"] is JsonValue rv && rv.TryGetValue<int>(out var ri) ? ri : throw new FileFormatException(path, "r", $"expected a positive integer, got {o["r"]?.ToJsonString() ?? "nothing"}");
+        if (r <= 0) throw new FileFormatException(path, "r", $"must be a positive integer, got {r}");
+        float alpha = Number(o, "lora_alpha", path, 8f);
+        if (!(alpha > 0)) throw new FileFormatException(path, "lora_alpha", $"must be a number > 0, got {o["lora_alpha"]!.ToJsonString()}");
+        float dropout = Number(o, "lora_dropout", path, 0f);
+        if (!(dropout >= 0 && dropout < 1)) throw new FileFormatException(path, "lora_dropout", $"must be in [0, 1), got {o["lora_dropout"]!.ToJsonString()}");
         string[] targets = o["target_modules"] switch
         {
-            JsonArray a => a.Select(x => x!.GetValue<string>()).ToArray(),
+            JsonArray a => a.Select(x => x?.GetValueKind() == JsonValueKind.String ? x.GetValue<string>()
+                : throw new FileFormatException(path, "target_modules", $"expected module names, got {x?.ToJsonString() ?? "null"}")).ToArray(),
             JsonValue v when v.GetValueKind() == JsonValueKind.String => TargetsFromString(v.GetValue<string>(), path),
             _ => throw new FileFormatException(path, "target_modules", "missing; expected a list of module names"),
         };
-        bool rs = o["use_rslora"] is JsonValue u && u.GetValueKind() == JsonValueKind.True;
+        bool rs = Flag(o, "use_rslora", path);
         return new LoraOptions { R = r, Alpha = alpha, Dropout = dropout, Targets = LoraOptions.ParseTargets(string.Join(",", targets)), UseRslora = rs };
+    }
+
+    /// <summary>Fields that change which modules an adapter touches or what it adds: engine applies LoRA A/B to every
+    /// layer's target projections and nothing else, so any of these set would load as if plain and compute the wrong
+    /// function.</summary>
+    private static void RefuseUnsupported(JsonObject o, string path)
+    {
+        static bool Set(JsonNode? n) => n is not null && n.GetValueKind() != JsonValueKind.Null && !(n is JsonArray { Count: 0 });
+        foreach (var (key, what) in new[]
+                 {
+                     ("layers_to_transform", "adapting only some layers"), ("layers_pattern", "adapting only some layers"),
+                     ("modules_to_save", "fully trained extra modules"), ("exclude_modules", "excluded modules"),
+                     ("target_parameters", "LoRA on parameters"),
+                 })
+        {
+            if (Set(o[key])) throw new FileFormatException(path, key, $"{what} is not supported (got {o[key]!.ToJsonString()}; engine needs null)");
+        }
+        var bias = Str(o, "bias", path);
+        if (bias is not null && bias != "none")
+            throw new FileFormatException(path, "bias", $"only \"none\" is supported, got \"{bias}\"");
+        if (Flag(o, "lora_bias", path)) throw new FileFormatException(path, "lora_bias", "LoRA biases are not supported");
+        if (Flag(o, "fan_in_fan_out", path))
+            throw new FileFormatException(path, "fan_in_fan_out", "true is not supported (Llama's projections are [out, in])");
+    }
+
+    private static string? Str(JsonObject o, string key, string path) => o[key] switch
+    {
+        null => null,
+        var n when n.GetValueKind() == JsonValueKind.Null => null,
+        var n when n.GetValueKind() == JsonValueKind.String => n.GetValue<string>(),
+        var n => throw new FileFormatException(path, key, $"expected a string, got {n.ToJsonString()}"),
+    };
+
+    private static bool Flag(JsonObject o, string key, string path) => o[key]?.GetValueKind() switch
+    {
+        null or JsonValueKind.Null or JsonValueKind.False => false,
+        JsonValueKind.True => true,
+        _ => throw new FileFormatException(path, key, $"expected true or false, got {o[key]!.ToJsonString()}"),
+    };
+
+    private static float Number(JsonObject o, string key, string path, float fallback)
+    {
+        var n = o[key];
+        if (n is null || n.GetValueKind() == JsonValueKind.Null) return fallback;
+        if (n.GetValueKind() != JsonValueKind.Number || !n.AsValue().TryGetValue<double>(out var d) || !double.IsFinite((float)d))
+            throw new FileFormatException(path, key, $"expected a number, got {n.ToJsonString()}");
+        return (float)d;
     }
 
     private static string[] TargetsFromString(string s, string path)
@@ -97,14 +149,23 @@ internal static class PeftAdapterIO
         var path = Path.Combine(dir, WeightsFile);
         if (!File.Exists(path)) throw new EngineException($"--adapter {dir}: no {WeightsFile}");
         using var src = SafeTensorsFile.Open(path);
+        var expected = model.Layers.SelectMany(l => options.Targets.SelectMany(p => new[] { LoraAdapter.PeftName(l.Index, p, 'A'), LoraAdapter.PeftName(l.Index, p, 'B') }))
+            .ToHashSet(StringComparer.Ordinal);
+        var extra = src.Names.Where(n => !expected.Contains(n)).Order(StringComparer.Ordinal).ToList();
+        if (extra.Count > 0)
+            throw new FileFormatException(path, extra[0], $"is not explained by {ConfigFile} (target_modules {string.Join(",", options.Targets)}, " +
+                $"{model.Layers.Length} layers){(extra.Count > 1 ? $"; {extra.Count - 1} more such tensors" : "")}");
         return LoraAdapter.Attach(model, options, (name, shape) =>
         {
             if (!src.Contains(name)) throw new FileFormatException(path, name, "adapter tensor missing");
             var info = src.Info(name);
             if (!info.Shape.AsSpan().SequenceEqual(shape))
                 throw new FileFormatException(path, name, $"shape [{string.Join(", ", info.Shape)}] does not fit the model (expected [{string.Join(", ", shape)}])");
+            if (info.DType is not (DType.F32 or DType.F16 or DType.BF16))
+                throw new FileFormatException(path, name, $"dtype {info.FileType ?? info.DType.ToString().ToLowerInvariant()} is not f32, f16 or bf16");
             var data = new float[info.NumElements];
             src.ReadFloats(name, data);
+            LlamaWeights.RequireFinite(path, name, data);
             return data;
         }, trainable);
     }

@@ -25,14 +25,18 @@ internal sealed class MappedReader(MappedFile file)
     public uint U32(string what) => BinaryPrimitives.ReadUInt32LittleEndian(Take(4, what));
     public ulong U64(string what) => BinaryPrimitives.ReadUInt64LittleEndian(Take(8, what));
 
-    /// <summary>A GGUF string: uint64 byte length, then UTF-8 without a terminator. Invalid UTF-8 is decoded with
-    /// replacement characters rather than refused, as llama.cpp does not validate it either.</summary>
+    /// <summary>A GGUF string: uint64 byte length, then UTF-8 without a terminator. Invalid UTF-8 is refused (the spec
+    /// requires UTF-8; decoding it with replacement characters would silently change a vocabulary's tokens).</summary>
     public string String(string what)
     {
         ulong n = U64(what + " length");
         if (n > (ulong)Remaining)
             throw new FileFormatException(file.Path, what, $"length {n} at offset {Position - 8} runs past the end of the file ({Remaining} bytes left)");
-        return Encoding.UTF8.GetString(Take((long)n, what));
+        long at = Position;
+        var bytes = Take((long)n, what);
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            throw new FileFormatException(file.Path, what, $"the {n}-byte string at offset {at} is not valid UTF-8");
+        return Encoding.UTF8.GetString(bytes);
     }
 
     /// <summary>Rejects a count of items that could not fit in the rest of the file even at their smallest size.</summary>

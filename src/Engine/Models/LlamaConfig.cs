@@ -69,11 +69,7 @@ internal sealed record LlamaConfig
 
     public static LlamaConfig FromHfJson(JsonObject o, string path)
     {
-        var mt = o["model_type"]?.GetValueKind() == JsonValueKind.String ? o["model_type"]!.GetValue<string>() : null;
-        if (mt is not null && mt is not ("llama" or "mistral"))
-            throw new FileFormatException(path, "model_type", $"engine runs Llama-family models; got \"{mt}\"");
-        if (o["rope_scaling"] is JsonObject rs)
-            throw new FileFormatException(path, "rope_scaling", $"RoPE scaling ({rs["rope_type"] ?? rs["type"]}) is not supported yet");
+        RequireSupported(o, path);
         int hidden = Int(o, "hidden_size", path, null);
         int heads = Int(o, "num_attention_heads", path, null);
         var c = new LlamaConfig
@@ -88,13 +84,66 @@ internal sealed record LlamaConfig
             RmsNormEps = Float(o, "rms_norm_eps", path, 1e-6f),
             RopeTheta = Float(o, "rope_theta", path, 10000f),
             MaxPositionEmbeddings = Int(o, "max_position_embeddings", path, 2048),
-            TieWordEmbeddings = o["tie_word_embeddings"] is JsonValue tv && tv.GetValueKind() == JsonValueKind.True,
+            TieWordEmbeddings = Bool(o, "tie_word_embeddings", path, false),
             BosTokenId = TokenId(o, "bos_token_id", path) ?? 1,
             EosTokenId = TokenId(o, "eos_token_id", path) ?? 2,
             PadTokenId = TokenId(o, "pad_token_id", path),
         };
         return c.Validate(path);
     }
+
+    /// <summary>The architectures engine runs, as config.json names them (architectures entry, model_type).</summary>
+    private static readonly (string Architecture, string ModelType)[] Supported = [("LlamaForCausalLM", "llama")];
+
+    /// <summary>Refuses, by name, every config.json field that would change the model's function in a way engine does
+    /// not implement: another architecture, an activation other than SiLU, biases, RoPE scaling, attention dropout.
+    /// The one place to extend when a model family is added.</summary>
+    private static void RequireSupported(JsonObject o, string path)
+    {
+        string Expected() => string.Join(" or ", Supported.Select(s => s.Architecture));
+        var mt = o["model_type"];
+        if (mt is not null && mt.GetValueKind() != JsonValueKind.Null)
+        {
+            if (mt.GetValueKind() != JsonValueKind.String || !Supported.Any(s => s.ModelType == mt.GetValue<string>()))
+                throw new FileFormatException(path, "model_type",
+                    $"engine runs {string.Join(", ", Supported.Select(s => $"\"{s.ModelType}\""))} models; got {mt.ToJsonString()}");
+        }
+        switch (o["architectures"])
+        {
+            case null: break;
+            case JsonValue v when v.GetValueKind() == JsonValueKind.Null: break;
+            case JsonArray a:
+                foreach (var item in a)
+                {
+                    if (item?.GetValueKind() != JsonValueKind.String || !Supported.Any(s => s.Architecture == item.GetValue<string>()))
+                        throw new FileFormatException(path, "architectures", $"engine runs {Expected()}; got {item?.ToJsonString() ?? "null"}");
+                }
+                break;
+            case var other: throw new FileFormatException(path, "architectures", $"expected a list such as [\"{Supported[0].Architecture}\"], got {other.ToJsonString()}");
+        }
+        var act = o["hidden_act"];
+        if (act is not null && act.GetValueKind() != JsonValueKind.Null
+            && !(act.GetValueKind() == JsonValueKind.String && act.GetValue<string>() is "silu" or "swish"))
+            throw new FileFormatException(path, "hidden_act", $"engine implements only \"silu\" (SwiGLU); got {act.ToJsonString()}");
+        if (Bool(o, "attention_bias", path, false))
+            throw new FileFormatException(path, "attention_bias", "true is not supported (engine's attention projections have no bias)");
+        if (Bool(o, "mlp_bias", path, false))
+            throw new FileFormatException(path, "mlp_bias", "true is not supported (engine's MLP projections have no bias)");
+        var rs = o["rope_scaling"];
+        if (rs is not null && rs.GetValueKind() != JsonValueKind.Null)
+            throw new FileFormatException(path, "rope_scaling",
+                $"RoPE scaling ({(rs is JsonObject ro ? (ro["rope_type"] ?? ro["type"])?.ToJsonString() : rs.ToJsonString())}) is not supported yet");
+        if (Float(o, "attention_dropout", path, 0f) != 0f)
+            throw new FileFormatException(path, "attention_dropout", $"only 0 is supported, got {o["attention_dropout"]!.ToJsonString()}");
+    }
+
+    private static bool Bool(JsonObject o, string key, string path, bool fallback) => o[key]?.GetValueKind() switch
+    {
+        null or JsonValueKind.Null => fallback,
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => throw new FileFormatException(path, key, $"expected true or false, got {o[key]!.ToJsonString()}"),
+    };
 
     public JsonObject ToHfJson(string? torchDtype = "float32") => new()
     {
@@ -136,7 +185,9 @@ internal sealed record LlamaConfig
         var n = o[key];
         if (n is null || n.GetValueKind() == JsonValueKind.Null) return fallback;
         if (n.GetValueKind() != JsonValueKind.Number) throw new FileFormatException(path, key, $"expected a number, got {n.ToJsonString()}");
-        return (float)n.GetValue<double>();
+        var v = (float)n.GetValue<double>();
+        if (!float.IsFinite(v)) throw new FileFormatException(path, key, $"{n.ToJsonString()} is out of range for a 32-bit float");
+        return v;
     }
 
     private static int? TokenId(JsonObject o, string key, string path)

@@ -91,6 +91,7 @@ internal sealed class Trainer
         var runClock = Stopwatch.StartNew();
         long runTokens = 0;
         int badInARow = 0;
+        var collapse = new CollapseWatch(_model.Config.VocabSize);
         double lastNorm = 0;
         double? evalLoss = null;
         string? lastCheckpoint = null;
@@ -142,6 +143,7 @@ internal sealed class Trainer
             optimizer.Step(lr, GradientTools.ClipScale(norm, _o.MaxGradNorm));
             optimizer.ZeroGrad();
             step++;
+            if (collapse.Step(step, norm, lr) is string zeroGrad) progress.WriteLine(zeroGrad);
             stepLosses.Add(loss);
             lastLoss = loss; lastNorm = norm;
             windowLoss += loss; windowSteps++; windowTokens += tokens; runTokens += tokens;
@@ -166,6 +168,7 @@ internal sealed class Trainer
                 progress.Update(m);
                 history.Add(m);
                 OnLog?.Invoke(m);
+                if (collapse.Logged(step, m.Loss, lr) is string uniform) progress.WriteLine(uniform);
                 windowLoss = 0; windowSteps = 0; windowTokens = 0;
                 windowClock.Restart();
             }
