@@ -47,6 +47,23 @@ internal static class DataInput
         return stream;
     }
 
+    /// <summary>Moves the pending bytes buffer[start..end) to the front (adding what was dropped to
+    /// <paramref name="bufferOffset"/>), grows the buffer when full (up to one record plus a chunk), and reads more.</summary>
+    public static void Refill(Stream stream, ref byte[] buffer, ref int start, ref int end, ref long bufferOffset, ref bool eof)
+    {
+        if (start > 0)
+        {
+            Buffer.BlockCopy(buffer, start, buffer, 0, end - start);
+            bufferOffset += start;
+            end -= start;
+            start = 0;
+        }
+        if (end == buffer.Length) Array.Resize(ref buffer, Math.Min(buffer.Length * 2, MaxRecordBytes + (1 << 16)));
+        int n = stream.Read(buffer, end, buffer.Length - end);
+        if (n == 0) eof = true;
+        end += n;
+    }
+
     /// <summary>Index of the first byte that is not part of valid UTF-8, or −1. When <paramref name="isFinal"/> is false a
     /// sequence cut off at the end is not an error.</summary>
     public static int InvalidUtf8(ReadOnlySpan<byte> bytes, bool isFinal = true)
@@ -132,20 +149,7 @@ internal sealed class ByteLineReader
         throw new DataFormatException(_path, null, null, null,
             $"line {Line + 1} (from file offset {_bufferOffset + _start}) is longer than {DataInput.MaxRecordText}; no record may be that large");
 
-    private void Fill()
-    {
-        if (_start > 0)
-        {
-            Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
-            _bufferOffset += _start;
-            _end -= _start;
-            _start = 0;
-        }
-        if (_end == _buffer.Length) Array.Resize(ref _buffer, Math.Min(_buffer.Length * 2, DataInput.MaxRecordBytes + (1 << 16)));
-        int n = _stream.Read(_buffer, _end, _buffer.Length - _end);
-        if (n == 0) _eof = true;
-        _end += n;
-    }
+    private void Fill() => DataInput.Refill(_stream, ref _buffer, ref _start, ref _end, ref _bufferOffset, ref _eof);
 }
 
 /// <summary>Characters of a UTF-8 stream, decoded strictly in bounded chunks: invalid bytes throw a

@@ -178,17 +178,7 @@ internal static class JsonRecords
         private void Refill()
         {
             if (_end - _start > DataInput.MaxRecordBytes) TooLarge();
-            if (_start > 0)
-            {
-                Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
-                _bufferOffset += _start;
-                _end -= _start;
-                _start = 0;
-            }
-            if (_end == _buffer.Length) Array.Resize(ref _buffer, Math.Min(_buffer.Length * 2, DataInput.MaxRecordBytes + (1 << 16)));
-            int n = stream.Read(_buffer, _end, _buffer.Length - _end);
-            if (n == 0) _eof = true;
-            _end += n;
+            DataInput.Refill(stream, ref _buffer, ref _start, ref _end, ref _bufferOffset, ref _eof);
         }
     }
 

@@ -24,7 +24,7 @@ internal readonly struct RecordContext
         if (record.Value.ValueKind == JsonValueKind.Object && record.Value.TryGetProperty("id", out var idValue))
             id = idValue.ValueKind switch
             {
-                JsonValueKind.String => idValue.GetString(),
+                JsonValueKind.String => TryString(idValue),
                 JsonValueKind.Number => idValue.GetRawText(),
                 _ => null,
             };
@@ -43,7 +43,7 @@ internal readonly struct RecordContext
     {
         if (!obj.TryGetProperty(name, out var v)) throw Error(field, $"missing (fields present: {FieldList(obj)})");
         if (v.ValueKind != JsonValueKind.String) throw Error(field, $"expected a string, got {Kind(v)}");
-        return v.GetString()!;
+        return Text(v, field);
     }
 
     /// <summary>An optional string property: null when absent or JSON null.</summary>
@@ -51,7 +51,24 @@ internal readonly struct RecordContext
     {
         if (!obj.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind != JsonValueKind.String) throw Error(field, $"expected a string, got {Kind(v)}");
-        return v.GetString()!;
+        return Text(v, field);
+    }
+
+    /// <summary>The value of a JSON string; an escape that is not valid UTF-16 (a lone surrogate such as "\ud800") is an
+    /// error naming the field.</summary>
+    private string Text(JsonElement v, string field)
+    {
+        try { return v.GetString()!; }
+        catch (InvalidOperationException e)
+        {
+            throw new DataFormatException(Path, Index, Id, field, $"the string is not valid Unicode ({e.Message.TrimEnd('.')}); a \\u escape must not be a lone surrogate", e);
+        }
+    }
+
+    private static string? TryString(JsonElement v)
+    {
+        try { return v.GetString(); }
+        catch (InvalidOperationException) { return null; }
     }
 
     public JsonElement Array(JsonElement obj, string name, string field)

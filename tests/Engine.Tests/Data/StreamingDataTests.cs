@@ -94,6 +94,15 @@ public class StreamingDataTests
     }
 
     [Fact]
+    public void A_lone_surrogate_escape_names_the_record_and_field()
+    {
+        var content = Good + "\n{\"id\": \"s\", \"conversations\": [{\"from\": \"human\", \"value\": \"x\\ud800\"}, {\"from\": \"gpt\", \"value\": \"a\"}]}\n";
+        var ex = Assert.Throws<DataFormatException>(() => DataTestUtil.ReadFile("d.jsonl", content));
+        Assert.EndsWith(": record 1 (id \"s\"), field conversations[0].value: the string is not valid Unicode " +
+                        "(Cannot read incomplete UTF-16 JSON text as string with missing low surrogate); a \\u escape must not be a lone surrogate", ex.Message);
+    }
+
+    [Fact]
     public void A_directory_is_named_as_one()
     {
         using var dir = new TempDir();
