@@ -8,6 +8,7 @@ namespace Engine.Quant;
 /// get_scale_min_k4 reads them; every value is then re-rounded to clamp(nearest_int((x + dmin·m)/(d·sc)), 0, nmax).
 /// Dequantized as d·sc·q - dmin·m. Values come in pairs of groups: qs[l] of each 32-byte run holds group 2j's value l
 /// (low nibble) and group 2j+1's (high nibble); for q5_K bit 4 of group k's value l is bit k of qh[l].</summary>
+[System.Runtime.CompilerServices.SkipLocalsInit]
 internal static class BlockQ4_K
 {
     public static int Bytes(int bits) => bits == 5 ? 176 : 144;

@@ -7,6 +7,7 @@ namespace Engine.Quant;
 /// l = clamp(nearest_int(x / (d·scale)), -32, 31) and stored as l + 32 in 6 bits. Dequantized as d·scale·(q - 32).
 /// Layout (per 128 values, twice): ql[l] holds q[l] and q[l+64] as low/high nibbles, ql[l+32] holds q[l+32] and
 /// q[l+96]; qh[l] holds bits 4-5 of q[l], q[l+32], q[l+64], q[l+96] in its 2-bit fields from the bottom.</summary>
+[System.Runtime.CompilerServices.SkipLocalsInit]
 internal static class BlockQ6_K
 {
     public const int Bytes = 210;

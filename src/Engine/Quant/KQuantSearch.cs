@@ -4,6 +4,7 @@ namespace Engine.Quant;
 
 /// <summary>The scale searches ggml's k-quant reference quantizers share (ggml-quants.c). Every step is done in fp32
 /// in ggml's order of operations, so the chosen integers and scales are bit-identical.</summary>
+[System.Runtime.CompilerServices.SkipLocalsInit]
 internal static class KQuantSearch
 {
     /// <summary>ggml's GROUP_MAX_EPS: a group whose largest magnitude is below this counts as all zero.</summary>
