@@ -56,26 +56,42 @@ internal static class PeftAdapterIO
     {
         var path = Path.Combine(dir, ConfigFile);
         if (!File.Exists(path)) throw new EngineException($"--adapter {dir}: no {ConfigFile} (is this a PEFT LoRA adapter folder?)");
-        JsonObject o;
-        try { o = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new FileFormatException(path, "JSON", "expected an object"); }
-        catch (JsonException e) { throw new FileFormatException(path, "JSON", $"not valid JSON ({e.Message})"); }
-        var type = o["peft_type"]?.GetValue<string>();
+        var o = JsonText.ReadObject(path);
+        var type = OptionalString(o, "peft_type", path);
         if (type is not null && type != "LORA") throw new FileFormatException(path, "peft_type", $"only LORA adapters are supported, got \"{type}\"");
         if (o["use_dora"] is JsonValue d && d.GetValueKind() == JsonValueKind.True) throw new FileFormatException(path, "use_dora", "DoRA adapters are not supported");
         if (o["rank_pattern"] is JsonObject rp && rp.Count > 0) throw new FileFormatException(path, "rank_pattern", "per-module ranks are not supported");
         if (o["alpha_pattern"] is JsonObject ap && ap.Count > 0) throw new FileFormatException(path, "alpha_pattern", "per-module alphas are not supported");
         int r = o["r"] is JsonValue rv && rv.TryGetValue<int>(out var ri) ? ri : throw new FileFormatException(path, "r", "missing or not an integer");
-        float alpha = o["lora_alpha"] is JsonValue av ? (float)av.GetValue<double>() : 8f;
-        float dropout = o["lora_dropout"] is JsonValue dv ? (float)dv.GetValue<double>() : 0f;
+        float alpha = Number(o, "lora_alpha", path, 8f);
+        float dropout = Number(o, "lora_dropout", path, 0f);
         string[] targets = o["target_modules"] switch
         {
-            JsonArray a => a.Select(x => x!.GetValue<string>()).ToArray(),
+            JsonArray a => a.Select(x => x is JsonValue xv && xv.GetValueKind() == JsonValueKind.String ? xv.GetValue<string>()
+                : throw new FileFormatException(path, "target_modules", $"expected module names (strings), got {x?.ToJsonString() ?? "null"}")).ToArray(),
             JsonValue v when v.GetValueKind() == JsonValueKind.String => TargetsFromString(v.GetValue<string>(), path),
             _ => throw new FileFormatException(path, "target_modules", "missing; expected a list of module names"),
         };
         bool rs = o["use_rslora"] is JsonValue u && u.GetValueKind() == JsonValueKind.True;
-        return new LoraOptions { R = r, Alpha = alpha, Dropout = dropout, Targets = LoraOptions.ParseTargets(string.Join(",", targets)), UseRslora = rs };
+        string[] parsed;
+        try { parsed = LoraOptions.ParseTargets(string.Join(",", targets)); }
+        catch (EngineException e) { throw new FileFormatException(path, "target_modules", e.Message); }
+        return new LoraOptions { R = r, Alpha = alpha, Dropout = dropout, Targets = parsed, UseRslora = rs };
     }
+
+    private static string? OptionalString(JsonObject o, string key, string path) => o[key] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        var n => throw new FileFormatException(path, key, $"expected a string, got {n.ToJsonString()}"),
+    };
+
+    private static float Number(JsonObject o, string key, string path, float fallback) => o[key] switch
+    {
+        null => fallback,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number => (float)v.GetValue<double>(),
+        var n => throw new FileFormatException(path, key, $"expected a number, got {n.ToJsonString()}"),
+    };
 
     private static string[] TargetsFromString(string s, string path)
     {

@@ -31,6 +31,7 @@ internal static class JsonRecords
                 line += utf8[lineCountedTo..at].Count((byte)'\n');
                 lineCountedTo = at;
                 using var doc = JsonDocument.ParseValue(ref reader);
+                CheckText(path, records.Count, line, doc.RootElement);
                 records.Add(new JsonRecord(records.Count, line, doc.RootElement.Clone()));
             }
             if (reader.Read())
@@ -62,6 +63,7 @@ internal static class JsonRecords
                 using var doc = JsonDocument.ParseValue(ref reader);
                 if (reader.Read())
                     throw new DataFormatException(path, records.Count, null, null, $"invalid JSON at line {line}: more than one value on the line (JSONL holds one record per line)");
+                CheckText(path, records.Count, line, doc.RootElement);
                 records.Add(new JsonRecord(records.Count, line, doc.RootElement.Clone()));
             }
             catch (JsonException e)
@@ -70,6 +72,14 @@ internal static class JsonRecords
             }
         }
         return records;
+    }
+
+    /// <summary>JSON text must be UTF-8 and its strings must decode; System.Text.Json checks a string only when it
+    /// is read, so a bad byte is caught here, naming the record and line, rather than by whoever reads it.</summary>
+    private static void CheckText(string path, int index, int line, JsonElement record)
+    {
+        if (Formats.JsonText.FindInvalidString(record) is string bad)
+            throw new DataFormatException(path, index, null, null, $"{bad} (record starting at line {line})");
     }
 
     private static string Describe(JsonException e, int lineOffset)
