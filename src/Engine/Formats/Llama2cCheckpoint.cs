@@ -64,6 +64,11 @@ internal sealed class Llama2cCheckpoint : ITensorSource
                 long L = h.NLayers, D = h.Dim, H = h.HiddenDim, KV = h.KvDim, V = h.VocabSize;
                 // Version 2 stores each matrix as int8 values plus one fp32 scale per group; 0 and 1 as fp32.
                 long Matrix(long n) => h.Version == 2 ? n + n / h.GroupSize * 4 : n * 4;
+                if (h.Version == 2)
+                    foreach (var (name, n) in new[] { ("model.embed_tokens.weight", V * D), ("model.layers.0.self_attn.q_proj.weight", D * D),
+                                 ("model.layers.0.self_attn.k_proj.weight", KV * D), ("model.layers.0.mlp.gate_proj.weight", H * D) })
+                        if (n % h.GroupSize != 0) // the first tensor Layout would find, in file order
+                            throw new FileFormatException(path, $"tensor '{name}'", $"{n} values are not a multiple of group_size {h.GroupSize}");
                 long size = h.HeaderBytes + (2 * L * D + D) * 4 + Matrix(V * D)
                     + L * (2 * Matrix(D * D) + 2 * Matrix(KV * D) + 3 * Matrix(H * D));
                 if (!h.SharedClassifier) size += Matrix(V * D);
