@@ -2,6 +2,8 @@
 # engine build script.
 #   ./build.sh            restore, build, publish the CLI to dist/ (run it as dist/engine)
 #   ./build.sh test       run the whole test suite (what CI runs)
+#   ./build.sh fuzz [N]   the parser fuzzer alone with N inputs per parser (default 2000; CI runs about 520 per parser
+#                         inside `test`); ENGINE_FUZZ_SEED picks other inputs, failures land in /tmp/engine-fuzz-failures
 #   ./build.sh bench      run the CPU benchmarks (bench/Engine.Bench)
 #   ./build.sh aot        NativeAOT publish of the CPU-only CLI to dist/engine-cpu: one executable, no .NET runtime
 #                         needed, every verb but selftest and bench. Needs clang (or gcc) and zlib1g-dev:
@@ -28,6 +30,11 @@ SH
   test)
     shift || true
     dotnet test tests/Engine.Tests/Engine.Tests.csproj -c Release --nologo "$@"
+    ;;
+  fuzz)
+    export ENGINE_FUZZ_COUNT="${2:-2000}"
+    shift $(( $# > 1 ? 2 : 1 ))
+    dotnet test tests/Engine.Tests/Engine.Tests.csproj -c Release --nologo --filter "FullyQualifiedName~Engine.Tests.Fuzz" "$@"
     ;;
   bench)
     shift || true
@@ -75,5 +82,5 @@ SH
     ls -la .bundle/engine-linux-x64.tar.xz .bundle/data
     ;;
   *)
-    echo "usage: ./build.sh [build|test|bench|aot|pack [DIR]|gpu-bundle]" >&2; exit 2 ;;
+    echo "usage: ./build.sh [build|test|fuzz [N]|bench|aot|pack [DIR]|gpu-bundle]" >&2; exit 2 ;;
 esac

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Engine.Formats;
 
 namespace Engine.Checkpoints;
 
@@ -32,8 +33,7 @@ internal static class BnbQuantizationConfig
     public static void Check(string configPath)
     {
         JsonObject? root;
-        try { root = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject; }
-        catch (JsonException) { return; } // LlamaConfig.FromHfJson reports malformed JSON
+        root = JsonText.ReadObject(configPath);
         if (root?[Key] is not JsonObject q) return;
         string? method = Str(q, "quant_method");
         if (method is not null && method != "bitsandbytes")

@@ -132,7 +132,7 @@ internal static class ModelLoader
     {
         var arch = g.GetString("general.architecture");
         if (arch != "llama") throw new FileFormatException(path, "general.architecture", $"engine runs llama models; got \"{arch}\"");
-        int U(string key) => Int32(g, path, key);
+        int U(string key) => Int32Metadata(g, path, key);
         int dim = U("llama.embedding_length"), heads = U("llama.attention.head_count");
         int vocab = g.ContainsKey("llama.vocab_size") ? U("llama.vocab_size")
             : g.TryGet<string[]>("tokenizer.ggml.tokens", out var tk) ? tk.Length
@@ -156,18 +156,25 @@ internal static class ModelLoader
         }.Validate(path);
     }
 
-    /// <summary>A GGUF integer that must fit an int (sizes, counts, token ids).</summary>
-    private static int Int32(GgufFile g, string path, string key)
+    /// <summary>An integer metadata value that must fit an int32 (sizes, counts, token ids): a clear error, not an
+    /// overflow, for 2^32-1 and the like.</summary>
+    private static int Int32Metadata(GgufFile g, string path, string key)
     {
         long v = g.GetInteger(key);
-        return v is >= int.MinValue and <= int.MaxValue ? (int)v
-            : throw new FileFormatException(path, key, $"{v} is out of range (at most {int.MaxValue})");
+        if (v is < int.MinValue or > int.MaxValue)
+            throw new FileFormatException(path, $"metadata '{key}'", $"is {v}; expected at most {int.MaxValue}");
+        return (int)v;
     }
 
     private static LoadedModel LoadGguf(string path, IBackend backend, Func<LlamaConfig, WeightOptions> optionsFor, string? tokenizerPath)
     {
         using var g = GgufFile.Open(path);
         var config = GgufConfig(g, path);
+        // Every block has 9 tensors: check the count against the file before listing per-layer names, so a
+        // block_count of 2^31-1 fails at once.
+        if ((long)config.NumLayers * 9 > g.Tensors.Count)
+            throw new FileFormatException(path, "metadata 'llama.block_count'",
+                $"is {config.NumLayers}, but the file holds {g.Tensors.Count} tensors (each llama block has 9)");
         var tok = GgufTokenizer(g, path, config, tokenizerPath);
         var map = GgufNames.Map(config).Where(m => g.Contains(m.Gguf)).ToDictionary(m => m.Hf, m => m.Gguf);
         using var renamed = new RenamedTensorSource(g, map, ownsInner: false);
@@ -196,7 +203,7 @@ internal static class ModelLoader
         if (model != "llama") throw new FileFormatException(path, "tokenizer.ggml.model", $"only SentencePiece (\"llama\") vocabularies are supported; got \"{model}\"");
         var scores = g.TryGet<float[]>("tokenizer.ggml.scores", out var s) ? s : new float[tokens.Length];
         var types = g.TryGet<int[]>("tokenizer.ggml.token_type", out var t) ? t : Enumerable.Repeat(1, tokens.Length).ToArray();
-        int Id(string key, int fallback) => g.ContainsKey(key) ? Int32(g, path, key) : fallback;
+        int Id(string key, int fallback) => g.ContainsKey(key) ? Int32Metadata(g, path, key) : fallback;
         bool addPrefix = !g.TryGet<bool>("tokenizer.ggml.add_space_prefix", out var asp) || asp;
         bool removeSpaces = g.TryGet<bool>("tokenizer.ggml.remove_extra_whitespaces", out var rs) && rs;
         return GgufVocabTokenizer.Create(path, tokens, scores, types,

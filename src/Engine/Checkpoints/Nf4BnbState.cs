@@ -127,6 +127,7 @@ internal static class Nf4BnbState
         try
         {
             doc = JsonDocument.Parse(tensor.Data);
+            if (JsonText.FindInvalidString(doc.RootElement) is string bad) { doc.Dispose(); throw new FileFormatException(path, what, bad); }
         }
         catch (JsonException e)
         {

@@ -60,9 +60,7 @@ internal static class PeftAdapterIO
     {
         var path = Path.Combine(dir, ConfigFile);
         if (!File.Exists(path)) throw new EngineException($"--adapter {dir}: no {ConfigFile} (is this a PEFT LoRA adapter folder?)");
-        JsonObject o;
-        try { o = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new FileFormatException(path, "JSON", "expected an object"); }
-        catch (JsonException e) { throw new FileFormatException(path, "JSON", $"not valid JSON ({e.Message})"); }
+        var o = JsonText.ReadObject(path);
         var type = Str(o, "peft_type", path);
         if (type is not null && type != "LORA") throw new FileFormatException(path, "peft_type", $"only LORA adapters are supported, got \"{type}\"");
         if (Flag(o, "use_dora", path)) throw new FileFormatException(path, "use_dora", "DoRA adapters are not supported");
@@ -83,7 +81,10 @@ internal static class PeftAdapterIO
             _ => throw new FileFormatException(path, "target_modules", "missing; expected a list of module names"),
         };
         bool rs = Flag(o, "use_rslora", path);
-        return new LoraOptions { R = r, Alpha = alpha, Dropout = dropout, Targets = LoraOptions.ParseTargets(string.Join(",", targets)), UseRslora = rs };
+        string[] parsed;
+        try { parsed = LoraOptions.ParseTargets(string.Join(",", targets)); }
+        catch (EngineException e) { throw new FileFormatException(path, "target_modules", e.Message); }
+        return new LoraOptions { R = r, Alpha = alpha, Dropout = dropout, Targets = parsed, UseRslora = rs };
     }
 
     /// <summary>Fields that change which modules an adapter touches or what it adds: engine applies LoRA A/B to every

@@ -182,6 +182,14 @@ internal static class JsonRecords
         }
     }
 
+    /// <summary>JSON text must be UTF-8 and its strings must decode; System.Text.Json checks a string only when it
+    /// is read, so a bad byte is caught here, naming the record and line, rather than by whoever reads it.</summary>
+    private static void CheckText(string path, int index, int line, JsonElement record)
+    {
+        if (Formats.JsonText.FindInvalidString(record) is string bad)
+            throw new DataFormatException(path, index, null, null, $"{bad} (record starting at line {line})");
+    }
+
     private static string Describe(JsonException e, int lineOffset)
     {
         // JsonException.Message ends with "LineNumber: n | BytePositionInLine: m."; we restate the position 1-based.

@@ -33,7 +33,9 @@ internal sealed class Llama2cCheckpoint : ITensorSource
     public static Llama2cCheckpoint Open(string path) => MappedFile.OpenWith(path, file =>
     {
         var header = ParseHeader(file);
-        var segments = Layout(header, path, out long expectedSize);
+        // The size comes from the header's numbers alone, before any per-layer list is built: a header that claims
+        // 2^31-1 layers fails here at once instead of building billions of tensor names.
+        long expectedSize = SizeOf(header, path);
         if (file.Length != expectedSize)
         {
             long diff = file.Length - expectedSize;
@@ -43,14 +45,41 @@ internal sealed class Llama2cCheckpoint : ITensorSource
                 + $"seq_len={header.SeqLen}, shared_classifier={header.SharedClassifier}, found {file.Length} "
                 + (diff < 0 ? $"(truncated by {-diff} bytes)" : $"({diff} bytes too many)"));
         }
+        var segments = Layout(header, path, out long layoutSize);
+        if (layoutSize != expectedSize) throw new InvalidOperationException($"{path}: layout of {layoutSize} bytes disagrees with the header's {expectedSize}");
         return new Llama2cCheckpoint(file, header, segments);
     });
 
     /// <summary>The size in bytes a file with this header must have.</summary>
-    public static long ExpectedFileSize(Llama2cHeader header)
+    public static long ExpectedFileSize(Llama2cHeader header) => SizeOf(header, "(header)");
+
+    /// <summary>The file size the header implies, by arithmetic (no per-tensor lists), the same sum <see cref="Layout"/>
+    /// makes tensor by tensor.</summary>
+    private static long SizeOf(Llama2cHeader h, string path)
     {
-        Layout(header, "(header)", out long size);
-        return size;
+        try
+        {
+            checked
+            {
+                long L = h.NLayers, D = h.Dim, H = h.HiddenDim, KV = h.KvDim, V = h.VocabSize;
+                // Version 2 stores each matrix as int8 values plus one fp32 scale per group; 0 and 1 as fp32.
+                long Matrix(long n) => h.Version == 2 ? n + n / h.GroupSize * 4 : n * 4;
+                if (h.Version == 2)
+                    foreach (var (name, n) in new[] { ("model.embed_tokens.weight", V * D), ("model.layers.0.self_attn.q_proj.weight", D * D),
+                                 ("model.layers.0.self_attn.k_proj.weight", KV * D), ("model.layers.0.mlp.gate_proj.weight", H * D) })
+                        if (n % h.GroupSize != 0) // the first tensor Layout would find, in file order
+                            throw new FileFormatException(path, $"tensor '{name}'", $"{n} values are not a multiple of group_size {h.GroupSize}");
+                long size = h.HeaderBytes + (2 * L * D + D) * 4 + Matrix(V * D)
+                    + L * (2 * Matrix(D * D) + 2 * Matrix(KV * D) + 3 * Matrix(H * D));
+                if (!h.SharedClassifier) size += Matrix(V * D);
+                if (h.Version == 0) size += (long)h.SeqLen * h.HeadSize * 4;
+                return size;
+            }
+        }
+        catch (OverflowException)
+        {
+            throw new FileFormatException(path, "header", "its sizes imply a file of more than 2^63 bytes");
+        }
     }
 
     public bool Contains(string name) => _segments.ContainsKey(name);

@@ -96,6 +96,7 @@ internal sealed class SafeTensorsFile : ITensorSource
         try
         {
             doc = JsonDocument.Parse(file.Span(8, (long)n, "header").ToArray());
+            if (JsonText.FindInvalidString(doc.RootElement) is string bad) { doc.Dispose(); throw new FileFormatException(path, "header JSON", bad); }
         }
         catch (JsonException e)
         {

@@ -84,6 +84,7 @@ internal sealed class ShardedSafeTensors : ITensorSource
         try
         {
             doc = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            if (JsonText.FindInvalidString(doc.RootElement) is string bad) { doc.Dispose(); throw new FileFormatException(indexPath, "index JSON", bad); }
         }
         catch (JsonException e)
         {

@@ -58,14 +58,7 @@ internal sealed record LlamaConfig
 
     /// <summary>Reads an HF config.json. Required: hidden_size, intermediate_size, num_hidden_layers,
     /// num_attention_heads, vocab_size; the rest default as in transformers' LlamaConfig.</summary>
-    public static LlamaConfig FromHfJson(string path)
-    {
-        JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new FileFormatException(path, "JSON", $"not valid JSON ({e.Message})"); }
-        if (root is not JsonObject o) throw new FileFormatException(path, "JSON", "expected an object at the top level");
-        return FromHfJson(o, path);
-    }
+    public static LlamaConfig FromHfJson(string path) => FromHfJson(Formats.JsonText.ReadObject(path), path);
 
     public static LlamaConfig FromHfJson(JsonObject o, string path)
     {

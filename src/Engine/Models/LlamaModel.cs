@@ -127,6 +127,7 @@ internal sealed class LlamaModel : IDisposable
     {
         if (start + time > Config.MaxPositionEmbeddings)
             throw new ArgumentException($"sequence of {start + time} tokens exceeds the model's context of {Config.MaxPositionEmbeddings}");
+        Rope.EnsurePositions(start + time);
         var p = new int[batch * time];
         for (int i = 0; i < p.Length; i++) p[i] = start + i % time;
         return Backend.FromInts(p, new Shape(p.Length));

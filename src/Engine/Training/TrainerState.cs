@@ -25,6 +25,20 @@ internal sealed record TrainerState
 
     public LoaderPosition Position => LoaderPosition.Parse(DataPosition);
 
+    /// <summary>JSON null for a string or array field, or a data_position that does not parse, is an error naming the
+    /// file and field (not a NullReferenceException at resume).</summary>
+    private TrainerState CheckFields(string path)
+    {
+        if (DataPosition is null) throw new FileFormatException(path, "data_position", "missing; expected \"epoch:batch\"");
+        try { _ = Position; }
+        catch (EngineException e) { throw new FileFormatException(path, "data_position", e.Message); }
+        if (DataFingerprint is null) throw new FileFormatException(path, "data_fingerprint", "is null; expected a string");
+        if (Mode is null) throw new FileFormatException(path, "mode", "is null; expected a string");
+        if (RngState is null) throw new FileFormatException(path, "rng_state", "is null; expected an array of integers");
+        if (EngineVersion is null) throw new FileFormatException(path, "engine_version", "is null; expected a string");
+        return this;
+    }
+
     public string ToJson() => JsonSerializer.Serialize(this, TrainerStateJson.Default.TrainerState);
 
     public static TrainerState Read(string path)
@@ -33,7 +47,7 @@ internal sealed record TrainerState
         {
             var state = JsonSerializer.Deserialize(File.ReadAllText(path), TrainerStateJson.Default.TrainerState)
                         ?? throw new FileFormatException(path, "JSON", "empty trainer state");
-            return state.Validate(path);
+            return state.CheckFields(path).Validate(path);
         }
         catch (JsonException e)
         {

@@ -235,7 +235,7 @@ public class LoadValidationTests
         var path = tmp.File("ctx.gguf");
         File.WriteAllBytes(path, bytes);
         var e = Assert.Throws<FileFormatException>(() => ModelLoader.Load(path, CpuBackend.Instance, new WeightOptions()));
-        Assert.Equal($"{path}: llama.context_length: 4294967295 is out of range (at most 2147483647)", e.Message);
+        Assert.Equal($"{path}: metadata 'llama.context_length': is 4294967295; expected at most 2147483647", e.Message);
         var (exit, _, err) = CliHarness.Run("info", "--model", path);
         Assert.Equal(1, exit);
         Assert.Equal($"error: {e.Message}", err.Trim());
