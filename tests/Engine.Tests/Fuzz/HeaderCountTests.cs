@@ -155,7 +155,8 @@ public sealed class HeaderCountTests
         File.WriteAllBytes(path, [.. "{\"text\": \"fine\"}\n{\"text\": \"bad "u8, 0xC3, .. "\"}\n"u8]);
         var e = Assert.Throws<DataFormatException>(() => DataReader.Read(path));
         Assert.Contains(path, e.Message);
-        Assert.EndsWith("the string at $.text is not valid text (not UTF-8, or an escaped lone surrogate) (record starting at line 2)", e.Message);
+        // The streaming reader checks UTF-8 before JSON parsing: it names the record, line and byte.
+        Assert.Contains("record 1: not valid UTF-8 at line 2, byte ", e.Message);
         Assert.Equal(1, e.Record);
     }
 
