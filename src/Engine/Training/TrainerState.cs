@@ -25,20 +25,6 @@ internal sealed record TrainerState
 
     public LoaderPosition Position => LoaderPosition.Parse(DataPosition);
 
-    /// <summary>JSON null for a string or array field, or a data_position that does not parse, is an error naming the
-    /// file and field (not a NullReferenceException at resume).</summary>
-    private TrainerState CheckFields(string path)
-    {
-        if (DataPosition is null) throw new FileFormatException(path, "data_position", "missing; expected \"epoch:batch\"");
-        try { _ = Position; }
-        catch (EngineException e) { throw new FileFormatException(path, "data_position", e.Message); }
-        if (DataFingerprint is null) throw new FileFormatException(path, "data_fingerprint", "is null; expected a string");
-        if (Mode is null) throw new FileFormatException(path, "mode", "is null; expected a string");
-        if (RngState is null) throw new FileFormatException(path, "rng_state", "is null; expected an array of integers");
-        if (EngineVersion is null) throw new FileFormatException(path, "engine_version", "is null; expected a string");
-        return this;
-    }
-
     public string ToJson() => JsonSerializer.Serialize(this, TrainerStateJson.Default.TrainerState);
 
     public static TrainerState Read(string path)
@@ -47,7 +33,7 @@ internal sealed record TrainerState
         {
             var state = JsonSerializer.Deserialize(File.ReadAllText(path), TrainerStateJson.Default.TrainerState)
                         ?? throw new FileFormatException(path, "JSON", "empty trainer state");
-            return state.CheckFields(path).Validate(path);
+            return state.Validate(path);
         }
         catch (JsonException e)
         {
@@ -55,16 +41,22 @@ internal sealed record TrainerState
         }
     }
 
-    /// <summary>Range checks of the fields resume relies on, each naming the field.</summary>
+    /// <summary>The fields resume relies on, each checked and named: JSON null for a string or array field, a
+    /// data_position that does not parse, or a count out of range is a file error (not a NullReferenceException or a
+    /// wrong resume later).</summary>
     private TrainerState Validate(string path)
     {
+        if (DataPosition is null) throw new FileFormatException(path, "data_position", "missing; expected \"epoch:batch\"");
+        try { _ = Position; }
+        catch (EngineException e) { throw new FileFormatException(path, "data_position", e.Message); }
+        if (DataFingerprint is null) throw new FileFormatException(path, "data_fingerprint", "is null; expected a string");
+        if (Mode is null) throw new FileFormatException(path, "mode", "is null; expected a string");
+        if (RngState is null) throw new FileFormatException(path, "rng_state", "is null; expected an array of integers");
+        if (EngineVersion is null) throw new FileFormatException(path, "engine_version", "is null; expected a string");
         if (TotalSteps < 1) throw new FileFormatException(path, "total_steps", $"must be at least 1, got {TotalSteps}");
         if (GlobalStep < 0 || GlobalStep > TotalSteps)
             throw new FileFormatException(path, "global_step", $"must be between 0 and total_steps ({TotalSteps}), got {GlobalStep}");
         if (!double.IsFinite(Epoch) || Epoch < 0) throw new FileFormatException(path, "epoch", $"must be a finite number at least 0, got {Epoch}");
-        try { LoaderPosition.Parse(DataPosition ?? ""); }
-        catch (EngineException) { throw new FileFormatException(path, "data_position", $"expected \"epoch:batch\" with two non-negative integers, got \"{DataPosition}\""); }
-        if (DataFingerprint is null) throw new FileFormatException(path, "data_fingerprint", "must be a string");
         return this;
     }
 }
