@@ -64,22 +64,6 @@ internal static class DataInput
         end += n;
     }
 
-    /// <summary>Index of the first byte that is not part of valid UTF-8, or −1. When <paramref name="isFinal"/> is false a
-    /// sequence cut off at the end is not an error.</summary>
-    public static int InvalidUtf8(ReadOnlySpan<byte> bytes, bool isFinal = true)
-    {
-        if (Utf8.IsValid(bytes)) return -1;
-        int i = 0;
-        while (i < bytes.Length)
-        {
-            var status = System.Text.Rune.DecodeFromUtf8(bytes[i..], out _, out int used);
-            if (status == System.Buffers.OperationStatus.Done) { i += used; continue; }
-            if (status == System.Buffers.OperationStatus.NeedMoreData && !isFinal) return -1;
-            return i;
-        }
-        return -1;
-    }
-
     /// <summary>"not valid UTF-8 at line L, byte C (0xNN at file offset O)..." for the byte at <paramref name="offset"/>.</summary>
     public static string Utf8Problem(long line, long column, byte value, long offset) =>
         $"not valid UTF-8 at line {line}, byte {column} (0x{value:X2} at file offset {offset}); data files must be UTF-8 " +

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Engine.Formats;
 
 namespace Engine.Data;
 
@@ -205,7 +206,7 @@ internal static class DataReader
         }
         ReadOnlySpan<byte> span = bytes;
         if (span.StartsWith("\uFEFF"u8)) span = span[3..];
-        if (span.TrimEnd(" \t\r\n"u8).IndexOf((byte)'\n') < 0 || DataInput.InvalidUtf8(span) >= 0) return;
+        if (span.TrimEnd(" \t\r\n"u8).IndexOf((byte)'\n') < 0 || Utf8Scan.FirstInvalid(span) >= 0) return;
         try
         {
             var reader = new Utf8JsonReader(span);

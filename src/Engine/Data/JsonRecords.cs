@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Engine.Formats;
 
 namespace Engine.Data;
 
@@ -35,7 +36,7 @@ internal static class JsonRecords
             if (!lines.TryRead(out var text)) yield break;
             if (IsBlank(text)) continue;
             int line = (int)Math.Min(lines.Line, int.MaxValue);
-            int bad = DataInput.InvalidUtf8(text);
+            int bad = Utf8Scan.FirstInvalid(text);
             if (bad >= 0)
                 throw new DataFormatException(path, index, null, null, DataInput.Utf8Problem(lines.Line, bad + 1, text[bad], lines.LineOffset + bad));
             try
@@ -105,7 +106,7 @@ internal static class JsonRecords
                             int from = (int)reader.TokenStartIndex, to = (int)copy.BytesConsumed;
                             if (to - from > DataInput.MaxRecordBytes) TooLarge();
                             var slice = _buffer.AsSpan(_start + from, to - from);
-                            int bad = DataInput.InvalidUtf8(slice);
+                            int bad = Utf8Scan.FirstInvalid(slice);
                             if (bad >= 0) throw Utf8Error(from + bad);
                             long line = _lines + _buffer.AsSpan(_start, from).Count((byte)'\n');
                             using (var doc = JsonDocument.ParseValue(ref reader))

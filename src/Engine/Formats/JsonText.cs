@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.Unicode;
 
 namespace Engine.Formats;
 
@@ -13,7 +12,7 @@ internal static class JsonText
     public static JsonObject ReadObject(string path, string field = "JSON")
     {
         var bytes = File.ReadAllBytes(path);
-        if (FindInvalidUtf8(bytes) is int bad) throw new FileFormatException(path, field, $"is not valid UTF-8 (at byte {bad})");
+        if (Utf8Scan.FirstInvalid(bytes) is var bad and >= 0) throw new FileFormatException(path, field, $"is not valid UTF-8 (at byte {bad})");
         JsonNode? root;
         try
         {
@@ -23,22 +22,6 @@ internal static class JsonText
         }
         catch (JsonException e) { throw new FileFormatException(path, field, $"not valid JSON ({e.Message})"); }
         return root as JsonObject ?? throw new FileFormatException(path, field, "expected an object at the top level");
-    }
-
-    /// <summary>The offset of the first byte that is not part of well-formed UTF-8, or null.</summary>
-    public static int? FindInvalidUtf8(ReadOnlySpan<byte> bytes)
-    {
-        if (Utf8.IsValid(bytes)) return null;
-        Span<char> scratch = stackalloc char[256];
-        int at = 0;
-        while (at < bytes.Length)
-        {
-            var status = Utf8.ToUtf16(bytes[at..], scratch, out int read, out _, replaceInvalidSequences: false, isFinalBlock: true);
-            if (status == System.Buffers.OperationStatus.InvalidData) return at + read;
-            at += read;
-            if (status == System.Buffers.OperationStatus.Done) break;
-        }
-        return at < bytes.Length ? at : null;
     }
 
     /// <summary>A description of the first string or key that is not valid text (bad UTF-8 or an escaped lone
