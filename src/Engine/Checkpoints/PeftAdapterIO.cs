@@ -61,17 +61,17 @@ internal static class PeftAdapterIO
         var path = Path.Combine(dir, ConfigFile);
         if (!File.Exists(path)) throw new EngineException($"--adapter {dir}: no {ConfigFile} (is this a PEFT LoRA adapter folder?)");
         var o = JsonText.ReadObject(path);
-        var type = Str(o, "peft_type", path);
+        var type = JsonFields.String(o, "peft_type", path);
         if (type is not null && type != "LORA") throw new FileFormatException(path, "peft_type", $"only LORA adapters are supported, got \"{type}\"");
-        if (Flag(o, "use_dora", path)) throw new FileFormatException(path, "use_dora", "DoRA adapters are not supported");
+        if (JsonFields.Bool(o, "use_dora", path, false)) throw new FileFormatException(path, "use_dora", "DoRA adapters are not supported");
         if (o["rank_pattern"] is JsonObject rp && rp.Count > 0) throw new FileFormatException(path, "rank_pattern", "per-module ranks are not supported");
         if (o["alpha_pattern"] is JsonObject ap && ap.Count > 0) throw new FileFormatException(path, "alpha_pattern", "per-module alphas are not supported");
         RefuseUnsupported(o, path);
         int r = o["r"] is JsonValue rv && rv.TryGetValue<int>(out var ri) ? ri : throw new FileFormatException(path, "r", $"expected a positive integer, got {o["r"]?.ToJsonString() ?? "nothing"}");
         if (r <= 0) throw new FileFormatException(path, "r", $"must be a positive integer, got {r}");
-        float alpha = Number(o, "lora_alpha", path, 8f);
+        float alpha = JsonFields.Float(o, "lora_alpha", path, 8f);
         if (!(alpha > 0)) throw new FileFormatException(path, "lora_alpha", $"must be a number > 0, got {o["lora_alpha"]!.ToJsonString()}");
-        float dropout = Number(o, "lora_dropout", path, 0f);
+        float dropout = JsonFields.Float(o, "lora_dropout", path, 0f);
         if (!(dropout >= 0 && dropout < 1)) throw new FileFormatException(path, "lora_dropout", $"must be in [0, 1), got {o["lora_dropout"]!.ToJsonString()}");
         string[] targets = o["target_modules"] switch
         {
@@ -80,7 +80,7 @@ internal static class PeftAdapterIO
             JsonValue v when v.GetValueKind() == JsonValueKind.String => TargetsFromString(v.GetValue<string>(), path),
             _ => throw new FileFormatException(path, "target_modules", "missing; expected a list of module names"),
         };
-        bool rs = Flag(o, "use_rslora", path);
+        bool rs = JsonFields.Bool(o, "use_rslora", path, false);
         string[] parsed;
         try { parsed = LoraOptions.ParseTargets(string.Join(",", targets)); }
         catch (EngineException e) { throw new FileFormatException(path, "target_modules", e.Message); }
@@ -102,36 +102,12 @@ internal static class PeftAdapterIO
         {
             if (Set(o[key])) throw new FileFormatException(path, key, $"{what} is not supported (got {o[key]!.ToJsonString()}; engine needs null)");
         }
-        var bias = Str(o, "bias", path);
+        var bias = JsonFields.String(o, "bias", path);
         if (bias is not null && bias != "none")
             throw new FileFormatException(path, "bias", $"only \"none\" is supported, got \"{bias}\"");
-        if (Flag(o, "lora_bias", path)) throw new FileFormatException(path, "lora_bias", "LoRA biases are not supported");
-        if (Flag(o, "fan_in_fan_out", path))
+        if (JsonFields.Bool(o, "lora_bias", path, false)) throw new FileFormatException(path, "lora_bias", "LoRA biases are not supported");
+        if (JsonFields.Bool(o, "fan_in_fan_out", path, false))
             throw new FileFormatException(path, "fan_in_fan_out", "true is not supported (Llama's projections are [out, in])");
-    }
-
-    private static string? Str(JsonObject o, string key, string path) => o[key] switch
-    {
-        null => null,
-        var n when n.GetValueKind() == JsonValueKind.Null => null,
-        var n when n.GetValueKind() == JsonValueKind.String => n.GetValue<string>(),
-        var n => throw new FileFormatException(path, key, $"expected a string, got {n.ToJsonString()}"),
-    };
-
-    private static bool Flag(JsonObject o, string key, string path) => o[key]?.GetValueKind() switch
-    {
-        null or JsonValueKind.Null or JsonValueKind.False => false,
-        JsonValueKind.True => true,
-        _ => throw new FileFormatException(path, key, $"expected true or false, got {o[key]!.ToJsonString()}"),
-    };
-
-    private static float Number(JsonObject o, string key, string path, float fallback)
-    {
-        var n = o[key];
-        if (n is null || n.GetValueKind() == JsonValueKind.Null) return fallback;
-        if (n.GetValueKind() != JsonValueKind.Number || !n.AsValue().TryGetValue<double>(out var d) || !double.IsFinite((float)d))
-            throw new FileFormatException(path, key, $"expected a number, got {n.ToJsonString()}");
-        return (float)d;
     }
 
     private static string[] TargetsFromString(string s, string path)

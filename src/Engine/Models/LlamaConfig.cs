@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Engine.Formats;
 
 namespace Engine.Models;
 
@@ -74,10 +75,10 @@ internal sealed record LlamaConfig
             NumKvHeads = Int(o, "num_key_value_heads", path, heads),
             HeadDim = Int(o, "head_dim", path, heads > 0 ? hidden / heads : 0),
             VocabSize = Int(o, "vocab_size", path, null),
-            RmsNormEps = Float(o, "rms_norm_eps", path, 1e-6f),
-            RopeTheta = Float(o, "rope_theta", path, 10000f),
+            RmsNormEps = JsonFields.Float(o, "rms_norm_eps", path, 1e-6f),
+            RopeTheta = JsonFields.Float(o, "rope_theta", path, 10000f),
             MaxPositionEmbeddings = Int(o, "max_position_embeddings", path, 2048),
-            TieWordEmbeddings = Bool(o, "tie_word_embeddings", path, false),
+            TieWordEmbeddings = JsonFields.Bool(o, "tie_word_embeddings", path, false),
             BosTokenId = TokenId(o, "bos_token_id", path) ?? 1,
             EosTokenId = TokenId(o, "eos_token_id", path) ?? 2,
             PadTokenId = TokenId(o, "pad_token_id", path),
@@ -118,25 +119,17 @@ internal sealed record LlamaConfig
         if (act is not null && act.GetValueKind() != JsonValueKind.Null
             && !(act.GetValueKind() == JsonValueKind.String && act.GetValue<string>() is "silu" or "swish"))
             throw new FileFormatException(path, "hidden_act", $"engine implements only \"silu\" (SwiGLU); got {act.ToJsonString()}");
-        if (Bool(o, "attention_bias", path, false))
+        if (JsonFields.Bool(o, "attention_bias", path, false))
             throw new FileFormatException(path, "attention_bias", "true is not supported (engine's attention projections have no bias)");
-        if (Bool(o, "mlp_bias", path, false))
+        if (JsonFields.Bool(o, "mlp_bias", path, false))
             throw new FileFormatException(path, "mlp_bias", "true is not supported (engine's MLP projections have no bias)");
         var rs = o["rope_scaling"];
         if (rs is not null && rs.GetValueKind() != JsonValueKind.Null)
             throw new FileFormatException(path, "rope_scaling",
                 $"RoPE scaling ({(rs is JsonObject ro ? (ro["rope_type"] ?? ro["type"])?.ToJsonString() : rs.ToJsonString())}) is not supported yet");
-        if (Float(o, "attention_dropout", path, 0f) != 0f)
+        if (JsonFields.Float(o, "attention_dropout", path, 0f) != 0f)
             throw new FileFormatException(path, "attention_dropout", $"only 0 is supported, got {o["attention_dropout"]!.ToJsonString()}");
     }
-
-    private static bool Bool(JsonObject o, string key, string path, bool fallback) => o[key]?.GetValueKind() switch
-    {
-        null or JsonValueKind.Null => fallback,
-        JsonValueKind.True => true,
-        JsonValueKind.False => false,
-        _ => throw new FileFormatException(path, key, $"expected true or false, got {o[key]!.ToJsonString()}"),
-    };
 
     public JsonObject ToHfJson(string? torchDtype = "float32") => new()
     {
@@ -170,16 +163,6 @@ internal sealed record LlamaConfig
             return fallback ?? throw new FileFormatException(path, key, "missing; expected an integer");
         if (n.GetValueKind() != JsonValueKind.Number || !n.AsValue().TryGetValue<int>(out var v))
             throw new FileFormatException(path, key, $"expected an integer, got {n.ToJsonString()}");
-        return v;
-    }
-
-    private static float Float(JsonObject o, string key, string path, float fallback)
-    {
-        var n = o[key];
-        if (n is null || n.GetValueKind() == JsonValueKind.Null) return fallback;
-        if (n.GetValueKind() != JsonValueKind.Number) throw new FileFormatException(path, key, $"expected a number, got {n.ToJsonString()}");
-        var v = (float)n.GetValue<double>();
-        if (!float.IsFinite(v)) throw new FileFormatException(path, key, $"{n.ToJsonString()} is out of range for a 32-bit float");
         return v;
     }
 
