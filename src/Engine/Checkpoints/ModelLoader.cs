@@ -66,10 +66,7 @@ internal static class ModelLoader
             case ModelFormat.HfFolder:
             {
                 var dir = HfFolder(path);
-                var configPath = Path.Combine(dir, "config.json");
-                if (!File.Exists(configPath)) throw new EngineException($"{dir}: not a model folder (no config.json)");
-                var config = LlamaConfig.FromHfJson(configPath);
-                return LoadTokenizer(tokenizerPath ?? FindTokenizer(dir, null), config);
+                return HfTokenizer(dir, ReadHfConfig(dir), tokenizerPath);
             }
             case ModelFormat.Gguf:
             {
@@ -79,8 +76,7 @@ internal static class ModelLoader
             default:
             {
                 using var ck = Llama2cCheckpoint.Open(path);
-                var config = Llama2cConfig(ck.Header, path);
-                return LoadTokenizer(tokenizerPath ?? FindTokenizer(Path.GetDirectoryName(Path.GetFullPath(path))!, config.VocabSize), config);
+                return Llama2cTokenizer(path, Llama2cConfig(ck.Header, path), tokenizerPath);
             }
         }
     }
@@ -94,12 +90,10 @@ internal static class ModelLoader
 
     private static LoadedModel LoadHf(string dir, IBackend backend, Func<LlamaConfig, WeightOptions> optionsFor, string? tokenizerPath)
     {
-        var configPath = Path.Combine(dir, "config.json");
-        if (!File.Exists(configPath)) throw new EngineException($"{dir}: not a model folder (no config.json)");
-        var config = LlamaConfig.FromHfJson(configPath);
-        BnbQuantizationConfig.Check(configPath);
+        var config = ReadHfConfig(dir);
+        BnbQuantizationConfig.Check(Path.Combine(dir, "config.json"));
         using var src = SafeTensorsSource.Open(dir);
-        var tok = LoadTokenizer(tokenizerPath ?? FindTokenizer(dir, null), config);
+        var tok = HfTokenizer(dir, config, tokenizerPath);
         return new LoadedModel
         {
             Model = LlamaWeights.LoadModel(src, config, backend, optionsFor(config)), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
@@ -111,13 +105,28 @@ internal static class ModelLoader
     {
         using var ck = Llama2cCheckpoint.Open(path);
         var config = Llama2cConfig(ck.Header, path);
-        var tok = LoadTokenizer(tokenizerPath ?? FindTokenizer(Path.GetDirectoryName(Path.GetFullPath(path))!, config.VocabSize), config);
+        var tok = Llama2cTokenizer(path, config, tokenizerPath);
         return new LoadedModel
         {
             Model = LlamaWeights.LoadModel(ck, config, backend, optionsFor(config) with { InterleavedRope = true }), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
             SourcePath = path, Format = ModelFormat.Llama2c,
         };
     }
+
+    private static LlamaConfig ReadHfConfig(string dir)
+    {
+        var configPath = Path.Combine(dir, "config.json");
+        if (!File.Exists(configPath)) throw new EngineException($"{dir}: not a model folder (no config.json)");
+        return LlamaConfig.FromHfJson(configPath);
+    }
+
+    /// <summary>An HF folder's tokenizer: --tokenizer, else tokenizer.model (or tokenizer.bin) in the folder.</summary>
+    private static (ITokenizer? Tokenizer, string? Path) HfTokenizer(string dir, LlamaConfig config, string? tokenizerPath) =>
+        LoadTokenizer(tokenizerPath ?? FindTokenizer(dir, null), config);
+
+    /// <summary>A llama2.c checkpoint's tokenizer: --tokenizer, else one beside it (tok{vocab}.model/.bin included).</summary>
+    private static (ITokenizer? Tokenizer, string? Path) Llama2cTokenizer(string path, LlamaConfig config, string? tokenizerPath) =>
+        LoadTokenizer(tokenizerPath ?? FindTokenizer(Path.GetDirectoryName(Path.GetFullPath(path))!, config.VocabSize), config);
 
     /// <summary>llama2.c checkpoints imply run.c's constants: RMSNorm eps 1e-5, RoPE theta 10000, BOS 1, EOS 2.</summary>
     public static LlamaConfig Llama2cConfig(Llama2cHeader h, string path) => new LlamaConfig
