@@ -22,6 +22,16 @@ internal sealed record LlamaConfig
     public int EosTokenId { get; init; } = 2;
     public int? PadTokenId { get; init; }
 
+    /// <summary>Sliding-window attention: each query sees at most this many keys (itself included), in the layers
+    /// <see cref="WindowOf"/> names; null: full causal attention everywhere.</summary>
+    public int? SlidingWindow { get; init; }
+    /// <summary>Layers below this index keep full attention when <see cref="SlidingWindow"/> is set (Qwen 2's
+    /// max_window_layers); 0 for Mistral, whose window applies to every layer.</summary>
+    public int FirstWindowLayer { get; init; }
+
+    /// <summary>The attention window of layer <paramref name="layer"/>: a positive key count, or 0 for unlimited.</summary>
+    public int WindowOf(int layer) => SlidingWindow is int w && layer >= FirstWindowLayer ? w : 0;
+
     public int QDim => NumHeads * HeadDim;
     public int KvDim => NumKvHeads * HeadDim;
 

@@ -16,6 +16,13 @@ internal enum TokenKind
 /// came from; Length may be 0.</summary>
 internal readonly record struct TokenSpan(int Id, int Start, int Length);
 
+/// <summary>A range of UTF-16 indices [Start, Start+Length) of a string.</summary>
+internal readonly record struct TextRange(int Start, int Length)
+{
+    public int End => Start + Length;
+    public bool Contains(int start, int length) => start >= Start && start + length <= End;
+}
+
 /// <summary>A text tokenizer with a SentencePiece-style vocabulary (Llama family).</summary>
 internal interface ITokenizer
 {
@@ -32,6 +39,21 @@ internal interface ITokenizer
 
     /// <summary>Like <see cref="Encode"/> with the source span of every token.</summary>
     TokenSpan[] EncodeWithSpans(string text);
+
+    /// <summary>Like <see cref="EncodeWithSpans(string)"/>, except that a special token's text (a control token such as
+    /// "&lt;/s&gt;", an HF added token marked special such as "&lt;|eot_id|&gt;") becomes that token's id when the whole
+    /// match lies inside one of <paramref name="specialRanges"/> (sorted, disjoint). Chat templates pass the ranges of
+    /// text the template itself wrote, so role headers are parsed while message content stays text. Null or empty: no
+    /// special token is parsed. Added tokens that are not special (Qwen's "&lt;think&gt;") are matched everywhere, as HF
+    /// tokenizers do.</summary>
+    TokenSpan[] EncodeWithSpans(string text, IReadOnlyList<TextRange>? specialRanges);
+
+    /// <summary>Whether encoding "with special tokens" starts with BOS (HF post_processor / add_bos_token; SentencePiece
+    /// Llama: true). False also when the vocabulary has no BOS (Qwen).</summary>
+    bool AddBos { get; }
+
+    /// <summary>Whether encoding "with special tokens" ends with EOS (add_eos_token; almost always false).</summary>
+    bool AddEos { get; }
 
     /// <summary>Text of a sequence of ids: control tokens (BOS/EOS) are skipped, byte pieces joined into UTF-8, the dummy
     /// prefix's leading space removed.</summary>

@@ -41,6 +41,55 @@ internal abstract class VocabularyTokenizer : ITokenizer
 
     public TokenSpan[] EncodeWithSpans(string text) => EncodeToList(text).ToArray();
 
+    public bool AddBos => BosId >= 0;
+    public bool AddEos => false;
+
+    /// <summary>Control pieces (BOS, EOS, "&lt;|im_start|&gt;" stored as control) are matched, longest first, inside
+    /// <paramref name="specialRanges"/>; the text between them is encoded on its own (each part gets the dummy prefix),
+    /// which is what HF's legacy Llama tokenizer does with the text between special tokens.</summary>
+    public TokenSpan[] EncodeWithSpans(string text, IReadOnlyList<TextRange>? specialRanges)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (specialRanges is null || specialRanges.Count == 0) return EncodeWithSpans(text);
+        var output = new List<TokenSpan>(text.Length / 3 + 4);
+        var part = new List<TokenSpan>();
+        int from = 0;
+        foreach (var range in specialRanges)
+        {
+            for (int pos = Math.Max(range.Start, from); pos < range.End;)
+            {
+                var (id, length) = MatchControl(text, pos, range.End);
+                if (id < 0) { pos++; continue; }
+                EncodePart(from, pos);
+                output.Add(new TokenSpan(id, pos, length));
+                pos += length;
+                from = pos;
+            }
+        }
+        EncodePart(from, text.Length);
+        return output.ToArray();
+
+        void EncodePart(int start, int end)
+        {
+            if (end <= start) return;
+            part.Clear();
+            _encoder.Encode(text[start..end], part);
+            foreach (var t in part) output.Add(t with { Start = t.Start + start });
+        }
+    }
+
+    /// <summary>The longest control piece at <paramref name="pos"/> ending by <paramref name="end"/>, or (-1, 0).</summary>
+    private (int Id, int Length) MatchControl(string text, int pos, int end)
+    {
+        _controls ??= Enumerable.Range(0, _vocab.Count).Where(i => _vocab.Kinds[i] == TokenKind.Control)
+            .Select(i => (_vocab.Pieces[i], i)).OrderByDescending(p => p.Item1.Length).ToArray();
+        foreach (var (piece, id) in _controls)
+            if (piece.Length <= end - pos && string.CompareOrdinal(text, pos, piece, 0, piece.Length) == 0) return (id, piece.Length);
+        return (-1, 0);
+    }
+
+    private (string Piece, int Id)[]? _controls;
+
     private List<TokenSpan> EncodeToList(string text)
     {
         ArgumentNullException.ThrowIfNull(text);

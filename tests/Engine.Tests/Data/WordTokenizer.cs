@@ -20,6 +20,10 @@ internal sealed class WordTokenizer : ITokenizer
     public int UnkId => 0;
     public int PadId { get; }
 
+    public bool AddBos => true;
+    public bool AddEos => false;
+    public TokenSpan[] EncodeWithSpans(string text, IReadOnlyList<TextRange>? specialRanges) => EncodeWithSpans(text);
+
     public int[] Encode(string text) => EncodeWithSpans(text).Select(t => t.Id).ToArray();
 
     public TokenSpan[] EncodeWithSpans(string text)
