@@ -89,7 +89,7 @@ public sealed class EngineModel : IDisposable
     /// <summary>Text of token ids.</summary>
     public string Decode(IReadOnlyList<int> ids) => Alive().Tokenizer.Decode(ids.ToArray());
 
-    /// <summary>Continues <paramref name="prompt"/> (BOS is prepended) with a KV cache. <paramref name="onText"/>
+    /// <summary>Continues <paramref name="prompt"/> (BOS is prepended when the tokenizer adds one) with a KV cache. <paramref name="onText"/>
     /// receives the text as it is produced, prompt first, in pieces that never split a UTF-8 character.</summary>
     public GenerationResult Generate(string prompt, GenerationOptions? options = null, Action<string>? onText = null)
     {
@@ -98,8 +98,11 @@ public sealed class EngineModel : IDisposable
         options ??= new GenerationOptions();
         options.Validate();
         var tok = Tokenizer;
-        var promptIds = new List<int> { tok.BosId };
+        var promptIds = new List<int>();
+        if (tok.AddBos) promptIds.Add(tok.BosId);
         promptIds.AddRange(tok.Encode(prompt));
+        if (promptIds.Count == 0)
+            throw new EngineException("the prompt is empty and this tokenizer adds no BOS token: give a prompt of at least one token");
         var sampling = new SamplingOptions { Temperature = options.Temperature, TopK = options.TopK, TopP = options.TopP, Seed = options.Seed };
         var stream = onText is null ? null : new TokenStreamDecoder(tok);
         if (stream is not null) foreach (var id in promptIds) Emit(onText!, stream.Append(id));

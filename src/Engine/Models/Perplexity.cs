@@ -51,7 +51,8 @@ internal static class Perplexity
         using var _ = GradMode.NoGrad();
         foreach (var text in texts)
         {
-            var ids = new List<int> { tokenizer.BosId };
+            var ids = new List<int>();
+            if (tokenizer.AddBos) ids.Add(tokenizer.BosId); // a tokenizer without BOS (Qwen) scores from its second token
             ids.AddRange(tokenizer.Encode(text));
             if (ids.Count < 2) { index++; continue; }
             var all = ids.ToArray();
