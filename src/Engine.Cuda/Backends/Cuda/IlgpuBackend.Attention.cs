@@ -13,10 +13,10 @@ internal sealed partial class IlgpuBackend
     private static readonly MethodInfo AttnBackQueryKernel = KernelCache.Method(typeof(AttentionKernels), nameof(AttentionKernels.BackwardQuery));
     private static readonly MethodInfo AttnBackKeyValueKernel = KernelCache.Method(typeof(AttentionKernels), nameof(AttentionKernels.BackwardKeyValue));
 
-    public void AttentionForward(Tensor q, Tensor k, Tensor v, float scale, Tensor o, Tensor? lse)
+    public void AttentionForward(Tensor q, Tensor k, Tensor v, float scale, Tensor o, Tensor? lse, AttentionMask? mask = null)
     {
         const string op = "attention";
-        var s = AttentionShapeOf(q, k, v, scale);
+        var s = AttentionShapeOf(q, k, v, scale, mask);
         if (o.NumElements != q.NumElements) throw new ArgumentException($"attention: o {o.Shape} should match q {q.Shape}");
         long rows = (long)s.Batch * s.Heads * s.Tq;
         if (lse is not null && lse.NumElements != rows) throw new ArgumentException($"attention: lse {lse.Shape} should be [{s.Batch}, {s.Heads}, {s.Tq}]");
@@ -36,10 +36,10 @@ internal sealed partial class IlgpuBackend
     }
 
     public void AttentionBackward(Tensor dO, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, float scale,
-                                  Tensor dq, Tensor dk, Tensor dv)
+                                  Tensor dq, Tensor dk, Tensor dv, AttentionMask? mask = null)
     {
         const string op = "attention backward";
-        var s = AttentionShapeOf(q, k, v, scale);
+        var s = AttentionShapeOf(q, k, v, scale, mask);
         long rows = (long)s.Batch * s.Heads * s.Tq;
         if (dO.NumElements != q.NumElements || o.NumElements != q.NumElements || dq.NumElements != q.NumElements
             || dk.NumElements != k.NumElements || dv.NumElements != v.NumElements || lse.NumElements != rows)
@@ -73,7 +73,7 @@ internal sealed partial class IlgpuBackend
     }
 
     /// <summary>The CPU backend's shape rules for attention, as kernel arguments.</summary>
-    private static AttentionShape AttentionShapeOf(Tensor q, Tensor k, Tensor v, float scale)
+    private static AttentionShape AttentionShapeOf(Tensor q, Tensor k, Tensor v, float scale, AttentionMask? mask)
     {
         if (q.Shape.Rank != 4 || k.Shape.Rank != 4 || v.Shape.Rank != 4)
             throw new ArgumentException($"attention wants [B, T, heads, Dh] tensors, got q {q.Shape}, k {k.Shape}, v {v.Shape}");
@@ -83,6 +83,11 @@ internal sealed partial class IlgpuBackend
         };
         if (k.Shape != v.Shape || k.Shape[0] != s.Batch || k.Shape[3] != s.HeadDim || s.KvHeads == 0 || s.Heads % s.KvHeads != 0 || s.Tk < s.Tq)
             throw new ArgumentException($"attention shapes do not agree: q {q.Shape}, k {k.Shape}, v {v.Shape}");
+        if (mask is not null && !mask.IsCausal)
+        {
+            mask.CheckShape(s.Batch, s.Tq, s.Tk);
+            throw new NotSupportedException("attention: the CUDA kernels do not take segment starts or a sliding window yet");
+        }
         return s;
     }
 
