@@ -25,14 +25,15 @@ internal sealed partial class IlgpuBackend
         using var k2 = As(k, q.DType);
         using var v2 = As(v, q.DType);
         ArrayView<float> lseView = lse is null ? _partials.View : F32View(lse, op, "lse");
+        var starts = StartsView(mask, op);
         if (TiledAttention(s, AttentionTile.ForwardFloats) is { } tile)
         {
-            TiledForward(s, tile, inType, FloatElem(o, op), View(q), View(k2), View(v2), View(o), lseView, lse is null ? 0 : 1);
+            TiledForward(s, tile, inType, FloatElem(o, op), View(q), View(k2), View(v2), View(o), lseView, lse is null ? 0 : 1, starts);
             return;
         }
-        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, int, AttentionShape>>(
+        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, int, ArrayView<int>, AttentionShape>>(
                 AttnForwardKernel, inType, FloatElem(o, op))
-            (Stream, Rows(rows, AttentionGroupSize(s.HeadDim)), View(q), View(k2), View(v2), View(o), lseView, lse is null ? 0 : 1, s);
+            (Stream, Rows(rows, AttentionGroupSize(s.HeadDim)), View(q), View(k2), View(v2), View(o), lseView, lse is null ? 0 : 1, starts, s);
     }
 
     public void AttentionBackward(Tensor dO, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, float scale,
@@ -54,23 +55,30 @@ internal sealed partial class IlgpuBackend
         using var delta = Scratch(new Shape((int)rows), DType.F32);
         var lseView = F32View(lse, op, "lse");
         var deltaView = View(delta).Cast<float>();
+        var starts = StartsView(mask, op);
         if (TiledAttention(s, AttentionTile.KeyValueGradFloats) is { } tile)
         {
             TiledBackward(s, tile, inType, FloatElem(dq, op), FloatElem(dk, op), View(dO2), View(q), View(k2), View(v2), View(o2),
-                          lseView, deltaView, View(dq), View(dk), View(dv));
+                          lseView, deltaView, View(dq), View(dk), View(dv), starts);
             return;
         }
         int group = AttentionGroupSize(s.HeadDim);
 
         _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, AttentionShape>>(AttnDeltaKernel, inType)
             (Stream, Elementwise(rows), View(dO2), View(o2), deltaView, s);
-        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, ArrayView<byte>, AttentionShape>>(
+        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, ArrayView<byte>, ArrayView<int>, AttentionShape>>(
                 AttnBackQueryKernel, inType, FloatElem(dq, op))
-            (Stream, Rows(rows, group), View(dO2), View(q), View(k2), View(v2), lseView, deltaView, View(dq), s);
-        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, ArrayView<byte>, ArrayView<byte>, AttentionShape>>(
+            (Stream, Rows(rows, group), View(dO2), View(q), View(k2), View(v2), lseView, deltaView, View(dq), starts, s);
+        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, ArrayView<byte>, ArrayView<byte>, ArrayView<int>, AttentionShape>>(
                 AttnBackKeyValueKernel, inType, FloatElem(dk, op))
-            (Stream, Rows((long)s.Batch * s.KvHeads * s.Tk, group), View(dO2), View(q), View(k2), View(v2), lseView, deltaView, View(dk), View(dv), s);
+            (Stream, Rows((long)s.Batch * s.KvHeads * s.Tk, group), View(dO2), View(q), View(k2), View(v2), lseView, deltaView, View(dk), View(dv), starts, s);
     }
+
+    /// <summary>The segment starts of <paramref name="mask"/> for the kernels; without segments a stand-in they never read
+    /// (<see cref="AttentionShape.Segmented"/> is 0). The starts must be non-decreasing within each row (checked where
+    /// they are made, on the host: <see cref="AttentionMask.CheckStarts"/>), which the tile skipping relies on.</summary>
+    private ArrayView<int> StartsView(AttentionMask? mask, string op) =>
+        mask?.SegmentStarts is { } starts ? I32View(starts, op, "segment starts") : _partials.View.AsContiguous().Cast<int>();
 
     /// <summary>The CPU backend's shape rules for attention, as kernel arguments.</summary>
     private static AttentionShape AttentionShapeOf(Tensor q, Tensor k, Tensor v, float scale, AttentionMask? mask)
@@ -83,10 +91,11 @@ internal sealed partial class IlgpuBackend
         };
         if (k.Shape != v.Shape || k.Shape[0] != s.Batch || k.Shape[3] != s.HeadDim || s.KvHeads == 0 || s.Heads % s.KvHeads != 0 || s.Tk < s.Tq)
             throw new ArgumentException($"attention shapes do not agree: q {q.Shape}, k {k.Shape}, v {v.Shape}");
-        if (mask is not null && !mask.IsCausal)
+        if (mask is not null)
         {
             mask.CheckShape(s.Batch, s.Tq, s.Tk);
-            throw new NotSupportedException("attention: the CUDA kernels do not take segment starts or a sliding window yet");
+            s.Window = mask.Window;
+            s.Segmented = mask.SegmentStarts is null ? 0 : 1;
         }
         return s;
     }
