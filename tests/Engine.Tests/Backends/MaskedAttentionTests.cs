@@ -34,7 +34,7 @@ public sealed class MaskedAttentionTests
         var ks = new Shape(b, tk, hkv, dh);
         float[] q = Normal(rng, qs), k = Normal(rng, ks), v = Normal(rng, ks), dO = Normal(rng, qs);
         var sample = SampleIds(b, tq, lengths);
-        var mask = new AttentionMask(lengths is null ? null : cpu.FromInts(Starts(sample, tq), new Shape(b * tq)), window);
+        var mask = new AttentionMask(lengths is null ? null : cpu.FromInts(Starts(sample!, tq), new Shape(b * tq)), window);
         float scale = 0.45f;
 
         var o = cpu.Empty(qs, DType.F32);
