@@ -80,6 +80,29 @@ public class BatchingTests
         Assert.NotEqual(new DataLoader(new[] { packed }, 1, 0, 1).Fingerprint, new DataLoader(new[] { plain }, 1, 0, 1).Fingerprint);
     }
 
+    [Fact]
+    public void A_loader_over_packed_rows_resumed_at_a_position_yields_the_same_batches()
+    {
+        var rng = new Engine.Tensors.Rng(9);
+        var samples = Enumerable.Range(0, 40).Select(n => Ramp(n, 1 + rng.NextInt(30))).ToArray();
+        var first = new DataLoader(SequencePacker.Pack(samples, 32, out _), batchSize: 3, padId: 0, seed: 11);
+        var want = Enumerable.Range(0, first.BatchesPerEpoch * 2).Select(_ => first.Next()).ToList();
+        Assert.Contains(want, b => b.SegmentStarts is not null);
+
+        // A new process: the samples packed again, the loader restored to a saved position.
+        var resumed = new DataLoader(SequencePacker.Pack(samples, 32, out _), batchSize: 3, padId: 0, seed: 11);
+        Assert.Equal(first.Fingerprint, resumed.Fingerprint);
+        int at = first.BatchesPerEpoch + 1;
+        resumed.Position = want[at].Position;
+        for (int i = at; i < want.Count; i++)
+        {
+            var b = resumed.Next();
+            Assert.Equal(want[i].InputIds, b.InputIds);
+            Assert.Equal(want[i].Targets, b.Targets);
+            Assert.Equal(want[i].SegmentStarts, b.SegmentStarts);
+        }
+    }
+
     /// <summary>Sample <paramref name="n"/>: ids 100n, 100n+1, …; every label learned but BOS's.</summary>
     private static EncodedSample Ramp(int n, int length)
     {
