@@ -1,9 +1,10 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
 
 namespace Engine.Kernels;
 
 /// <summary>Sizes of a causal grouped-query attention call: q [B, Tq, H, Dh], k/v [B, Tk, Hkv, Dh];
-/// query t sits at position t + (Tk − Tq).</summary>
+/// query t sits at position p = t + (Tk − Tq) and sees keys <see cref="AttentionKernels.FirstKey"/>..p.</summary>
 internal struct AttentionShape
 {
     public int Batch;
@@ -13,6 +14,11 @@ internal struct AttentionShape
     public int KvHeads;
     public int HeadDim;
     public float Scale;
+    /// <summary>Sliding window: keys more than W − 1 positions behind a query are masked; 0 = unlimited.</summary>
+    public int Window;
+    /// <summary>1 when the kernels' segment-start view [B·Tq] holds where each query's sample starts (packed rows,
+    /// non-decreasing within a row); 0 when every row is one sample (the view is then never read).</summary>
+    public int Segmented;
 }
 
 /// <summary>A correct first version of causal attention: one thread group per query row, keys processed in tiles of
@@ -26,11 +32,20 @@ internal static class AttentionKernels
     public const int MaxHeadDim = 256;
     public const int MaxGroupSize = 1024;
 
+    /// <summary>The first key query <paramref name="t"/> (&lt; Tq) of batch row <paramref name="b"/> sees:
+    /// max(segment start, t + Tk − Tq − W + 1), each term only when present. Non-decreasing in t.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int FirstKey(ArrayView<int> starts, AttentionShape s, int b, int t)
+    {
+        int first = s.Segmented != 0 ? starts[(long)b * s.Tq + t] : 0;
+        return s.Window > 0 ? Math.Max(first, t + s.Tk - s.Tq - s.Window + 1) : first;
+    }
+
     /// <summary>o = softmax(scale·q·kᵀ, causal)·v; lse (when <paramref name="writeLse"/> ≠ 0) = log Σ exp(scores),
     /// laid out [B, H, Tq].</summary>
     [GpuKernel]
     public static void Forward<I, O>(ArrayView<byte> q, ArrayView<byte> k, ArrayView<byte> v, ArrayView<byte> o,
-                                     ArrayView<float> lse, int writeLse, AttentionShape s)
+                                     ArrayView<float> lse, int writeLse, ArrayView<int> starts, AttentionShape s)
         where I : struct, IElement where O : struct, IElement
     {
         var qs = SharedMemory.Allocate<float>(MaxHeadDim);
@@ -50,7 +65,7 @@ internal static class AttentionKernels
             Group.Barrier();
 
             float m = float.NegativeInfinity, l = 0f, acc = 0f;
-            for (int j0 = 0; j0 <= last; j0 += size)
+            for (int j0 = FirstKey(starts, s, b, t); j0 <= last; j0 += size)
             {
                 int j = j0 + tid;
                 float score = float.NegativeInfinity;
@@ -106,7 +121,7 @@ internal static class AttentionKernels
     /// One group per query row, as <see cref="Forward{I,O}"/>.</summary>
     [GpuKernel]
     public static void BackwardQuery<I, O>(ArrayView<byte> dO, ArrayView<byte> q, ArrayView<byte> k, ArrayView<byte> v,
-                                           ArrayView<float> lse, ArrayView<float> delta, ArrayView<byte> dq, AttentionShape s)
+                                           ArrayView<float> lse, ArrayView<float> delta, ArrayView<byte> dq, ArrayView<int> starts, AttentionShape s)
         where I : struct, IElement where O : struct, IElement
     {
         var qs = SharedMemory.Allocate<float>(MaxHeadDim);
@@ -130,7 +145,7 @@ internal static class AttentionKernels
             Group.Barrier();
             float lrow = lse[row], drow = delta[row];
             float acc = 0f;
-            for (int j0 = 0; j0 <= last; j0 += size)
+            for (int j0 = FirstKey(starts, s, b, t); j0 <= last; j0 += size)
             {
                 int j = j0 + tid;
                 float dsj = 0f;
@@ -166,7 +181,7 @@ internal static class AttentionKernels
     [GpuKernel]
     public static void BackwardKeyValue<I, O>(ArrayView<byte> dO, ArrayView<byte> q, ArrayView<byte> k, ArrayView<byte> v,
                                               ArrayView<float> lse, ArrayView<float> delta,
-                                              ArrayView<byte> dk, ArrayView<byte> dv, AttentionShape s)
+                                              ArrayView<byte> dk, ArrayView<byte> dv, ArrayView<int> starts, AttentionShape s)
         where I : struct, IElement where O : struct, IElement
     {
         var ks = SharedMemory.Allocate<float>(MaxHeadDim);
@@ -188,15 +203,18 @@ internal static class AttentionKernels
                 vs[d] = default(I).Load(v, kBase + d);
             }
             Group.Barrier();
+            // Queries that may see key j: from the one at its position to the last inside the window (segments are
+            // tested per query below).
             int tStart = Math.Max(0, j - offset);
-            int nt = s.Tq - tStart;
+            int tEnd = s.Window > 0 ? Math.Min(s.Tq, j - offset + s.Window) : s.Tq;
+            int nt = Math.Max(0, tEnd - tStart);
             int items = group * nt;
             float accK = 0f, accV = 0f;
             for (int i0 = 0; i0 < items; i0 += size)
             {
                 int item = i0 + tid;
                 float p = 0f, dsi = 0f;
-                if (item < items)
+                if (item < items && FirstKey(starts, s, b, tStart + item % nt) <= j)
                 {
                     int h = kh * group + item / nt, t = tStart + item % nt;
                     long qBase = (((long)b * s.Tq + t) * s.Heads + h) * dh;

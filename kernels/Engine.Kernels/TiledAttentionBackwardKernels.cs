@@ -39,7 +39,7 @@ internal static class TiledAttentionBackwardKernels
     [GpuKernel]
     public static void KeyValueGrad<I, O, D>(ArrayView<byte> dO, ArrayView<byte> q, ArrayView<byte> k, ArrayView<byte> v,
                                              ArrayView<float> lse, ArrayView<float> delta,
-                                             ArrayView<byte> dk, ArrayView<byte> dv, AttentionShape s)
+                                             ArrayView<byte> dk, ArrayView<byte> dv, ArrayView<int> starts, AttentionShape s)
         where I : struct, IElement where O : struct, IElement where D : struct, IHeadDimTile
     {
         int g2 = default(D).ColumnGroups;
@@ -86,6 +86,9 @@ internal static class TiledAttentionBackwardKernels
                 for (int qt = firstQt; qt < qTiles; qt++)
                 {
                     int t0 = qt * Rows, rows = Math.Min(Rows, s.Tq - t0);
+                    // First keys never decrease down the rows: once a tile's first row starts past these keys
+                    // (a later sample, or the window moved on), so do all later tiles. The same for every thread.
+                    if (AttentionKernels.FirstKey(starts, s, b, t0) >= j0 + keys) break;
                     long qOrigin = (((long)b * s.Tq + t0) * s.Heads + h) * dh;
                     Group.Barrier(); // the previous query tile's readers are done
                     Load<I>(q, qOrigin, rowStride, rows, dh, qs, s4);
@@ -100,16 +103,16 @@ internal static class TiledAttentionBackwardKernels
                     var d4 = stats4[Rows / 4 + ty];
                     int c = j0 + tx, t = t0 + 4 * ty, limit = s.Tk - 1;
                     int pw = 4 * ty * ScoreStride + tx;
-                    Grad(sc.R0, dp.R0, s.Scale, l4.X, d4.X, c, Visible(t, s.Tq, offset, limit), out var p, out var ds);
+                    Grad(sc.R0, dp.R0, s.Scale, l4.X, d4.X, c, First(starts, s, b, t), Visible(t, s.Tq, offset, limit), out var p, out var ds);
                     StoreScores(pf, pw, p);
                     StoreScores(df, pw, ds);
-                    Grad(sc.R1, dp.R1, s.Scale, l4.Y, d4.Y, c, Visible(t + 1, s.Tq, offset, limit), out p, out ds);
+                    Grad(sc.R1, dp.R1, s.Scale, l4.Y, d4.Y, c, First(starts, s, b, t + 1), Visible(t + 1, s.Tq, offset, limit), out p, out ds);
                     StoreScores(pf, pw + ScoreStride, p);
                     StoreScores(df, pw + ScoreStride, ds);
-                    Grad(sc.R2, dp.R2, s.Scale, l4.Z, d4.Z, c, Visible(t + 2, s.Tq, offset, limit), out p, out ds);
+                    Grad(sc.R2, dp.R2, s.Scale, l4.Z, d4.Z, c, First(starts, s, b, t + 2), Visible(t + 2, s.Tq, offset, limit), out p, out ds);
                     StoreScores(pf, pw + 2 * ScoreStride, p);
                     StoreScores(df, pw + 2 * ScoreStride, ds);
-                    Grad(sc.R3, dp.R3, s.Scale, l4.W, d4.W, c, Visible(t + 3, s.Tq, offset, limit), out p, out ds);
+                    Grad(sc.R3, dp.R3, s.Scale, l4.W, d4.W, c, First(starts, s, b, t + 3), Visible(t + 3, s.Tq, offset, limit), out p, out ds);
                     StoreScores(pf, pw + 3 * ScoreStride, p);
                     StoreScores(df, pw + 3 * ScoreStride, ds);
                     Group.Barrier();
@@ -153,7 +156,7 @@ internal static class TiledAttentionBackwardKernels
     /// <see cref="KeyValueGrad"/>, dS through shared memory, then dQ += dS·K into the thread's 4 rows × 4·G columns.</summary>
     [GpuKernel]
     public static void QueryGrad<I, O, D>(ArrayView<byte> dO, ArrayView<byte> q, ArrayView<byte> k, ArrayView<byte> v,
-                                          ArrayView<float> lse, ArrayView<float> delta, ArrayView<byte> dq, AttentionShape s)
+                                          ArrayView<float> lse, ArrayView<float> delta, ArrayView<byte> dq, ArrayView<int> starts, AttentionShape s)
         where I : struct, IElement where O : struct, IElement where D : struct, IHeadDimTile
     {
         int g2 = default(D).ColumnGroups;
@@ -189,9 +192,11 @@ internal static class TiledAttentionBackwardKernels
             long kvOrigin = ((long)b * s.Tk * s.KvHeads + kh) * dh;
             int lastKey = t0 + rows - 1 + offset;
             int t = t0 + 4 * ty, limit = s.Tk - 1;
+            int f0 = First(starts, s, b, t), f1 = First(starts, s, b, t + 1), f2 = First(starts, s, b, t + 2), f3 = First(starts, s, b, t + 3);
             Tile4 a0 = default, a1 = default;
 
-            for (int j0 = 0; j0 <= lastKey; j0 += Keys)
+            // Key tiles wholly before the first row's first key are skipped (first keys never decrease down the rows).
+            for (int j0 = AttentionKernels.FirstKey(starts, s, b, t0) / Keys * Keys; j0 <= lastKey; j0 += Keys)
             {
                 int keys = Math.Min(Keys, s.Tk - j0);
                 Group.Barrier(); // the previous tile's readers of ks, vs and dS are done
@@ -206,13 +211,13 @@ internal static class TiledAttentionBackwardKernels
                 var d4 = stats4[Rows / 4 + ty];
                 int c = j0 + tx;
                 int pw = 4 * ty * ScoreStride + tx;
-                Grad(sc.R0, dp.R0, s.Scale, l4.X, d4.X, c, Visible(t, s.Tq, offset, limit), out _, out var ds);
+                Grad(sc.R0, dp.R0, s.Scale, l4.X, d4.X, c, f0, Visible(t, s.Tq, offset, limit), out _, out var ds);
                 StoreScores(df, pw, ds);
-                Grad(sc.R1, dp.R1, s.Scale, l4.Y, d4.Y, c, Visible(t + 1, s.Tq, offset, limit), out _, out ds);
+                Grad(sc.R1, dp.R1, s.Scale, l4.Y, d4.Y, c, f1, Visible(t + 1, s.Tq, offset, limit), out _, out ds);
                 StoreScores(df, pw + ScoreStride, ds);
-                Grad(sc.R2, dp.R2, s.Scale, l4.Z, d4.Z, c, Visible(t + 2, s.Tq, offset, limit), out _, out ds);
+                Grad(sc.R2, dp.R2, s.Scale, l4.Z, d4.Z, c, f2, Visible(t + 2, s.Tq, offset, limit), out _, out ds);
                 StoreScores(df, pw + 2 * ScoreStride, ds);
-                Grad(sc.R3, dp.R3, s.Scale, l4.W, d4.W, c, Visible(t + 3, s.Tq, offset, limit), out _, out ds);
+                Grad(sc.R3, dp.R3, s.Scale, l4.W, d4.W, c, f3, Visible(t + 3, s.Tq, offset, limit), out _, out ds);
                 StoreScores(df, pw + 3 * ScoreStride, ds);
                 Group.Barrier();
 
@@ -227,6 +232,11 @@ internal static class TiledAttentionBackwardKernels
         }
     }
 
+    /// <summary>The first key query row <paramref name="t"/> sees (rows past the end take the last row's; they see nothing
+    /// anyway, see <see cref="Visible"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int First(ArrayView<int> starts, AttentionShape s, int b, int t) => AttentionKernels.FirstKey(starts, s, b, Math.Min(t, s.Tq - 1));
+
     /// <summary>The last key query row <paramref name="t"/> sees (−1 for rows past the end of the tile's data).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Visible(int t, int tq, int offset, int lastKey) => t < tq ? Math.Min(t + offset, lastKey) : -1;
@@ -240,16 +250,16 @@ internal static class TiledAttentionBackwardKernels
         else if (i < 2 * Rows) stats[i] = i - Rows < rows ? delta[first + i - Rows] : 0f;
     }
 
-    /// <summary>P = exp(scale·S − lse) for the visible keys c, c+16, c+32, c+48 of one row (0 elsewhere) and
-    /// dS = P∘(dP − delta)·scale.</summary>
+    /// <summary>P = exp(scale·S − lse) for the visible keys (in [<paramref name="first"/>, <paramref name="visible"/>])
+    /// among c, c+16, c+32, c+48 of one row (0 elsewhere) and dS = P∘(dP − delta)·scale.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Grad(Float4 sc, Float4 dp, float scale, float lse, float delta, int c, int visible, out Float4 p, out Float4 ds)
+    private static void Grad(Float4 sc, Float4 dp, float scale, float lse, float delta, int c, int first, int visible, out Float4 p, out Float4 ds)
     {
         p = new Float4(
-            c <= visible ? MathF.Exp(scale * sc.X - lse) : 0f,
-            c + 16 <= visible ? MathF.Exp(scale * sc.Y - lse) : 0f,
-            c + 32 <= visible ? MathF.Exp(scale * sc.Z - lse) : 0f,
-            c + 48 <= visible ? MathF.Exp(scale * sc.W - lse) : 0f);
+            c >= first && c <= visible ? MathF.Exp(scale * sc.X - lse) : 0f,
+            c + 16 >= first && c + 16 <= visible ? MathF.Exp(scale * sc.Y - lse) : 0f,
+            c + 32 >= first && c + 32 <= visible ? MathF.Exp(scale * sc.Z - lse) : 0f,
+            c + 48 >= first && c + 48 <= visible ? MathF.Exp(scale * sc.W - lse) : 0f);
         ds = new Float4(p.X * (dp.X - delta) * scale, p.Y * (dp.Y - delta) * scale, p.Z * (dp.Z - delta) * scale, p.W * (dp.W - delta) * scale);
     }
 }

@@ -30,8 +30,9 @@ namespace Engine.Kernels;
 /// rows of one (batch, head); the Q tile is staged in shared memory once, then K and V tiles of 64 keys pass through one
 /// shared buffer in turn. Each thread computes a 4×4 block of S = Q·Kᵀ (rows 4ty..4ty+3, keys tx, tx+16, tx+32,
 /// tx+48), keeps the online-softmax state (max, sum) of its 4 rows in fp32, writes P to shared memory, and accumulates
-/// a 4×(4·G) block of O (rows 4ty.., columns 4tx+64g..) in registers. Key tiles entirely above the causal diagonal are
-/// never visited. Semantics are those of <see cref="AttentionKernels.Forward{I,O}"/>.</summary>
+/// a 4×(4·G) block of O (rows 4ty.., columns 4tx+64g..) in registers. Key tiles entirely above the causal diagonal, and
+/// those entirely before the first key of the tile's first row (packed samples, sliding window) are never visited.
+/// Semantics are those of <see cref="AttentionKernels.Forward{I,O}"/>.</summary>
 internal static class TiledAttentionKernels
 {
     /// <summary>o = softmax(scale·q·kᵀ, causal)·v; lse (when <paramref name="writeLse"/> ≠ 0) laid out [B, H, Tq].
@@ -39,7 +40,7 @@ internal static class TiledAttentionKernels
     /// <see cref="AttentionTile.ForwardFloats"/>(Dh) floats of dynamic shared memory; Dh ≤ 64·G.</summary>
     [GpuKernel]
     public static void Forward<I, O, D>(ArrayView<byte> q, ArrayView<byte> k, ArrayView<byte> v, ArrayView<byte> o,
-                                        ArrayView<float> lse, int writeLse, AttentionShape s)
+                                        ArrayView<float> lse, int writeLse, ArrayView<int> starts, AttentionShape s)
         where I : struct, IElement where O : struct, IElement where D : struct, IHeadDimTile
     {
         int g2 = default(D).ColumnGroups;
@@ -70,13 +71,20 @@ internal static class TiledAttentionKernels
             Load<I>(q, (((long)b * s.Tq + t0) * s.Heads + h) * dh, rowStride, rows, dh, qs, s4);
             long kvOrigin = ((long)b * s.Tk * s.KvHeads + kh) * dh;
             int lastKey = t0 + rows - 1 + offset;
-            // Query position + offset of this thread's rows: key c is visible to row i when c ≤ seen_i.
+            // Query position + offset of this thread's rows: key c is visible to row i when first_i ≤ c ≤ seen_i.
             int seen = t0 + 4 * ty + offset;
+            int tr = t0 + 4 * ty, tl = s.Tq - 1; // rows past the end take the last row's first key (never stored)
+            int f0 = AttentionKernels.FirstKey(starts, s, b, Math.Min(tr, tl));
+            int f1 = AttentionKernels.FirstKey(starts, s, b, Math.Min(tr + 1, tl));
+            int f2 = AttentionKernels.FirstKey(starts, s, b, Math.Min(tr + 2, tl));
+            int f3 = AttentionKernels.FirstKey(starts, s, b, Math.Min(tr + 3, tl));
+            // First keys never decrease down the rows, so the tile's first row says where its first visible key tile is.
+            int firstTile = AttentionKernels.FirstKey(starts, s, b, t0) / Keys * Keys;
             float m0 = float.NegativeInfinity, m1 = m0, m2 = m0, m3 = m0;
             float l0 = 0f, l1 = 0f, l2 = 0f, l3 = 0f;
             Tile4 o0 = default, o1 = default;
 
-            for (int j0 = 0; j0 <= lastKey; j0 += Keys)
+            for (int j0 = firstTile; j0 <= lastKey; j0 += Keys)
             {
                 int keys = Math.Min(Keys, s.Tk - j0);
                 Group.Barrier(); // the previous tile's readers of kv and P are done
@@ -87,10 +95,10 @@ internal static class TiledAttentionKernels
                 Scores(ref sc, qs, qa, kv, ka, s4, quads);
 
                 int c = j0 + tx, limit = s.Tk - 1;
-                var p0 = Softmax(sc.R0, s.Scale, c, Math.Min(seen, limit), ref m0, ref l0, out float r0);
-                var p1 = Softmax(sc.R1, s.Scale, c, Math.Min(seen + 1, limit), ref m1, ref l1, out float r1);
-                var p2 = Softmax(sc.R2, s.Scale, c, Math.Min(seen + 2, limit), ref m2, ref l2, out float r2);
-                var p3 = Softmax(sc.R3, s.Scale, c, Math.Min(seen + 3, limit), ref m3, ref l3, out float r3);
+                var p0 = Softmax(sc.R0, s.Scale, c, f0, Math.Min(seen, limit), ref m0, ref l0, out float r0);
+                var p1 = Softmax(sc.R1, s.Scale, c, f1, Math.Min(seen + 1, limit), ref m1, ref l1, out float r1);
+                var p2 = Softmax(sc.R2, s.Scale, c, f2, Math.Min(seen + 2, limit), ref m2, ref l2, out float r2);
+                var p3 = Softmax(sc.R3, s.Scale, c, f3, Math.Min(seen + 3, limit), ref m3, ref l3, out float r3);
                 var rescale = new Float4(r0, r1, r2, r3);
                 o0.ScaleRows(rescale);
                 if (g2 > 1) o1.ScaleRows(rescale);
@@ -131,22 +139,24 @@ internal static class TiledAttentionKernels
         }
     }
 
-    /// <summary>One row of the online softmax: scales the four scores of keys c, c+16, c+32, c+48 (those beyond
-    /// <paramref name="visible"/> become −∞), takes the running max over the tile row, and returns exp(score − max);
-    /// the running max and (per-thread partial) sum are updated, and <paramref name="rescale"/> = exp(old − new max)
-    /// multiplies what was accumulated before. Key 0 is visible to every row, so the max is finite from the first
-    /// tile on and no −∞ − (−∞) arises.</summary>
+    /// <summary>One row of the online softmax: scales the four scores of keys c, c+16, c+32, c+48 (those outside
+    /// [<paramref name="first"/>, <paramref name="visible"/>] become −∞), takes the running max over the tile row, and
+    /// returns exp(score − max); the running max and (per-thread partial) sum are updated, and
+    /// <paramref name="rescale"/> = exp(old − new max) multiplies what was accumulated before. A row that has seen no
+    /// key yet (its first key lies in a later tile) keeps max −∞; exponents are then taken against 0, so every p and
+    /// the rescale are 0 and no −∞ − (−∞) arises.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Float4 Softmax(Float4 sc, float scale, int c, int visible, ref float m, ref float l, out float rescale)
+    private static Float4 Softmax(Float4 sc, float scale, int c, int first, int visible, ref float m, ref float l, out float rescale)
     {
         var x = new Float4(
-            c <= visible ? sc.X * scale : float.NegativeInfinity,
-            c + 16 <= visible ? sc.Y * scale : float.NegativeInfinity,
-            c + 32 <= visible ? sc.Z * scale : float.NegativeInfinity,
-            c + 48 <= visible ? sc.W * scale : float.NegativeInfinity);
+            c >= first && c <= visible ? sc.X * scale : float.NegativeInfinity,
+            c + 16 >= first && c + 16 <= visible ? sc.Y * scale : float.NegativeInfinity,
+            c + 32 >= first && c + 32 <= visible ? sc.Z * scale : float.NegativeInfinity,
+            c + 48 >= first && c + 48 <= visible ? sc.W * scale : float.NegativeInfinity);
         float mNew = MathF.Max(m, RowMax(Float4.Max(x)));
-        rescale = MathF.Exp(m - mNew);
-        var p = new Float4(MathF.Exp(x.X - mNew), MathF.Exp(x.Y - mNew), MathF.Exp(x.Z - mNew), MathF.Exp(x.W - mNew));
+        float mRef = mNew == float.NegativeInfinity ? 0f : mNew;
+        rescale = MathF.Exp(m - mRef);
+        var p = new Float4(MathF.Exp(x.X - mRef), MathF.Exp(x.Y - mRef), MathF.Exp(x.Z - mRef), MathF.Exp(x.W - mRef));
         l = l * rescale + Float4.Sum(p);
         m = mNew;
         return p;

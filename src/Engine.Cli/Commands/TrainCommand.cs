@@ -20,7 +20,7 @@ public static class TrainCommand
         var template = new Option<string?>("--template") { Description = "vicuna_v1.1 | llama-2 | alpaca | raw (default follows the data format)" };
         var maxLength = new Option<int>("--max-length") { Description = "truncate samples to this many tokens", DefaultValueFactory = _ => 2048 };
         var trainOnInputs = new Option<bool>("--train-on-inputs") { Description = "learn every token, not only the assistant's" };
-        var packing = new Option<bool>("--packing") { Description = "concatenate samples into full --max-length windows" };
+        var packing = new Option<bool>("--packing") { Description = "pack whole samples into rows of up to --max-length tokens (no attention across samples)" };
         var groupByLength = new Option<bool>("--group-by-length") { Description = "batch samples of similar length" };
         var trainable = new Option<string?>("--trainable") { Description = "sft: last:N | first:N | module patterns such as \"layers.*.mlp,lm_head\"" };
         var loraR = new Option<int>("--lora-r") { Description = "LoRA rank", DefaultValueFactory = _ => 8 };

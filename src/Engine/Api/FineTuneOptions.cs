@@ -41,7 +41,8 @@ public sealed record FineTuneOptions
     public int MaxLength { get; init; } = 2048;
     /// <summary>Learn every token, not only the assistant's.</summary>
     public bool TrainOnInputs { get; init; }
-    /// <summary>Concatenate samples into full <see cref="MaxLength"/> windows.</summary>
+    /// <summary>Pack whole samples into rows of up to <see cref="MaxLength"/> tokens (best-fit decreasing); each sample keeps
+    /// its own positions and attends only to itself, so training on a packed row equals training on its samples alone.</summary>
     public bool Packing { get; init; }
     /// <summary>Batch samples of similar length.</summary>
     public bool GroupByLength { get; init; }

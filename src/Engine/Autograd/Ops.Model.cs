@@ -88,25 +88,28 @@ internal static partial class Ops
         });
     }
 
-    /// <summary>Causal grouped-query attention: q [B, Tq, H, Dh], k/v [B, Tk, Hkv, Dh] → [B, Tq, H, Dh].</summary>
-    public static Tensor Attention(Tensor q, Tensor k, Tensor v, float scale)
+    /// <summary>Causal grouped-query attention: q [B, Tq, H, Dh], k/v [B, Tk, Hkv, Dh] → [B, Tq, H, Dh], narrowed by
+    /// <paramref name="mask"/> (packed samples and/or a sliding window; null = plain causal).</summary>
+    public static Tensor Attention(Tensor q, Tensor k, Tensor v, float scale, AttentionMask? mask = null)
     {
         var be = Backend.Of(q, k);
+        if (mask is not null && mask.IsCausal) mask = null;
         var o = be.Empty(q.Shape, be.ActivationType);
         bool record = ShouldRecord(q, k, v);
         var lse = record ? be.Empty(new Shape(q.Shape[0], q.Shape[2], q.Shape[1]), DType.F32) : null;
-        be.AttentionForward(q, k, v, scale, o, lse);
+        be.AttentionForward(q, k, v, scale, o, lse, mask);
         if (!record) return o;
         Record("attention", o, new[] { q, k, v }, node =>
         {
             var sq = node.Save(q); var sk = node.Save(k); var sv = node.Save(v);
             var so = node.Save(o); var sl = node.Save(lse!);
+            var sm = mask?.SegmentStarts is { } starts ? mask with { SegmentStarts = node.Save(starts) } : mask;
             return (g, n) =>
             {
                 var dq = New(be, q.Shape, be.ActivationType);
                 var dk = New(be, k.Shape, be.ActivationType);
                 var dv = New(be, v.Shape, be.ActivationType);
-                be.AttentionBackward(g, sq, sk, sv, so, sl, scale, dq, dk, dv);
+                be.AttentionBackward(g, sq, sk, sv, so, sl, scale, dq, dk, dv, sm);
                 return new Tensor?[] { n.NeedsGrad[0] ? dq : Drop(dq), n.NeedsGrad[1] ? dk : Drop(dk), n.NeedsGrad[2] ? dv : Drop(dv) };
             };
         });

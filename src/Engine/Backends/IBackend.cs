@@ -77,11 +77,13 @@ internal interface IBackend : IDevice, IDisposable
     void Rope(Tensor x, Tensor positions, Tensor cos, Tensor sin, Tensor y, bool inverse);
 
     /// <summary>Causal attention with grouped-query heads. q [B, Tq, H, Dh], k and v [B, Tk, Hkv, Dh], H a multiple
-    /// of Hkv; query t sits at position t + (Tk − Tq) and sees keys 0..that position. o [B, Tq, H, Dh];
+    /// of Hkv; query t sits at position t + (Tk − Tq) and sees keys 0..that position, narrowed by
+    /// <paramref name="mask"/> (packed samples, sliding window; null = plain causal). o [B, Tq, H, Dh];
     /// lse [B, H, Tq] fp32 receives the log-sum-exp of each score row for backward (may be null when not training).</summary>
-    void AttentionForward(Tensor q, Tensor k, Tensor v, float scale, Tensor o, Tensor? lse);
+    void AttentionForward(Tensor q, Tensor k, Tensor v, float scale, Tensor o, Tensor? lse, AttentionMask? mask = null);
+    /// <summary>Gradients of <see cref="AttentionForward"/> under the same <paramref name="mask"/>.</summary>
     void AttentionBackward(Tensor dO, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, float scale,
-                           Tensor dq, Tensor dk, Tensor dv);
+                           Tensor dq, Tensor dk, Tensor dv, AttentionMask? mask = null);
 
     /// <summary>y = silu(gate)·up.</summary>
     void SwiGluForward(Tensor gate, Tensor up, Tensor y);

@@ -1,11 +1,15 @@
 namespace Engine.Data;
 
 /// <summary>A padded batch, row-major [BatchSize, SeqLen]. Rows are right-padded with the pad id and −100 targets;
-/// with causal attention real tokens never attend to the padding that follows them, so no attention mask is needed.</summary>
+/// with causal attention real tokens never attend to the padding that follows them, so one-sample rows need no mask.
+/// When a row packs several samples, <see cref="SegmentStarts"/> keeps them apart (the padding is a segment of its own).</summary>
 internal sealed class Batch
 {
-    public Batch(int[] inputIds, int[] targets, int batchSize, int seqLen, int[] lengths, LoaderPosition position)
+    public Batch(int[] inputIds, int[] targets, int batchSize, int seqLen, int[] lengths, LoaderPosition position, int[]? segmentStarts = null)
     {
+        if (segmentStarts is not null && segmentStarts.Length != inputIds.Length)
+            throw new ArgumentException($"segment starts hold {segmentStarts.Length} entries for {inputIds.Length} tokens");
+        SegmentStarts = segmentStarts;
         InputIds = inputIds;
         Targets = targets;
         BatchSize = batchSize;
@@ -22,6 +26,9 @@ internal sealed class Batch
     public int[] Targets { get; }
     public int BatchSize { get; }
     public int SeqLen { get; }
+    /// <summary>[B*T] per token, the index in its row where its sample starts (positions count from there and attention
+    /// stays inside); null when every row is a single sample.</summary>
+    public int[]? SegmentStarts { get; }
     /// <summary>Unpadded length of each row.</summary>
     public int[] Lengths { get; }
     /// <summary>Targets ≠ −100: divide the summed loss by this for the mean.</summary>
@@ -39,12 +46,17 @@ internal sealed class Batch
         var lengths = new int[b];
         ids.AsSpan().Fill(padId);
         targets.AsSpan().Fill(EncodedSample.IgnoreIndex);
+        var starts = rows.Any(r => r.SegmentStarts is not null) ? new int[b * t] : null;
         for (int i = 0; i < b; i++)
         {
-            rows[i].InputIds.CopyTo(ids, i * t);
-            rows[i].Targets.CopyTo(targets, i * t);
-            lengths[i] = rows[i].Length;
+            var r = rows[i];
+            r.InputIds.CopyTo(ids, i * t);
+            r.Targets.CopyTo(targets, i * t);
+            lengths[i] = r.Length;
+            if (starts is null) continue;
+            r.SegmentStarts?.CopyTo(starts, i * t); // one-sample rows keep 0
+            starts.AsSpan(i * t + r.Length, t - r.Length).Fill(r.Length);
         }
-        return new Batch(ids, targets, b, t, lengths, position);
+        return new Batch(ids, targets, b, t, lengths, position, starts);
     }
 }

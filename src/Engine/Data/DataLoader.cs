@@ -128,6 +128,8 @@ internal sealed class DataLoader
             Mix(s.Length);
             foreach (var id in s.InputIds) Mix(id);
             foreach (var t in s.Targets) Mix(t);
+            if (s.SegmentStarts is { } starts) // packed rows only, so unpacked runs keep their fingerprints
+                foreach (var p in starts) Mix(p);
         }
         return h;
     }

@@ -2,7 +2,7 @@ namespace Engine.Data;
 
 /// <summary>A tokenized sample. <see cref="Labels"/> is aligned with <see cref="InputIds"/> (HF convention):
 /// Labels[i] = InputIds[i] where token i is learned, else <see cref="IgnoreIndex"/>. Labels[0] (BOS) is always ignored.
-/// The shift to next-token targets happens in <see cref="TrainingSequence.FromSample"/>.</summary>
+/// The shift to next-token targets happens in <see cref="TrainingSequence.FromSample(EncodedSample)"/>.</summary>
 internal sealed class EncodedSample
 {
     public const int IgnoreIndex = -100;

@@ -1,42 +1,63 @@
 namespace Engine.Data;
 
-/// <summary>--packing: concatenates encoded samples (each starting with its BOS, in the given order) into one stream and
-/// cuts it into windows of exactly <c>windowLength</c> tokens. Attention is not reset at sample boundaries (plain packing,
-/// as HF's group_texts). Because targets are shifted before cutting, a window's last target is the label of the next
-/// window's first token, so no learned token is lost at a boundary. The last partial window is padded with
-/// <c>padId</c> and −100 targets rather than dropped, so a small dataset keeps all its tokens. Windows with no
-/// learned target are left out.</summary>
+/// <summary>--packing: puts whole samples into rows of at most <c>windowLength</c> tokens, best-fit decreasing (TRL's
+/// <c>bfd</c> strategy): samples longest first (ties in the given order), each into the open row with the least room
+/// that still holds it, else into a new row. No sample is split across rows; one longer than the window is cut to it
+/// (its last kept token still learns the label after it). Each row records where every token's sample starts, so
+/// positions restart at 0 for each sample and no sample attends to another (see <see cref="TrainingSequence.SegmentStarts"/>).
+/// Rows are as long as their samples; <see cref="Batch.Collate"/> pads. The result depends only on the samples and
+/// their order, so a resumed run packs the same rows. Rows with no learned target are left out.</summary>
 internal static class SequencePacker
 {
-    public static List<TrainingSequence> Pack(IReadOnlyList<EncodedSample> samples, int windowLength, int padId, out int droppedWindows)
+    public static List<TrainingSequence> Pack(IReadOnlyList<EncodedSample> samples, int windowLength, out int droppedWindows)
     {
         if (windowLength < 1) throw new EngineException($"the packing window must be at least 1 token, got {windowLength}");
-        long total = 0;
-        foreach (var s in samples) total += s.Length;
-        if (total > int.MaxValue) throw new EngineException($"packing {total} tokens at once is not supported (over 2^31)");
-        var ids = new int[total];
-        var labels = new int[total];
-        int at = 0;
-        foreach (var s in samples)
+        var pieces = new TrainingSequence[samples.Count];
+        for (int i = 0; i < pieces.Length; i++) pieces[i] = TrainingSequence.FromSample(samples[i], windowLength);
+        var order = Enumerable.Range(0, pieces.Length).Where(i => pieces[i].Length > 0)
+            .OrderByDescending(i => pieces[i].Length).ToArray(); // stable: equal lengths keep the given order
+
+        // Open rows by (room left, row index): the smallest room ≥ a length is one ordered lookup.
+        var rooms = new SortedSet<(int Room, int Row)>();
+        var rows = new List<List<int>>();
+        foreach (int i in order)
         {
-            s.InputIds.CopyTo(ids, at);
-            s.Labels.CopyTo(labels, at);
-            at += s.Length;
+            int len = pieces[i].Length;
+            var best = rooms.GetViewBetween((len, int.MinValue), (int.MaxValue, int.MaxValue)).Min;
+            int row;
+            if (best.Room >= len)
+            {
+                rooms.Remove(best);
+                row = best.Row;
+            }
+            else
+            {
+                row = rows.Count;
+                rows.Add(new List<int>());
+                best = (windowLength, row);
+            }
+            rows[row].Add(i);
+            if (best.Room - len > 0) rooms.Add((best.Room - len, row));
         }
 
-        var windows = new List<TrainingSequence>((int)(total / windowLength) + 1);
+        var windows = new List<TrainingSequence>(rows.Count);
         droppedWindows = 0;
-        for (int start = 0; start < total; start += windowLength)
+        foreach (var members in rows)
         {
-            var wIds = new int[windowLength];
-            var wTargets = new int[windowLength];
-            int n = (int)Math.Min(windowLength, total - start);
-            Array.Copy(ids, start, wIds, 0, n);
-            wIds.AsSpan(n).Fill(padId);
-            wTargets.AsSpan().Fill(EncodedSample.IgnoreIndex);
-            int withTarget = (int)Math.Min(windowLength, total - start - 1);
-            if (withTarget > 0) Array.Copy(labels, start + 1, wTargets, 0, withTarget);
-            var w = new TrainingSequence(wIds, wTargets);
+            int n = members.Sum(i => pieces[i].Length);
+            var ids = new int[n];
+            var targets = new int[n];
+            var starts = new int[n];
+            int at = 0;
+            foreach (int i in members)
+            {
+                var p = pieces[i];
+                p.InputIds.CopyTo(ids, at);
+                p.Targets.CopyTo(targets, at);
+                starts.AsSpan(at, p.Length).Fill(at);
+                at += p.Length;
+            }
+            var w = new TrainingSequence(ids, targets, members.Count > 1 ? starts : null);
             if (w.LearnedCount == 0) droppedWindows++;
             else windows.Add(w);
         }

@@ -48,8 +48,8 @@ internal static class TrainingData
     {
         using var file = DataReader.Open(options.DataPath ?? throw new EngineException("--data is required with --model (a ShareGPT/Vicuna, Alpaca, CSV/JSONL or text file)"));
         var template = options.Template is null ? ChatTemplate.DefaultFor(file.Format) : ChatTemplate.Get(options.Template);
-        // Packed samples may run over several windows, so they are not truncated.
-        var encoder = new SampleEncoder(tokenizer, template, options.Packing ? int.MaxValue : options.MaxLength, options.TrainOnInputs);
+        // Packing keeps each sample whole in one window of --max-length tokens, so samples are cut to it either way.
+        var encoder = new SampleEncoder(tokenizer, template, options.MaxLength, options.TrainOnInputs);
         var all = EncodeStream(encoder, file.Samples);
         var notes = new List<string>(file.Notes.Select(n => $"{file.Path}: {n}"));
 
@@ -70,7 +70,7 @@ internal static class TrainingData
 
         int pad = PadIdOf(tokenizer);
         var (train, trainStats, droppedWindows) = Build(trainEncoded, options, pad, shuffle: true);
-        string within = options.Packing ? "" : $" within the first {options.MaxLength} tokens";
+        string within = $" within the first {options.MaxLength} tokens";
         if (trainStats.DroppedNoLearnedTokens > 0)
             notes.Add($"{trainStats.DroppedNoLearnedTokens} training sample(s) had no learned token{within} and were dropped");
 
@@ -100,7 +100,7 @@ internal static class TrainingData
         if (encoded.Count == 0)
             throw new EngineException($"no sample has a learned token within {o.MaxLength} tokens ({stats.Samples} read); raise --max-length or check the template");
         int dropped = 0;
-        var sequences = o.Packing ? SequencePacker.Pack(encoded, o.MaxLength, pad, out dropped) : TrainingSequence.FromSamples(encoded);
+        var sequences = o.Packing ? SequencePacker.Pack(encoded, o.MaxLength, out dropped) : TrainingSequence.FromSamples(encoded);
         return (new DataLoader(sequences, o.BatchSize, pad, o.Seed, shuffle, o.GroupByLength), stats, dropped);
     }
 }

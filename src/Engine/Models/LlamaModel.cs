@@ -57,9 +57,12 @@ internal sealed class LlamaModel : IDisposable
     public List<IDisposable> Owned { get; } = new();
 
     /// <summary>Final hidden states [B·T, D] of token ids [B, T] (I32) at the given positions [B·T].
-    /// With a <paramref name="cache"/> (batch 1), the tokens continue the cached sequence.</summary>
-    public Tensor Forward(Tensor ids, Tensor positions, ForwardContext ctx, KvCache? cache = null)
+    /// With a <paramref name="cache"/> (batch 1), the tokens continue the cached sequence. Rows packing several samples
+    /// pass <paramref name="segmentStarts"/> (I32 [B·T], see <see cref="AttentionMask"/>) so no sample attends to
+    /// another; each layer's sliding window (<see cref="LlamaConfig.WindowOf"/>) applies on top.</summary>
+    public Tensor Forward(Tensor ids, Tensor positions, ForwardContext ctx, KvCache? cache = null, Tensor? segmentStarts = null)
     {
+        if (segmentStarts is not null && cache is not null) throw new ArgumentException("packed rows (segment starts) cannot continue a KV cache");
         if (ids.Shape.Rank != 2) throw new ArgumentException($"token ids are [batch, time], got {ids.Shape}");
         int b = ids.Shape[0], t = ids.Shape[1];
         if (cache is not null && b != 1) throw new ArgumentException("the KV cache holds one sequence");
@@ -69,9 +72,11 @@ internal sealed class LlamaModel : IDisposable
         {
             var input = x;
             if (GradientCheckpointing && cache is null && GradMode.Enabled)
-                x = Checkpoint.Run(a => LayerForward(layer, a[0], a[1], b, t, ctx, null), input, positions); // positions saved with the input
+                x = segmentStarts is null // positions (and segment starts) saved with the input
+                    ? Checkpoint.Run(a => LayerForward(layer, a[0], a[1], null, b, t, ctx, null), input, positions)
+                    : Checkpoint.Run(a => LayerForward(layer, a[0], a[1], a[2], b, t, ctx, null), input, positions, segmentStarts);
             else
-                x = LayerForward(layer, input, positions, b, t, ctx, cache);
+                x = LayerForward(layer, input, positions, segmentStarts, b, t, ctx, cache);
             input.Dispose();
         }
         cache?.Advance(t);
@@ -84,7 +89,7 @@ internal sealed class LlamaModel : IDisposable
         return Ops.LinearInActivationType(hidden, LmHead);
     }
 
-    private Tensor LayerForward(LlamaLayer l, Tensor x, Tensor positions, int b, int t, ForwardContext ctx, KvCache? cache)
+    private Tensor LayerForward(LlamaLayer l, Tensor x, Tensor positions, Tensor? segmentStarts, int b, int t, ForwardContext ctx, KvCache? cache)
     {
         var c = Config;
         int n = b * t;
@@ -108,7 +113,7 @@ internal sealed class LlamaModel : IDisposable
             using var v1 = v0.Reshape(n, c.NumKvHeads, c.HeadDim);
             (k, v) = cache.Append(l.Index, k2, v1);
         }
-        using var a = Ops.Attention(q, k, v, 1f / MathF.Sqrt(c.HeadDim));
+        using var a = Ops.Attention(q, k, v, 1f / MathF.Sqrt(c.HeadDim), MaskOf(l.Index, segmentStarts));
         k.Dispose();
         v.Dispose();
         using var a2 = Ops.Reshape(a, n, c.QDim);
@@ -120,6 +125,13 @@ internal sealed class LlamaModel : IDisposable
         using var m = Ops.SwiGlu(g, u);
         using var d = l.Down.Forward(m, ctx);
         return Ops.Add(x2, d);
+    }
+
+    /// <summary>The attention mask of layer <paramref name="layer"/>: the rows' samples and the layer's window.</summary>
+    private AttentionMask MaskOf(int layer, Tensor? segmentStarts)
+    {
+        int window = Config.WindowOf(layer);
+        return segmentStarts is null ? AttentionMask.ForWindow(window) : new AttentionMask(segmentStarts, window);
     }
 
     /// <summary>Positions 0..T−1 for each of B sequences (starting at <paramref name="start"/>), as an I32 tensor [B·T].</summary>
@@ -142,12 +154,33 @@ internal sealed class LlamaModel : IDisposable
         return targets;
     }
 
-    /// <summary>Mean (or scaled) cross-entropy of next-token prediction: targets [B·T] hold the id expected after each
-    /// position (−100 to skip). Returns scale·Σ NLL as a one-element tensor.</summary>
-    public Tensor Loss(Tensor ids, Tensor targets, float scale, ForwardContext ctx)
+    /// <summary>Positions [B·T] of packed rows: each token's index minus its sample's start, so every sample counts
+    /// from 0 (<paramref name="segmentStarts"/> [B·T] laid out as rows of <paramref name="time"/>).</summary>
+    public Tensor PackedPositions(ReadOnlySpan<int> segmentStarts, int time)
     {
-        using var pos = Positions(ids.Shape[0], ids.Shape[1]);
-        using var hidden = Forward(ids, pos, ctx);
+        var p = new int[segmentStarts.Length];
+        int longest = 0;
+        for (int i = 0; i < p.Length; i++) longest = Math.Max(longest, p[i] = i % time - segmentStarts[i]);
+        if (longest >= Config.MaxPositionEmbeddings)
+            throw new ArgumentException($"a packed sample of {longest + 1} tokens exceeds the model's context of {Config.MaxPositionEmbeddings}");
+        Rope.EnsurePositions(longest + 1);
+        return Backend.FromInts(p, new Shape(p.Length));
+    }
+
+    /// <summary>Mean (or scaled) cross-entropy of next-token prediction: targets [B·T] hold the id expected after each
+    /// position (−100 to skip). Returns scale·Σ NLL as a one-element tensor. Packed rows pass their
+    /// <paramref name="segmentStarts"/> (host ints [B·T]): positions restart at every sample and attention stays inside it.</summary>
+    public Tensor Loss(Tensor ids, Tensor targets, float scale, ForwardContext ctx, int[]? segmentStarts = null)
+    {
+        int b = ids.Shape[0], t = ids.Shape[1];
+        if (segmentStarts is not null)
+        {
+            if (segmentStarts.Length != b * t) throw new ArgumentException($"segment starts hold {segmentStarts.Length} entries for {b}×{t} tokens");
+            AttentionMask.CheckStarts(segmentStarts, t);
+        }
+        using var pos = segmentStarts is null ? Positions(b, t) : PackedPositions(segmentStarts, t);
+        using var starts = segmentStarts is null ? null : Backend.FromInts(segmentStarts, new Shape(segmentStarts.Length));
+        using var hidden = Forward(ids, pos, ctx, null, starts);
         using var logits = Logits(hidden);
         return Ops.CrossEntropy(logits, targets, scale);
     }

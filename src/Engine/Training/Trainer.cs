@@ -116,7 +116,7 @@ internal sealed class Trainer
                 {
                     var ids = be.FromInts(b.InputIds, new Shape(b.BatchSize, b.SeqLen));
                     var targets = be.FromInts(b.Targets, new Shape(b.BatchSize * b.SeqLen));
-                    l = scope.Keep(_model.Loss(ids, targets, scale, ctx));
+                    l = scope.Keep(_model.Loss(ids, targets, scale, ctx, b.SegmentStarts));
                 }
                 using (l)
                 {
@@ -219,7 +219,7 @@ internal sealed class Trainer
             using var scope = new TensorScope();
             var ids = be.FromInts(b.InputIds, new Shape(b.BatchSize, b.SeqLen));
             var targets = be.FromInts(b.Targets, new Shape(b.BatchSize * b.SeqLen));
-            sum += _model.Loss(ids, targets, 1f, ForwardContext.Inference).Item();
+            sum += _model.Loss(ids, targets, 1f, ForwardContext.Inference, b.SegmentStarts).Item();
             count += b.LearnedTokens;
         }
         return count > 0 ? sum / count : double.NaN;

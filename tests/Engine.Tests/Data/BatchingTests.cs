@@ -32,49 +32,82 @@ public class BatchingTests
     }
 
     [Fact]
-    public void Packing_cuts_exact_windows_carries_targets_across_boundaries_and_pads_the_last()
+    public void Packing_puts_whole_samples_into_rows_best_fit_decreasing_with_their_segment_starts()
     {
-        var samples = new[]
-        {
-            Sample(new[] { 1, 10, 11, 2 }, new[] { I, I, 11, 2 }),
-            Sample(new[] { 1, 20, 21, 22, 2 }, new[] { I, I, 21, 22, 2 }),
-            Sample(new[] { 1, 30 }, new[] { I, 30 }), // e.g. a truncated sample: no EOS
-        };
-        var windows = SequencePacker.Pack(samples, windowLength: 4, padId: 0, out int dropped);
+        // Lengths 5, 3, 4, 2, 6 into rows of 8. Longest first: 6 opens row 0 (room 2), 5 opens row 1 (room 3), 4 fits
+        // neither and opens row 2 (room 4), 3 takes row 1 (exact fit beats room 4), 2 takes row 0 (room 2 beats 4).
+        var samples = new[] { Ramp(0, 5), Ramp(1, 3), Ramp(2, 4), Ramp(3, 2), Ramp(4, 6) };
+        var rows = SequencePacker.Pack(samples, windowLength: 8, out int dropped);
         Assert.Equal(0, dropped);
-        Assert.Equal(3, windows.Count);
-        // stream ids:    1 10 11  2 | 1 20 21 22 | 2  1 30
-        // stream labels: I  I 11  2 | I  I 21 22 | 2  I 30
-        Assert.Equal(new[] { 1, 10, 11, 2 }, windows[0].InputIds);
-        Assert.Equal(new[] { I, 11, 2, I }, windows[0].Targets); // no target across a sample's BOS
-        Assert.Equal(new[] { 1, 20, 21, 22 }, windows[1].InputIds);
-        Assert.Equal(new[] { I, 21, 22, 2 }, windows[1].Targets); // the last target is the next window's first token
-        Assert.Equal(new[] { 2, 1, 30, 0 }, windows[2].InputIds);
-        Assert.Equal(new[] { I, 30, I, I }, windows[2].Targets);
-        Assert.Equal(new[] { 2, 3, 1 }, windows.Select(w => w.LearnedCount));
+        Assert.Equal(3, rows.Count);
+        Assert.Equal(new[] { 400, 401, 402, 403, 404, 405, 300, 301 }, rows[0].InputIds);
+        Assert.Equal(new[] { 401, 402, 403, 404, 405, I, 301, I }, rows[0].Targets); // nothing learned across a sample boundary
+        Assert.Equal(new[] { 0, 0, 0, 0, 0, 0, 6, 6 }, rows[0].SegmentStarts);
+        Assert.Equal(new[] { 0, 1, 2, 3, 4, 100, 101, 102 }, rows[1].InputIds);
+        Assert.Equal(new[] { 0, 0, 0, 0, 0, 5, 5, 5 }, rows[1].SegmentStarts);
+        Assert.Equal(new[] { 200, 201, 202, 203 }, rows[2].InputIds);
+        Assert.Null(rows[2].SegmentStarts); // a row of one sample needs no mask
+        // Every learned target of every sample is kept, exactly once.
+        Assert.Equal(samples.Sum(x => x.LearnedCount), rows.Sum(r => r.LearnedCount));
     }
 
     [Fact]
-    public void Packing_leaves_out_a_final_window_holding_only_an_already_predicted_eos()
+    public void Packing_cuts_a_sample_longer_than_the_window_keeping_the_label_after_its_last_token()
     {
-        var samples = new[] { Sample(new[] { 1, 10, 11, 2 }, new[] { I, I, 11, 2 }), Sample(new[] { 1, 20, 21, 22, 2 }, new[] { I, I, 21, 22, 2 }) };
-        var windows = SequencePacker.Pack(samples, windowLength: 4, padId: 0, out int dropped);
-        Assert.Equal(2, windows.Count);
-        Assert.Equal(1, dropped);
-        Assert.Equal(5, windows.Sum(w => w.LearnedCount)); // every learned label of the samples is still a target
+        var rows = SequencePacker.Pack(new[] { Ramp(0, 6), Ramp(1, 2) }, windowLength: 4, out int dropped);
+        Assert.Equal(0, dropped);
+        Assert.Equal(2, rows.Count);
+        Assert.Equal(new[] { 0, 1, 2, 3 }, rows[0].InputIds);
+        Assert.Equal(new[] { 1, 2, 3, 4 }, rows[0].Targets);
+        Assert.Equal(new[] { 100, 101 }, rows[1].InputIds);
     }
 
     [Fact]
-    public void Packing_drops_windows_without_any_learned_target()
+    public void Collating_packed_rows_gives_the_padding_a_segment_of_its_own()
     {
-        var samples = new[] { Sample(new[] { 1, 10, 11, 12, 13, 14, 15, 2 }, new[] { I, I, I, I, I, I, 15, 2 }) };
-        var windows = SequencePacker.Pack(samples, windowLength: 3, padId: 0, out int dropped);
-        // windows: [1 10 11] targets [I I I] dropped; [12 13 14] targets [I I 15]; [15 2 pad] targets [2 I I]
-        Assert.Equal(1, dropped);
-        Assert.Equal(2, windows.Count);
-        Assert.Equal(new[] { 12, 13, 14 }, windows[0].InputIds);
-        Assert.Equal(new[] { I, I, 15 }, windows[0].Targets);
-        Assert.Equal(new[] { 15, 2, 0 }, windows[1].InputIds);
+        var packed = new TrainingSequence(new[] { 1, 10, 1, 20, 21 }, new[] { 10, I, 20, 21, I }, new[] { 0, 0, 2, 2, 2 });
+        var single = TrainingSequence.FromSample(Sample(new[] { 1, 30, 31 }, new[] { I, 30, 31 }));
+        var batch = Batch.Collate(new[] { single, packed }, padId: 0, new LoaderPosition(0, 0));
+        Assert.Equal(new[] { 0, 0, 0, 3, 3, 0, 0, 2, 2, 2 }, batch.SegmentStarts);
+        Assert.Null(Batch.Collate(new[] { single }, padId: 0, new LoaderPosition(0, 0)).SegmentStarts);
+    }
+
+    [Fact]
+    public void Packing_keeps_the_loader_fingerprint_apart_from_unpacked_rows_of_the_same_tokens()
+    {
+        var packed = new TrainingSequence(new[] { 1, 10, 1, 20 }, new[] { 10, I, 20, I }, new[] { 0, 0, 2, 2 });
+        var plain = new TrainingSequence(new[] { 1, 10, 1, 20 }, new[] { 10, I, 20, I });
+        Assert.NotEqual(new DataLoader(new[] { packed }, 1, 0, 1).Fingerprint, new DataLoader(new[] { plain }, 1, 0, 1).Fingerprint);
+    }
+
+    [Fact]
+    public void A_loader_over_packed_rows_resumed_at_a_position_yields_the_same_batches()
+    {
+        var rng = new Engine.Tensors.Rng(9);
+        var samples = Enumerable.Range(0, 40).Select(n => Ramp(n, 1 + rng.NextInt(30))).ToArray();
+        var first = new DataLoader(SequencePacker.Pack(samples, 32, out _), batchSize: 3, padId: 0, seed: 11);
+        var want = Enumerable.Range(0, first.BatchesPerEpoch * 2).Select(_ => first.Next()).ToList();
+        Assert.Contains(want, b => b.SegmentStarts is not null);
+
+        // A new process: the samples packed again, the loader restored to a saved position.
+        var resumed = new DataLoader(SequencePacker.Pack(samples, 32, out _), batchSize: 3, padId: 0, seed: 11);
+        Assert.Equal(first.Fingerprint, resumed.Fingerprint);
+        int at = first.BatchesPerEpoch + 1;
+        resumed.Position = want[at].Position;
+        for (int i = at; i < want.Count; i++)
+        {
+            var b = resumed.Next();
+            Assert.Equal(want[i].InputIds, b.InputIds);
+            Assert.Equal(want[i].Targets, b.Targets);
+            Assert.Equal(want[i].SegmentStarts, b.SegmentStarts);
+        }
+    }
+
+    /// <summary>Sample <paramref name="n"/>: ids 100n, 100n+1, …; every label learned but BOS's.</summary>
+    private static EncodedSample Ramp(int n, int length)
+    {
+        var ids = Enumerable.Range(100 * n, length).ToArray();
+        return Sample(ids, ids.Select((x, t) => t == 0 ? I : x).ToArray());
     }
 
     private static List<TrainingSequence> Sequences(int n, Func<int, int> length)

@@ -48,17 +48,18 @@ internal sealed partial class IlgpuBackend
         new((int)Math.Clamp(tiles, 1, _device.IsCuda ? 1 << 20 : 2), AttentionTile.Threads, SharedMemoryConfig.RequestDynamic<Float4>(floats / 4));
 
     private void TiledForward(AttentionShape s, Type tile, Type inType, Type outType, ArrayView<byte> q, ArrayView<byte> k,
-                              ArrayView<byte> v, ArrayView<byte> o, ArrayView<float> lse, int writeLse)
+                              ArrayView<byte> v, ArrayView<byte> o, ArrayView<float> lse, int writeLse, ArrayView<int> starts)
     {
         long tiles = (long)s.Batch * s.Heads * ((s.Tq + AttentionTile.Rows - 1) / AttentionTile.Rows);
-        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, int, AttentionShape>>(
+        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, int, ArrayView<int>, AttentionShape>>(
                 TiledForwardKernel, 4 * AttentionTile.ForwardFloats(WidestHeadDim(tile)), inType, outType, tile)
-            (Stream, TileLaunch(tiles, AttentionTile.ForwardFloats(s.HeadDim)), q, k, v, o, lse, writeLse, s);
+            (Stream, TileLaunch(tiles, AttentionTile.ForwardFloats(s.HeadDim)), q, k, v, o, lse, writeLse, starts, s);
     }
 
     private void TiledBackward(AttentionShape s, Type tile, Type inType, Type dqType, Type dkvType,
                                ArrayView<byte> dO, ArrayView<byte> q, ArrayView<byte> k, ArrayView<byte> v, ArrayView<byte> o,
-                               ArrayView<float> lse, ArrayView<float> delta, ArrayView<byte> dq, ArrayView<byte> dk, ArrayView<byte> dv)
+                               ArrayView<float> lse, ArrayView<float> delta, ArrayView<byte> dq, ArrayView<byte> dk, ArrayView<byte> dv,
+                               ArrayView<int> starts)
     {
         long rows = (long)s.Batch * s.Heads * s.Tq;
         int warps = _groupSize / 32;
@@ -67,13 +68,13 @@ internal sealed partial class IlgpuBackend
 
         int widest = WidestHeadDim(tile);
         long queryTiles = (long)s.Batch * s.Heads * ((s.Tq + AttentionTile.Rows - 1) / AttentionTile.Rows);
-        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, ArrayView<byte>, AttentionShape>>(
+        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, ArrayView<byte>, ArrayView<int>, AttentionShape>>(
                 TiledQueryGradKernel, 4 * AttentionTile.QueryGradFloats(widest), inType, dqType, tile)
-            (Stream, TileLaunch(queryTiles, AttentionTile.QueryGradFloats(s.HeadDim)), dO, q, k, v, lse, delta, dq, s);
+            (Stream, TileLaunch(queryTiles, AttentionTile.QueryGradFloats(s.HeadDim)), dO, q, k, v, lse, delta, dq, starts, s);
 
         long keyTiles = (long)s.Batch * s.KvHeads * ((s.Tk + AttentionTile.Keys - 1) / AttentionTile.Keys);
-        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, ArrayView<byte>, ArrayView<byte>, AttentionShape>>(
+        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, ArrayView<byte>, ArrayView<byte>, ArrayView<int>, AttentionShape>>(
                 TiledKeyValueGradKernel, 4 * AttentionTile.KeyValueGradFloats(widest), inType, dkvType, tile)
-            (Stream, TileLaunch(keyTiles, AttentionTile.KeyValueGradFloats(s.HeadDim)), dO, q, k, v, lse, delta, dk, dv, s);
+            (Stream, TileLaunch(keyTiles, AttentionTile.KeyValueGradFloats(s.HeadDim)), dO, q, k, v, lse, delta, dk, dv, starts, s);
     }
 }

@@ -22,9 +22,26 @@ internal sealed partial class CpuBackend
         }
     }
 
-    public void AttentionForward(Tensor q, Tensor k, Tensor v, float scale, Tensor o, Tensor? lse)
+    /// <summary>Per query (b, t): the first key it sees under <paramref name="mask"/> (the last is t + offset).</summary>
+    private static int[]? FirstKeys(AttentionMask? mask, AttnDims d)
+    {
+        if (mask is null || mask.IsCausal) return null;
+        mask.CheckShape(d.B, d.Tq, d.Tk);
+        var first = new int[d.B * d.Tq];
+        if (mask.SegmentStarts is not null)
+        {
+            var starts = mask.SegmentStarts.I32();
+            AttentionMask.CheckStarts(starts, d.Tq);
+            starts.CopyTo(first);
+        }
+        for (int i = 0; i < first.Length; i++) first[i] = AttentionMask.FirstKey(i % d.Tq, first[i], d.Offset, mask.Window);
+        return first;
+    }
+
+    public void AttentionForward(Tensor q, Tensor k, Tensor v, float scale, Tensor o, Tensor? lse, AttentionMask? mask = null)
     {
         var d = AttnDims.Of(q, k, v);
+        var firstKeys = FirstKeys(mask, d);
         var (qa, qo) = Raw(q); var (ka, ko) = Raw(k); var (va, vo) = Raw(v); var (oa, oo) = Raw(o);
         float[]? la = null; int lo = 0;
         if (lse is not null) (la, lo) = Raw(lse);
@@ -37,21 +54,21 @@ internal sealed partial class CpuBackend
                 int b = w / d.H, h = w % d.H, kh = h / d.Group;
                 for (int t = 0; t < d.Tq; t++)
                 {
-                    int last = t + d.Offset;
+                    int first = firstKeys is null ? 0 : firstKeys[b * d.Tq + t], last = t + d.Offset;
                     var qs = new ReadOnlySpan<float>(qa, qo + ((b * d.Tq + t) * d.H + h) * dh, dh);
                     float max = float.NegativeInfinity;
-                    for (int j = 0; j <= last; j++)
+                    for (int j = first; j <= last; j++)
                     {
                         float s = scale * TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(ka, ko + ((b * d.Tk + j) * d.Hkv + kh) * dh, dh));
                         scores[j] = s;
                         if (s > max) max = s;
                     }
                     double sum = 0;
-                    for (int j = 0; j <= last; j++) { float e = MathF.Exp(scores[j] - max); scores[j] = e; sum += e; }
+                    for (int j = first; j <= last; j++) { float e = MathF.Exp(scores[j] - max); scores[j] = e; sum += e; }
                     float inv = (float)(1.0 / sum);
                     var os = new Span<float>(oa, oo + ((b * d.Tq + t) * d.H + h) * dh, dh);
                     os.Clear();
-                    for (int j = 0; j <= last; j++)
+                    for (int j = first; j <= last; j++)
                         TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(va, vo + ((b * d.Tk + j) * d.Hkv + kh) * dh, dh), scores[j] * inv, os, os);
                     if (la is not null) la[lo + (b * d.H + h) * d.Tq + t] = max + (float)Math.Log(sum);
                 }
@@ -60,9 +77,10 @@ internal sealed partial class CpuBackend
     }
 
     public void AttentionBackward(Tensor dO, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, float scale,
-                                  Tensor dq, Tensor dk, Tensor dv)
+                                  Tensor dq, Tensor dk, Tensor dv, AttentionMask? mask = null)
     {
         var d = AttnDims.Of(q, k, v);
+        var firstKeys = FirstKeys(mask, d);
         var (qa, qo) = Raw(q); var (ka, ko) = Raw(k); var (va, vo) = Raw(v); var (oa, oo) = Raw(o);
         var (ga, go) = Raw(dO); var (la, lo) = Raw(lse);
         var (dqa, dqo) = Raw(dq); var (dka, dko) = Raw(dk); var (dva, dvo) = Raw(dv);
@@ -79,14 +97,14 @@ internal sealed partial class CpuBackend
                 {
                     for (int t = 0; t < d.Tq; t++)
                     {
-                        int last = t + d.Offset;
+                        int first = firstKeys is null ? 0 : firstKeys[b * d.Tq + t], last = t + d.Offset;
                         int qi = ((b * d.Tq + t) * d.H + h) * dh;
                         var qs = new ReadOnlySpan<float>(qa, qo + qi, dh);
                         var gs = new ReadOnlySpan<float>(ga, go + qi, dh);
                         float delta = TensorPrimitives.Dot(gs, new ReadOnlySpan<float>(oa, oo + qi, dh));
                         float l = la[lo + (b * d.H + h) * d.Tq + t];
                         var dqs = new Span<float>(dqa, dqo + qi, dh);
-                        for (int j = 0; j <= last; j++)
+                        for (int j = first; j <= last; j++)
                         {
                             int ki = ((b * d.Tk + j) * d.Hkv + kh) * dh;
                             var ks = new ReadOnlySpan<float>(ka, ko + ki, dh);

@@ -1,0 +1,184 @@
+using Engine.Autograd;
+using Engine.Backends;
+using Engine.Backends.Cpu;
+using Engine.Tensors;
+using Engine.Tests.Support;
+
+namespace Engine.Tests.Backends;
+
+/// <summary>The CPU backend's attention under packed-sample and sliding-window masks against a float64 reference written
+/// here from the definition: query t of row b (absolute position p = t + Tk − Tq) sees key j iff j ≤ p, j belongs to the
+/// same sample (given as a sample id per token, not as segment starts) and p − j &lt; W. Forward (o, lse) and the
+/// analytic backward (dQ, dK, dV) in float64; finite differences of the autograd op.</summary>
+public sealed class MaskedAttentionTests
+{
+    public static TheoryData<int, int, int, int, int, int[]?, int> Cases() => new()
+    {
+        // B, Tq, Tk, H, Hkv, sample lengths per row (null: one sample per row), window
+        { 2, 9, 9, 4, 2, new[] { 3, 4, 2, 2, 6, 1 }, 0 },   // packed, GQA, a one-token sample
+        { 1, 10, 10, 2, 1, null, 3 },                        // window only
+        { 2, 11, 11, 2, 2, new[] { 5, 6, 1, 7, 3 }, 4 },     // packed and windowed: windows cross no sample boundary
+        { 1, 3, 12, 2, 1, null, 5 },                         // KV cache: 3 queries after 9 cached keys, window 5
+        { 1, 1, 12, 2, 2, null, 4 },                         // one generated token under a window
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Cpu_attention_matches_a_float64_reference(int b, int tq, int tk, int h, int hkv, int[]? lengths, int window)
+    {
+        var cpu = CpuBackend.Instance;
+        const int dh = 5;
+        var rng = new Rng((ulong)(tq * 31 + tk * 7 + window));
+        using var scope = new TensorScope();
+        var qs = new Shape(b, tq, h, dh);
+        var ks = new Shape(b, tk, hkv, dh);
+        float[] q = Normal(rng, qs), k = Normal(rng, ks), v = Normal(rng, ks), dO = Normal(rng, qs);
+        var sample = SampleIds(b, tq, lengths);
+        var mask = new AttentionMask(lengths is null ? null : cpu.FromInts(Starts(sample!, tq), new Shape(b * tq)), window);
+        float scale = 0.45f;
+
+        var o = cpu.Empty(qs, DType.F32);
+        var lse = cpu.Empty(new Shape(b, h, tq), DType.F32);
+        cpu.AttentionForward(cpu.FromFloats(q, qs, DType.F32), cpu.FromFloats(k, ks, DType.F32), cpu.FromFloats(v, ks, DType.F32), scale, o, lse, mask);
+        var dq = cpu.Empty(qs, DType.F32);
+        var dk = cpu.Empty(ks, DType.F32);
+        var dv = cpu.Empty(ks, DType.F32);
+        cpu.AttentionBackward(cpu.FromFloats(dO, qs, DType.F32), cpu.FromFloats(q, qs, DType.F32), cpu.FromFloats(k, ks, DType.F32),
+                              cpu.FromFloats(v, ks, DType.F32), o, lse, scale, dq, dk, dv, mask);
+
+        var r = Reference(b, tq, tk, h, hkv, dh, q, k, v, dO, scale, (bb, t, j) =>
+        {
+            int p = t + tk - tq;
+            return j <= p && (window == 0 || p - j < window) && (sample is null || sample[bb * tq + t] == sample[bb * tq + j]);
+        });
+        Close("o", r.O, o);
+        Close("lse", r.Lse, lse);
+        Close("dq", r.Dq, dq);
+        Close("dk", r.Dk, dk);
+        Close("dv", r.Dv, dv);
+    }
+
+    [Fact]
+    public void Masked_attention_op_matches_finite_differences()
+    {
+        var rng = new Rng(11);
+        var q = GradCheck.Param(rng, 2, 7, 2, 4);
+        var k = GradCheck.Param(rng, 2, 7, 1, 4);
+        var v = GradCheck.Param(rng, 2, 7, 1, 4);
+        var starts = TensorScope.Unscoped(() => GradCheck.Cpu.FromInts(Starts(SampleIds(2, 7, new[] { 3, 4, 5, 2 })!, 7), new Shape(14)));
+        GradCheck.Check(t => Ops.Attention(t[0], t[1], t[2], 0.5f, new AttentionMask(starts, 2)), new[] { q, k, v });
+        GradCheck.Check(t => Ops.Attention(t[0], t[1], t[2], 0.5f, new AttentionMask(starts, 0)), new[] { q, k, v });
+    }
+
+    [Fact]
+    public void Bad_masks_are_refused_by_name()
+    {
+        var cpu = CpuBackend.Instance;
+        using var scope = new TensorScope();
+        var x = cpu.Zeros(new Shape(1, 4, 1, 2), DType.F32);
+        var o = cpu.Empty(x.Shape, DType.F32);
+        var ex = Assert.Throws<ArgumentException>(() => cpu.AttentionForward(x, x, x, 1f, o, null, new AttentionMask(cpu.FromInts(new[] { 0, 0, 3, 1 }, new Shape(4)), 0)));
+        Assert.Contains("segment start", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => cpu.AttentionForward(x, x, x, 1f, o, null, new AttentionMask(cpu.FromInts(new[] { 0, 0 }, new Shape(2)), 0)));
+        Assert.Contains("segment starts must be I32 [4]", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => cpu.AttentionForward(x, x, x, 1f, o, null, new AttentionMask(null, -1)));
+        Assert.Contains("window", ex.Message);
+    }
+
+    /// <summary>Sample id per token of rows of <paramref name="time"/> tokens filled by <paramref name="lengths"/> in turn.</summary>
+    internal static int[]? SampleIds(int rows, int time, int[]? lengths)
+    {
+        if (lengths is null) return null;
+        var ids = new int[rows * time];
+        int at = 0;
+        for (int s = 0; s < lengths.Length; s++)
+            for (int i = 0; i < lengths[s]; i++) ids[at++] = s;
+        Assert.Equal(ids.Length, at);
+        return ids;
+    }
+
+    /// <summary>Segment starts from sample ids: the index in the row of the first token of the same sample.</summary>
+    internal static int[] Starts(int[] sample, int time)
+    {
+        var s = new int[sample.Length];
+        for (int i = 0; i < s.Length; i++)
+        {
+            int t = i % time;
+            s[i] = t > 0 && sample[i - 1] == sample[i] ? s[i - 1] : t;
+        }
+        return s;
+    }
+
+    internal sealed record Result(double[] O, double[] Lse, double[] Dq, double[] Dk, double[] Dv);
+
+    /// <summary>softmax(scale·q·kᵀ masked)·v in float64 and its gradients for L = Σ dO∘o.</summary>
+    internal static Result Reference(int b, int tq, int tk, int h, int hkv, int dh, float[] q, float[] k, float[] v, float[] dO,
+                                     float scale, Func<int, int, int, bool> sees)
+    {
+        var o = new double[q.Length];
+        var lse = new double[b * h * tq];
+        var dq = new double[q.Length];
+        var dk = new double[k.Length];
+        var dv = new double[v.Length];
+        int g = h / hkv;
+        for (int bb = 0; bb < b; bb++)
+            for (int hh = 0; hh < h; hh++)
+                for (int t = 0; t < tq; t++)
+                {
+                    int kh = hh / g;
+                    int qi = ((bb * tq + t) * h + hh) * dh;
+                    int Ki(int j) => ((bb * tk + j) * hkv + kh) * dh;
+                    var s = new double[tk];
+                    double max = double.NegativeInfinity;
+                    for (int j = 0; j < tk; j++)
+                    {
+                        if (!sees(bb, t, j)) { s[j] = double.NegativeInfinity; continue; }
+                        double dot = 0;
+                        for (int d = 0; d < dh; d++) dot += (double)q[qi + d] * k[Ki(j) + d];
+                        s[j] = scale * dot;
+                        max = Math.Max(max, s[j]);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < tk; j++) sum += Math.Exp(s[j] - max);
+                    lse[(bb * h + hh) * tq + t] = max + Math.Log(sum);
+                    var p = new double[tk];
+                    for (int j = 0; j < tk; j++) p[j] = Math.Exp(s[j] - max) / sum;
+                    for (int j = 0; j < tk; j++)
+                        for (int d = 0; d < dh; d++) o[qi + d] += p[j] * v[Ki(j) + d];
+                    // dP_j = dO·v_j; dS_j = P_j (dP_j − Σ_i P_i dP_i); dq = scale Σ dS_j k_j; dk_j += scale dS_j q; dv_j += P_j dO.
+                    var dp = new double[tk];
+                    double pdp = 0;
+                    for (int j = 0; j < tk; j++)
+                    {
+                        for (int d = 0; d < dh; d++) dp[j] += (double)dO[qi + d] * v[Ki(j) + d];
+                        pdp += p[j] * dp[j];
+                    }
+                    for (int j = 0; j < tk; j++)
+                    {
+                        double ds = p[j] * (dp[j] - pdp);
+                        for (int d = 0; d < dh; d++)
+                        {
+                            dq[qi + d] += scale * ds * k[Ki(j) + d];
+                            dk[Ki(j) + d] += scale * ds * q[qi + d];
+                            dv[Ki(j) + d] += p[j] * dO[qi + d];
+                        }
+                    }
+                }
+        return new Result(o, lse, dq, dk, dv);
+    }
+
+    private static float[] Normal(Rng rng, Shape shape)
+    {
+        var v = new float[shape.NumElements];
+        rng.FillNormal(v, 0, 1.0);
+        return v;
+    }
+
+    private static void Close(string what, double[] expected, Tensor actual)
+    {
+        var a = new float[actual.NumElements];
+        CpuBackend.Instance.ToFloats(actual, a);
+        for (int i = 0; i < a.Length; i++)
+            Assert.True(Math.Abs(a[i] - expected[i]) <= 1e-5 * (1 + Math.Abs(expected[i])), $"{what}[{i}]: {a[i]} vs float64 {expected[i]}");
+    }
+}
