@@ -1,0 +1,202 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Engine.Formats;
+
+namespace Engine.Models;
+
+internal enum RopeScalingType { Linear, Llama3, Yarn }
+
+/// <summary>config.json's rope_scaling: how the rotary frequencies are stretched for long contexts, following
+/// transformers' modeling_rope_utils.py (<c>_compute_linear_scaling_rope_parameters</c>,
+/// <c>_compute_llama3_parameters</c>, <c>_compute_yarn_parameters</c>), computed in float64. Null on the config means
+/// rope_type "default" (plain θ^(−2i/d)).</summary>
+internal sealed record RopeScaling
+{
+    public required RopeScalingType Type { get; init; }
+    public double Factor { get; init; } = 1;
+    /// <summary>llama3: the pre-training context (8192 for Llama 3.1); yarn: the pre-yarn context (null: the config's
+    /// max_position_embeddings).</summary>
+    public int? OriginalMaxPositions { get; init; }
+    public double LowFreqFactor { get; init; } = 1;
+    public double HighFreqFactor { get; init; } = 4;
+    public double? BetaFast { get; init; }
+    public double? BetaSlow { get; init; }
+    public double? Mscale { get; init; }
+    public double? MscaleAllDim { get; init; }
+    public double? AttentionFactor { get; init; }
+    public bool Truncate { get; init; } = true;
+
+    public string TypeName => Type switch
+    {
+        RopeScalingType.Linear => "linear", RopeScalingType.Llama3 => "llama3", RopeScalingType.Yarn => "yarn",
+        _ => throw new ArgumentOutOfRangeException(),
+    };
+
+    /// <summary>The unscaled inverse frequencies θ^(−2i/d), i &lt; d/2, in float64.</summary>
+    public static double[] DefaultInverseFrequencies(int headDim, double theta)
+    {
+        var inv = new double[headDim / 2];
+        for (int i = 0; i < inv.Length; i++) inv[i] = Math.Pow(theta, -2.0 * i / headDim);
+        return inv;
+    }
+
+    /// <summary>The inverse frequencies of each rotary pair under <paramref name="s"/> (null: unscaled).</summary>
+    public static double[] InverseFrequencies(RopeScaling? s, int headDim, double theta, int maxPositions)
+    {
+        var inv = DefaultInverseFrequencies(headDim, theta);
+        if (s is null) return inv;
+        switch (s.Type)
+        {
+            case RopeScalingType.Linear:
+                for (int i = 0; i < inv.Length; i++) inv[i] /= s.Factor;
+                break;
+            case RopeScalingType.Llama3:
+            {
+                double old = s.OriginalMaxPositions!.Value;
+                double lowWavelen = old / s.LowFreqFactor, highWavelen = old / s.HighFreqFactor;
+                for (int i = 0; i < inv.Length; i++)
+                {
+                    double wavelen = 2 * Math.PI / inv[i];
+                    if (wavelen < highWavelen) continue;
+                    if (wavelen > lowWavelen) { inv[i] /= s.Factor; continue; }
+                    double smooth = (old / wavelen - s.LowFreqFactor) / (s.HighFreqFactor - s.LowFreqFactor);
+                    inv[i] = (1 - smooth) * inv[i] / s.Factor + smooth * inv[i];
+                }
+                break;
+            }
+            case RopeScalingType.Yarn:
+            {
+                double orig = s.OriginalMaxPositions ?? maxPositions;
+                double betaFast = s.BetaFast is double bf && bf != 0 ? bf : 32, betaSlow = s.BetaSlow is double bs && bs != 0 ? bs : 1;
+                double CorrectionDim(double rotations) => headDim * Math.Log(orig / (rotations * 2 * Math.PI)) / (2 * Math.Log(theta));
+                double low = CorrectionDim(betaFast), high = CorrectionDim(betaSlow);
+                if (s.Truncate) { low = Math.Floor(low); high = Math.Ceiling(high); }
+                low = Math.Max(low, 0);
+                high = Math.Min(high, headDim - 1);
+                if (low == high) high += 0.001;
+                for (int i = 0; i < inv.Length; i++)
+                {
+                    double ramp = Math.Clamp((i - low) / (high - low), 0, 1);
+                    double extrapolation = 1 - ramp;
+                    inv[i] = inv[i] / s.Factor * (1 - extrapolation) + inv[i] * extrapolation;
+                }
+                break;
+            }
+        }
+        return inv;
+    }
+
+    /// <summary>The factor cos and sin are multiplied by (yarn's attention scaling; 1 for the others).</summary>
+    public static double AttentionScale(RopeScaling? s)
+    {
+        if (s is not { Type: RopeScalingType.Yarn }) return 1;
+        if (s.AttentionFactor is double a) return a;
+        static double MScale(double scale, double m) => scale <= 1 ? 1 : 0.1 * m * Math.Log(scale) + 1;
+        if (s.Mscale is double m1 && m1 != 0 && s.MscaleAllDim is double m2 && m2 != 0)
+            return MScale(s.Factor, m1) / MScale(s.Factor, m2);
+        return MScale(s.Factor, 1);
+    }
+
+    private static readonly Dictionary<string, string[]> Keys = new()
+    {
+        ["default"] = [],
+        ["linear"] = ["factor"],
+        ["llama3"] = ["factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"],
+        ["yarn"] = ["factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "mscale", "mscale_all_dim", "attention_factor", "truncate"],
+    };
+
+    /// <summary>Reads config.json's rope_scaling (<paramref name="field"/> names it in errors; transformers 5 calls the
+    /// same object rope_parameters and adds rope_theta to it, which <paramref name="extraKeys"/> lets through).
+    /// Null or rope_type "default" gives null. Every other type, and any key the type does not use, is refused by
+    /// name.</summary>
+    public static RopeScaling? FromHfJson(JsonNode? node, string path, string field = "rope_scaling", params string[] extraKeys)
+    {
+        if (node is null || node.GetValueKind() == JsonValueKind.Null) return null;
+        if (node is not JsonObject o) throw new FileFormatException(path, field, $"expected an object such as {{\"rope_type\": \"llama3\", ...}}, got {node.ToJsonString()}");
+        var rt = JsonFields.String(o, "rope_type", path);
+        var t = JsonFields.String(o, "type", path);
+        if (rt is not null && t is not null && rt != t)
+            throw new FileFormatException(path, $"{field}.type", $"\"{t}\" disagrees with rope_type \"{rt}\"");
+        var type = rt ?? t ?? "default";
+        var typeField = rt is not null ? $"{field}.rope_type" : $"{field}.type";
+        if (!Keys.TryGetValue(type, out var allowed))
+            throw new FileFormatException(path, typeField,
+                $"RoPE scaling \"{type}\" is not supported; engine implements \"default\", \"linear\", \"llama3\" and \"yarn\"");
+        foreach (var (key, value) in o)
+        {
+            if (key is "rope_type" or "type" || allowed.Contains(key) || extraKeys.Contains(key)) continue;
+            if (value is null || value.GetValueKind() == JsonValueKind.Null) continue;
+            throw new FileFormatException(path, $"{field}.{key}", $"is not used by rope_type \"{type}\" in engine (got {value.ToJsonString()}); remove it or use a supported type");
+        }
+        double? Num(string key, bool required)
+        {
+            var n = o[key];
+            if (n is null || n.GetValueKind() == JsonValueKind.Null)
+                return required ? throw new FileFormatException(path, $"{field}.{key}", $"missing; rope_type \"{type}\" needs it") : null;
+            if (n.GetValueKind() != JsonValueKind.Number) throw new FileFormatException(path, $"{field}.{key}", $"expected a number, got {n.ToJsonString()}");
+            var v = n.GetValue<double>();
+            if (!double.IsFinite(v)) throw new FileFormatException(path, $"{field}.{key}", $"expected a finite number, got {n.ToJsonString()}");
+            return v;
+        }
+        int? Int(string key, bool required)
+        {
+            var v = Num(key, required);
+            if (v is null) return null;
+            if (v != Math.Floor(v.Value) || v <= 0 || v > int.MaxValue)
+                throw new FileFormatException(path, $"{field}.{key}", $"expected a positive integer, got {o[key]!.ToJsonString()}");
+            return (int)v.Value;
+        }
+        double Positive(string key, double v) =>
+            v > 0 ? v : throw new FileFormatException(path, $"{field}.{key}", $"must be positive, got {o[key]!.ToJsonString()}");
+        switch (type)
+        {
+            case "default": return null;
+            case "linear": return new RopeScaling { Type = RopeScalingType.Linear, Factor = Positive("factor", Num("factor", true)!.Value) };
+            case "llama3":
+            {
+                var s = new RopeScaling
+                {
+                    Type = RopeScalingType.Llama3,
+                    Factor = Positive("factor", Num("factor", true)!.Value),
+                    LowFreqFactor = Positive("low_freq_factor", Num("low_freq_factor", true)!.Value),
+                    HighFreqFactor = Positive("high_freq_factor", Num("high_freq_factor", true)!.Value),
+                    OriginalMaxPositions = Int("original_max_position_embeddings", true),
+                };
+                if (!(s.HighFreqFactor > s.LowFreqFactor))
+                    throw new FileFormatException(path, $"{field}.high_freq_factor", $"must be greater than low_freq_factor {s.LowFreqFactor}, got {s.HighFreqFactor}");
+                return s;
+            }
+            default:
+                return new RopeScaling
+                {
+                    Type = RopeScalingType.Yarn,
+                    Factor = Positive("factor", Num("factor", true)!.Value),
+                    OriginalMaxPositions = Int("original_max_position_embeddings", false),
+                    BetaFast = Num("beta_fast", false), BetaSlow = Num("beta_slow", false),
+                    Mscale = Num("mscale", false), MscaleAllDim = Num("mscale_all_dim", false),
+                    AttentionFactor = Num("attention_factor", false),
+                    Truncate = JsonFields.Bool(o, "truncate", path, true),
+                };
+        }
+    }
+
+    /// <summary>config.json's rope_scaling object (rope_type plus the fields of that type that are set).</summary>
+    public JsonObject ToHfJson()
+    {
+        var o = new JsonObject { ["rope_type"] = TypeName, ["factor"] = Factor };
+        if (Type == RopeScalingType.Llama3)
+        {
+            o["low_freq_factor"] = LowFreqFactor;
+            o["high_freq_factor"] = HighFreqFactor;
+        }
+        if (OriginalMaxPositions is int omp) o["original_max_position_embeddings"] = omp;
+        if (Type == RopeScalingType.Yarn)
+        {
+            void Opt(string key, double? v) { if (v is double d) o[key] = d; }
+            Opt("beta_fast", BetaFast); Opt("beta_slow", BetaSlow); Opt("mscale", Mscale); Opt("mscale_all_dim", MscaleAllDim);
+            Opt("attention_factor", AttentionFactor);
+            if (!Truncate) o["truncate"] = false;
+        }
+        return o;
+    }
+}
