@@ -138,7 +138,7 @@ internal static class LlamaWeights
                 src.ReadFloats(name, data);
                 RequireFinite(src.Path, name, data);
                 if (o.InterleavedRope && IsRotated(name, out int heads))
-                    RopeLayout.InterleavedToHalf<float>(data, shape[0], shape[1], heads);
+                    RopeLayout.InterleavedToHalf<float>(data, shape[0], shape.Length > 1 ? shape[1] : 1, heads);
                 if (projection && o.Nf4 is { } nf4 && !trainable)
                 {
                     var bits = new ushort[data.Length];
@@ -161,8 +161,8 @@ internal static class LlamaWeights
 
         bool IsRotated(string name, out int heads)
         {
-            heads = name.EndsWith("q_proj.weight", StringComparison.Ordinal) ? c.NumHeads
-                  : name.EndsWith("k_proj.weight", StringComparison.Ordinal) ? c.NumKvHeads : 0;
+            heads = name.EndsWith("q_proj.weight", StringComparison.Ordinal) || name.EndsWith("q_proj.bias", StringComparison.Ordinal) ? c.NumHeads
+                  : name.EndsWith("k_proj.weight", StringComparison.Ordinal) || name.EndsWith("k_proj.bias", StringComparison.Ordinal) ? c.NumKvHeads : 0;
             return heads > 0;
         }
     }

@@ -164,9 +164,9 @@ internal sealed record LlamaConfig
     {
         int? Window(int? fallback)
         {
+            if (!o.ContainsKey("sliding_window")) return fallback; // JSON null is kept as a key with a null value
             var n = o["sliding_window"];
-            if (n is null) return fallback;
-            if (n.GetValueKind() == JsonValueKind.Null) return null;
+            if (n is null || n.GetValueKind() == JsonValueKind.Null) return null;
             return Int(o, "sliding_window", path, null);
         }
         switch (family)

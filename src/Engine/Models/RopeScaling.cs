@@ -134,7 +134,8 @@ internal sealed record RopeScaling
             if (n is null || n.GetValueKind() == JsonValueKind.Null)
                 return required ? throw new FileFormatException(path, $"{field}.{key}", $"missing; rope_type \"{type}\" needs it") : null;
             if (n.GetValueKind() != JsonValueKind.Number) throw new FileFormatException(path, $"{field}.{key}", $"expected a number, got {n.ToJsonString()}");
-            var v = n.GetValue<double>();
+            // Parsed from the JSON text, so a node built in memory from an int reads the same as one read from a file.
+            var v = double.Parse(n.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture);
             if (!double.IsFinite(v)) throw new FileFormatException(path, $"{field}.{key}", $"expected a finite number, got {n.ToJsonString()}");
             return v;
         }
