@@ -92,9 +92,7 @@ internal static class GgufExporter
                 if (set) throw new EngineException($"cannot export {outPath}: rope_scaling.{field} is not exported to GGUF (llama.cpp would compute yarn with its defaults)");
             }
         }
-        if (c.MlpBias && arch == "llama")
-            throw new EngineException($"cannot export {outPath}: mlp_bias true: engine does not write llama.cpp's ffn biases");
-        if (c.AttentionBias && arch == "qwen3")
+        if (c.AttentionBias && arch == "qwen3") // llama.cpp refuses the file: its qwen3 loader expects no blk.N.attn_*.bias
             throw new EngineException($"cannot export {outPath}: attention_bias true: llama.cpp's qwen3 architecture has no attention biases");
     }
 

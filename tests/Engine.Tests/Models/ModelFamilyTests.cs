@@ -23,6 +23,7 @@ public class ModelFamilyTests
     {
         "llama3" => FamilySpec.Llama3(),
         "llama-biased" => FamilySpec.LlamaBiased(),
+        "llama-attention-bias" => FamilySpec.LlamaAttentionBias(),
         "mistral" => FamilySpec.Mistral(),
         "qwen2" => FamilySpec.Qwen2(),
         "qwen2-yarn" => FamilySpec.Qwen2Yarn(),

@@ -50,6 +50,11 @@ internal sealed record FamilySpec
         Extra = new JsonObject { ["attention_bias"] = true, ["mlp_bias"] = true },
     };
 
+    public static FamilySpec LlamaAttentionBias() => LlamaBiased() with
+    {
+        MlpBias = false, Extra = new JsonObject { ["attention_bias"] = true, ["mlp_bias"] = false },
+    };
+
     public static FamilySpec Mistral() => new()
     {
         ModelType = "mistral", Architecture = "MistralForCausalLM", Theta = 1000000,
