@@ -139,8 +139,8 @@ internal static class ModelLoader
 
     /// <summary>The config of a GGUF file of llama.cpp's llama, qwen2 or qwen3 architecture (a llama-arch file may be
     /// a Llama or a Mistral; it loads as Llama, which computes the same function without a window). Biases are
-    /// detected from the tensors present. RoPE scaling linear and yarn is read back; a rope_freqs.weight tensor
-    /// (llama3 scaling) is refused by name.</summary>
+    /// detected from the tensors present. RoPE scaling linear and yarn is read back, and a rope_freqs.weight tensor as
+    /// the llama3 scaling that produces it (<see cref="RopeScaling.FromLlama3Divisors"/>).</summary>
     public static LlamaConfig GgufConfig(GgufFile g, string path)
     {
         var arch = g.GetString("general.architecture");
@@ -157,10 +157,20 @@ internal static class ModelLoader
         int vocab = g.ContainsKey(K("vocab_size")) ? U(K("vocab_size"))
             : g.TryGet<string[]>("tokenizer.ggml.tokens", out var tk) ? tk.Length
             : throw new FileFormatException(path, K("vocab_size"), "missing, and no tokenizer.ggml.tokens to count");
-        if (g.Contains(GgufNames.RopeFreqs))
-            throw new FileFormatException(path, GgufNames.RopeFreqs, "per-dimension RoPE factors (llama3 rope scaling) are not read back from GGUF; load the HF folder instead");
         RopeScaling? scaling = null;
-        if (g.ContainsKey(K("rope.scaling.type")))
+        int headDim = g.ContainsKey(K("attention.key_length")) ? U(K("attention.key_length")) : heads > 0 ? dim / heads : 0;
+        float ropeTheta = g.TryGet<float>(K("rope.freq_base"), out var theta) ? theta : 10000f;
+        if (g.Contains(GgufNames.RopeFreqs))
+        {
+            // llama3 rope scaling, which convert_hf_to_gguf.py writes as per-pair divisors: recovered as llama3 parameters.
+            var info = g.Info(GgufNames.RopeFreqs);
+            if (info.NumElements > 1 << 16) throw new FileFormatException(path, GgufNames.RopeFreqs, $"has {info.NumElements} values; expected head_dim / 2");
+            var divisors = new float[info.NumElements];
+            g.ReadFloats(GgufNames.RopeFreqs, divisors);
+            scaling = RopeScaling.FromLlama3Divisors(divisors, headDim, ropeTheta, out var why)
+                      ?? throw new FileFormatException(path, GgufNames.RopeFreqs, $"{why}; engine reads these per-pair RoPE divisors only as llama3 scaling");
+        }
+        if (g.ContainsKey(K("rope.scaling.type")) && scaling is null)
         {
             var type = g.GetString(K("rope.scaling.type"));
             double factor = g.TryGet<float>(K("rope.scaling.factor"), out var f) ? f
@@ -186,11 +196,11 @@ internal static class ModelLoader
             NumLayers = U(K("block_count")),
             NumHeads = heads,
             NumKvHeads = g.ContainsKey(K("attention.head_count_kv")) ? U(K("attention.head_count_kv")) : heads,
-            HeadDim = g.ContainsKey(K("attention.key_length")) ? U(K("attention.key_length")) : dim / heads,
+            HeadDim = headDim,
             VocabSize = vocab,
             MaxPositionEmbeddings = U(K("context_length")),
             RmsNormEps = g.GetF32(K("attention.layer_norm_rms_epsilon")),
-            RopeTheta = g.TryGet<float>(K("rope.freq_base"), out var theta) ? theta : 10000f,
+            RopeTheta = ropeTheta,
             RopeScaling = scaling,
             TieWordEmbeddings = !g.Contains("output.weight"),
             AttentionBias = family != ModelFamily.Qwen2 && Has("attn_q"),

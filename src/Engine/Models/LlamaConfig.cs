@@ -128,7 +128,11 @@ internal sealed record LlamaConfig
             RmsNormEps = JsonFields.Float(o, "rms_norm_eps", path, 1e-6f),
             RopeTheta = theta,
             RopeScaling = rope,
-            MaxPositionEmbeddings = Int(o, "max_position_embeddings", path, 2048),
+            // transformers' defaults: LlamaConfig 2048, MistralConfig 4096·32, Qwen2Config/Qwen3Config 32768.
+            MaxPositionEmbeddings = Int(o, "max_position_embeddings", path, family switch
+            {
+                ModelFamily.Mistral => 131072, ModelFamily.Qwen2 or ModelFamily.Qwen3 => 32768, _ => 2048,
+            }),
             TieWordEmbeddings = JsonFields.Bool(o, "tie_word_embeddings", path, false),
             AttentionBias = family is ModelFamily.Llama or ModelFamily.Qwen3 && JsonFields.Bool(o, "attention_bias", path, false),
             MlpBias = family == ModelFamily.Llama && JsonFields.Bool(o, "mlp_bias", path, false),

@@ -97,6 +97,66 @@ internal sealed record RopeScaling
         return MScale(s.Factor, 1);
     }
 
+    /// <summary>The llama3 rope_scaling that reproduces llama.cpp's rope_freqs.weight (per rotary pair the divisor of
+    /// the unscaled frequency, as convert_hf_to_gguf.py writes it): factor is the largest divisor; pairs with a divisor
+    /// strictly between 1 and factor lie in the smoothed band, where smooth = (1/f − 1/factor)/(1 − 1/factor) =
+    /// (old/wavelength − low)/(high − low) is linear in 1/wavelength, which fixes old/(high − low) and low/(high − low);
+    /// low_freq_factor is then taken as 1 (Llama 3.x's value; any other gives the same frequencies). With fewer than two
+    /// smoothed pairs (small heads) high_freq_factor 4 is assumed too. Null, with the reason, when the divisors are not
+    /// of that form: the fit must reproduce every divisor to 1e-5.</summary>
+    public static RopeScaling? FromLlama3Divisors(ReadOnlySpan<float> divisors, int headDim, double theta, out string? why)
+    {
+        var inv = DefaultInverseFrequencies(headDim, theta);
+        why = null;
+        if (divisors.Length != inv.Length) { why = $"has {divisors.Length} values for {inv.Length} rotary pairs"; return null; }
+        double factor = 0;
+        foreach (var d in divisors) factor = Math.Max(factor, d);
+        if (!(factor > 1)) { why = "holds no divisor above 1"; return null; }
+        var xs = new List<double>();
+        var ys = new List<double>();
+        double maxKeptWavelen = 0, minDividedWavelen = double.PositiveInfinity;
+        for (int i = 0; i < inv.Length; i++)
+        {
+            double d = divisors[i], wavelen = 2 * Math.PI / inv[i];
+            if (Math.Abs(d - 1) <= 1e-6) { maxKeptWavelen = Math.Max(maxKeptWavelen, wavelen); continue; }
+            if (Math.Abs(d - factor) <= 1e-6 * factor) { minDividedWavelen = Math.Min(minDividedWavelen, wavelen); continue; }
+            xs.Add(1 / wavelen);
+            ys.Add((1 / d - 1 / factor) / (1 - 1 / factor));
+        }
+        double high = 4, old;
+        if (xs.Count >= 2)
+        {
+            // Least squares for smooth = a·(1/wavelength) − b, with a = old/(high − low), b = low/(high − low), low = 1.
+            double mx = xs.Average(), my = ys.Average(), sxx = 0, sxy = 0;
+            for (int i = 0; i < xs.Count; i++) { sxx += (xs[i] - mx) * (xs[i] - mx); sxy += (xs[i] - mx) * (ys[i] - my); }
+            double a = sxy / sxx, b = a * mx - my;
+            if (!(a > 0 && b > 0)) { why = "is not the smoothed llama3 band"; return null; }
+            high = 1 + 1 / b;
+            old = a / b;
+        }
+        // Fewer smoothed pairs leave a family of parameters that all give these divisors: take Llama 3's
+        // high_freq_factor 4 and the original context that fits.
+        else if (xs.Count == 1) old = (3 * ys[0] + 1) / xs[0];
+        else old = double.IsPositiveInfinity(minDividedWavelen) ? 8 * maxKeptWavelen
+            : maxKeptWavelen == 0 ? minDividedWavelen / 2 : Math.Sqrt(4 * maxKeptWavelen * minDividedWavelen);
+        var s = new RopeScaling
+        {
+            Type = RopeScalingType.Llama3, Factor = Math.Round(factor, 4), LowFreqFactor = 1, HighFreqFactor = Math.Round(high, 4),
+            OriginalMaxPositions = (int)Math.Round(old),
+        };
+        var back = InverseFrequencies(s, headDim, theta, s.OriginalMaxPositions.Value);
+        for (int i = 0; i < inv.Length; i++)
+        {
+            double want = divisors[i], got = inv[i] / back[i];
+            if (Math.Abs(got - want) > 1e-5 * want)
+            {
+                why = $"is not llama3 scaling: pair {i} divides by {want}, llama3 (factor {s.Factor}, high_freq_factor {s.HighFreqFactor}, original context {old:F0}) gives {got}";
+                return null;
+            }
+        }
+        return s;
+    }
+
     private static readonly Dictionary<string, string[]> Keys = new()
     {
         ["default"] = [],

@@ -289,4 +289,29 @@ public class ModelFamilyTests
         using var g = GradCheck.Param(rng, 4);
         GradCheck.Check(t => Ops.RmsNorm(t[0], t[1], 1e-6f), [heads, g]);
     }
+
+    /// <summary>Llama 3.1's rope_freqs.weight as convert_hf_to_gguf.py computes it (per pair 1, factor, or
+    /// 1/((1 − smooth)/factor + smooth); pair 32 by hand: 1/((1 − 0.2812826)/8 + 0.2812826) = 1/(0.0898397 + 0.2812826) = 2.694530) is read back as
+    /// the llama3 scaling it came from; divisors of another shape are refused with the reason.</summary>
+    [Fact]
+    public void Llama31_rope_divisors_are_recognised_as_its_llama3_scaling()
+    {
+        var inv = RopeScaling.DefaultInverseFrequencies(128, 500000);
+        var divisors = inv.Select(f =>
+        {
+            double wl = 2 * Math.PI / f;
+            if (wl < 2048) return 1f;
+            if (wl > 8192) return 8f;
+            double smooth = (8192 / wl - 1) / 3;
+            return (float)(1 / ((1 - smooth) / 8 + smooth));
+        }).ToArray();
+        Assert.Equal(2.694530, divisors[32], 1e-5);
+        var s = RopeScaling.FromLlama3Divisors(divisors, 128, 500000, out var why);
+        Assert.Null(why);
+        Assert.Equal(new RopeScaling { Type = RopeScalingType.Llama3, Factor = 8, LowFreqFactor = 1, HighFreqFactor = 4, OriginalMaxPositions = 8192 }, s);
+
+        divisors[33] = 5f; // no longer on the smoothed curve
+        Assert.Null(RopeScaling.FromLlama3Divisors(divisors, 128, 500000, out why));
+        Assert.StartsWith("is not llama3 scaling: pair", why);
+    }
 }
