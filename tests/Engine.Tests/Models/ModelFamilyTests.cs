@@ -314,4 +314,25 @@ public class ModelFamilyTests
         Assert.Null(RopeScaling.FromLlama3Divisors(divisors, 128, 500000, out why));
         Assert.StartsWith("is not llama3 scaling: pair", why);
     }
+
+    /// <summary>config.json of released models (as published on the Hugging Face hub) parse with their family's fields,
+    /// and the parameter counts (biases and q/k norms included) round to the published sizes: Qwen2.5-0.5B 0.49B
+    /// (0.36B non-embedding, model card), Qwen3-0.6B 0.6B (0.44B non-embedding, model card), Llama-3.2-1B 1.24B (hub),
+    /// Mistral-7B-v0.3 7.25B (hub).</summary>
+    [Theory]
+    [InlineData("""{"architectures":["Qwen2ForCausalLM"],"attention_dropout":0.0,"bos_token_id":151643,"eos_token_id":151643,"hidden_act":"silu","hidden_size":896,"initializer_range":0.02,"intermediate_size":4864,"max_position_embeddings":32768,"max_window_layers":24,"model_type":"qwen2","num_attention_heads":14,"num_hidden_layers":24,"num_key_value_heads":2,"rms_norm_eps":1e-06,"rope_theta":1000000.0,"sliding_window":32768,"tie_word_embeddings":true,"torch_dtype":"bfloat16","transformers_version":"4.40.1","use_cache":true,"use_sliding_window":false,"vocab_size":151936}""", 0.49, 0.36)]
+    [InlineData("""{"architectures":["Qwen3ForCausalLM"],"attention_bias":false,"attention_dropout":0.0,"bos_token_id":151643,"eos_token_id":151645,"head_dim":128,"hidden_act":"silu","hidden_size":1024,"initializer_range":0.02,"intermediate_size":3072,"max_position_embeddings":40960,"max_window_layers":28,"model_type":"qwen3","num_attention_heads":16,"num_hidden_layers":28,"num_key_value_heads":8,"rms_norm_eps":1e-06,"rope_scaling":null,"rope_theta":1000000,"sliding_window":null,"tie_word_embeddings":true,"torch_dtype":"bfloat16","transformers_version":"4.51.0","use_cache":true,"use_sliding_window":false,"vocab_size":151936}""", 0.6, 0.44)]
+    [InlineData("""{"architectures":["LlamaForCausalLM"],"attention_bias":false,"attention_dropout":0.0,"bos_token_id":128000,"eos_token_id":128001,"head_dim":64,"hidden_act":"silu","hidden_size":2048,"initializer_range":0.02,"intermediate_size":8192,"max_position_embeddings":131072,"mlp_bias":false,"model_type":"llama","num_attention_heads":32,"num_hidden_layers":16,"num_key_value_heads":8,"pretraining_tp":1,"rms_norm_eps":1e-05,"rope_scaling":{"factor":32.0,"high_freq_factor":4.0,"low_freq_factor":1.0,"original_max_position_embeddings":8192,"rope_type":"llama3"},"rope_theta":500000.0,"tie_word_embeddings":true,"torch_dtype":"bfloat16","transformers_version":"4.45.0.dev0","use_cache":true,"vocab_size":128256}""", 1.24, null)]
+    [InlineData("""{"architectures":["MistralForCausalLM"],"attention_dropout":0.0,"bos_token_id":1,"eos_token_id":2,"hidden_act":"silu","hidden_size":4096,"initializer_range":0.02,"intermediate_size":14336,"max_position_embeddings":32768,"model_type":"mistral","num_attention_heads":32,"num_hidden_layers":32,"num_key_value_heads":8,"rms_norm_eps":1e-05,"rope_theta":1000000.0,"sliding_window":null,"tie_word_embeddings":false,"torch_dtype":"bfloat16","transformers_version":"4.42.0.dev0","use_cache":true,"vocab_size":32768}""", 7.25, null)]
+    public void Released_configs_parse_and_count_their_published_parameters(string json, double billions, double? nonEmbeddingBillions)
+    {
+        var c = LlamaConfig.FromHfJson(JsonNode.Parse(json)!.AsObject(), "config.json");
+        Assert.Null(c.SlidingWindow);
+        int digits = c.Family == ModelFamily.Qwen3 ? 1 : 2; // "0.6B"
+        Assert.Equal(billions, Math.Round(c.ParameterCount / 1e9, digits));
+        if (nonEmbeddingBillions is double ne)
+            Assert.Equal(ne, Math.Round((c.ParameterCount - (long)c.VocabSize * c.HiddenSize) / 1e9, 2));
+        // The config engine writes back is one transformers reads as the same model.
+        Assert.Equal(c, LlamaConfig.FromHfJson(JsonNode.Parse(c.ToHfJson("bfloat16").ToJsonString())!.AsObject(), "config.json"));
+    }
 }
