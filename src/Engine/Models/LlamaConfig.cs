@@ -219,7 +219,7 @@ internal sealed record LlamaConfig
 
     /// <summary>Refuses, by name, every config.json field that would change the model's function in a way engine does
     /// not implement: another architecture, an activation other than SiLU, biases a family does not have, partial
-    /// rotary, attention dropout. Returns the family architectures/model_type name.</summary>
+    /// rotary, attention dropout. Returns the family that architectures/model_type name (Llama when neither is given).</summary>
     private static ModelFamily RequireSupported(JsonObject o, string path)
     {
         string Expected() => string.Join(", ", ModelFamilies.All.Select(f => f.Architecture()));
