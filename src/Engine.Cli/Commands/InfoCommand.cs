@@ -17,8 +17,9 @@ public static class InfoCommand
             var i = EngineModel.Inspect(ctx.Get(model), ctx.Get(tokenizer));
             if (ctx.Get(CommonOptions.Json)) { ctx.Output.WriteLine(JsonSerializer.Serialize(i, CliJson.Default.ModelInfo)); return 0; }
             ctx.Output.WriteLine($"{i.Path} ({i.Format})");
-            ctx.Output.WriteLine($"  llama: {i.NumHiddenLayers} layers, hidden {i.HiddenSize}, intermediate {i.IntermediateSize}, heads {i.NumAttentionHeads} (kv {i.NumKeyValueHeads}, head dim {i.HeadDim})");
-            ctx.Output.WriteLine($"  vocab {i.VocabSize}, context {i.MaxPositionEmbeddings}, rms eps {i.RmsNormEps:G}, rope theta {i.RopeTheta:G}, tied embeddings {i.TieWordEmbeddings}");
+            ctx.Output.WriteLine($"  {i.ModelType}: {i.NumHiddenLayers} layers, hidden {i.HiddenSize}, intermediate {i.IntermediateSize}, heads {i.NumAttentionHeads} (kv {i.NumKeyValueHeads}, head dim {i.HeadDim})");
+            ctx.Output.WriteLine($"  vocab {i.VocabSize}, context {i.MaxPositionEmbeddings}, rms eps {i.RmsNormEps:G}, rope theta {i.RopeTheta:G}{(i.RopeScaling is null ? "" : $" ({i.RopeScaling} scaling)")}, tied embeddings {i.TieWordEmbeddings}" +
+                                 (i.SlidingWindow is int w ? $", sliding window {w}" : ""));
             ctx.Output.WriteLine($"  parameters {i.Parameters:N0}" +
                                  (i.Quantization is null ? "" : $" ({i.QuantizedProjections} projections in {i.Quantization.ToUpperInvariant()})"));
             ctx.Output.WriteLine($"  tokenizer {i.Tokenizer ?? "none found"}{(i.TokenizerVocabSize is int v ? $" ({v} tokens)" : "")}");

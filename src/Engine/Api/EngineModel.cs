@@ -179,6 +179,7 @@ public sealed class EngineModel : IDisposable
         return new ModelInfo
         {
             Path = m.SourcePath, Format = format,
+            ModelType = c.Family.ModelType(), RopeScaling = c.RopeScaling?.TypeName, SlidingWindow = c.SlidingWindow,
             HiddenSize = c.HiddenSize, IntermediateSize = c.IntermediateSize, NumHiddenLayers = c.NumLayers,
             NumAttentionHeads = c.NumHeads, NumKeyValueHeads = c.NumKvHeads, HeadDim = c.HeadDim, VocabSize = c.VocabSize,
             MaxPositionEmbeddings = c.MaxPositionEmbeddings, RmsNormEps = c.RmsNormEps, RopeTheta = c.RopeTheta,

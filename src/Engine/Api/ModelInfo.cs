@@ -7,6 +7,12 @@ public sealed record ModelInfo
     public required string Path { get; init; }
     /// <summary>HfFolder, Llama2c, Gguf or Demo.</summary>
     public required string Format { get; init; }
+    /// <summary>The architecture as config.json's model_type names it: "llama", "mistral", "qwen2" or "qwen3".</summary>
+    public string ModelType { get; init; } = "llama";
+    /// <summary>config.json's rope_scaling type ("linear", "llama3", "yarn"), or null for plain RoPE.</summary>
+    public string? RopeScaling { get; init; }
+    /// <summary>Sliding attention window in tokens, or null when every layer attends to the whole context.</summary>
+    public int? SlidingWindow { get; init; }
     /// <summary>Width of the residual stream (hidden_size).</summary>
     public int HiddenSize { get; init; }
     /// <summary>Width of the SwiGLU MLP (intermediate_size).</summary>

@@ -14,9 +14,14 @@ internal readonly record struct GgufExportedTensor(string Name, GgmlType Type, i
 /// requested type.</summary>
 internal sealed record GgufExportReport(string Path, GgmlType Type, IReadOnlyList<GgufExportedTensor> Tensors, IReadOnlyList<string> Notes);
 
-/// <summary>Writes a Llama model as a GGUF v3 file that llama.cpp loads: llama.* hyper-parameters, the SentencePiece
-/// vocabulary as tokenizer.ggml.* ("llama" model), and the weights under llama.cpp's names with q/k rows permuted from
-/// the model's HF half-split RoPE order to GGUF's interleaved order. Storage types follow
+/// <summary>Writes a model as a GGUF v3 file that llama.cpp loads, as convert_hf_to_gguf.py converts its family:
+/// Llama and Mistral as llama.cpp's "llama" architecture (q/k rows, and q/k biases, permuted from the model's HF
+/// half-split RoPE order to the interleaved order that architecture rotates), Qwen 2 as "qwen2" and Qwen 3 as "qwen3"
+/// (NeoX-style RoPE in llama.cpp, so no permutation); {arch}.* hyper-parameters, RoPE scaling (linear and yarn as
+/// {arch}.rope.scaling.*, llama3 as the rope_freqs.weight tensor of per-dimension divisors), the SentencePiece
+/// vocabulary as tokenizer.ggml.* ("llama" model), and the weights under llama.cpp's names.
+/// A sliding window (Mistral v0.1, Qwen with use_sliding_window) is not written: llama.cpp's llama and qwen2
+/// architectures have none and convert_hf_to_gguf.py drops it too; the report notes it. Storage types follow
 /// <see cref="GgufTensorPolicy"/>; quantization is ggml's reference quantizers (<see cref="GgmlBlocks"/>), so the
 /// bytes equal those of ggml's quantize_row_*_ref for the same fp32 input. Tensors are read, converted and written
 /// one at a time, so peak extra memory is about one tensor.</summary>
@@ -36,60 +41,112 @@ internal static class GgufExporter
         if (tokenizer.VocabSize != c.VocabSize)
             throw new EngineException($"cannot export {outPath}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary is {c.VocabSize}");
 
+        var arch = c.Family.GgufArchitecture();
+        RequireExportable(c, arch, outPath);
         var writer = new GgufWriter();
         var tensors = new List<GgufExportedTensor>();
         var notes = new List<string>();
+        if (c.SlidingWindow is int window)
+            notes.Add($"sliding_window {window} (from layer {c.FirstWindowLayer}) is not written: llama.cpp's {arch} architecture has no sliding-window " +
+                      "attention (convert_hf_to_gguf.py drops it too), so llama.cpp attends to the whole context and differs beyond the window");
+        bool permute = arch == "llama"; // llama.cpp's LLM_ARCH_LLAMA rotates adjacent pairs; qwen2/qwen3 use HF's NeoX layout
         foreach (var (hf, gguf) in GgufNames.Map(c))
         {
             if (!model.Parameters.TryGet(hf, out var t)) continue; // output.weight is absent when tied
             var shape = t.Shape.ToArray();
             var stored = GgufTensorPolicy.Choose(gguf, shape, type, model.TiedEmbeddings, out var note);
             if (note is not null) notes.Add(note);
-            int heads = hf.EndsWith("q_proj.weight", StringComparison.Ordinal) ? c.NumHeads
-                      : hf.EndsWith("k_proj.weight", StringComparison.Ordinal) ? c.NumKvHeads : 0;
+            int heads = !permute ? 0
+                      : hf.EndsWith("q_proj.weight", StringComparison.Ordinal) || hf.EndsWith("q_proj.bias", StringComparison.Ordinal) ? c.NumHeads
+                      : hf.EndsWith("k_proj.weight", StringComparison.Ordinal) || hf.EndsWith("k_proj.bias", StringComparison.Ordinal) ? c.NumKvHeads : 0;
             writer.AddTensor(gguf, stored, shape, s => WriteTensor(s, model, t, shape, stored, heads));
             tensors.Add(new GgufExportedTensor(gguf, stored, shape, hf));
         }
+        if (c.RopeScaling is { Type: RopeScalingType.Llama3 })
+        {
+            var factors = RopeFrequencyFactors(c);
+            writer.AddTensor(GgufNames.RopeFreqs, GgmlType.F32, [factors.Length], s => s.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(factors.AsSpan())));
+            tensors.Add(new GgufExportedTensor(GgufNames.RopeFreqs, GgmlType.F32, [factors.Length], "rope_scaling"));
+        }
 
-        AddModelMetadata(writer, c, type, name ?? Path.GetFileNameWithoutExtension(outPath), tensors.Any(x => x.Type.IsQuantized()));
+        AddModelMetadata(writer, c, arch, type, name ?? Path.GetFileNameWithoutExtension(outPath), tensors.Any(x => x.Type.IsQuantized()));
         AddTokenizerMetadata(writer, tokenizer);
         writer.Write(outPath);
         return new GgufExportReport(outPath, type, tensors, notes);
+    }
+
+    /// <summary>What engine computes but llama.cpp's architecture for the family cannot express, refused by the
+    /// config.json field that asks for it.</summary>
+    private static void RequireExportable(LlamaConfig c, string arch, string outPath)
+    {
+        if (c.RopeScaling is { Type: RopeScalingType.Llama3 } && arch != "llama")
+            throw new EngineException($"cannot export {outPath}: rope_scaling.rope_type \"llama3\" is written as rope_freqs.weight, which llama.cpp's {arch} architecture does not read");
+        if (c.RopeScaling is { Type: RopeScalingType.Yarn } y)
+        {
+            foreach (var (field, set) in new[]
+                     {
+                         ("attention_factor", y.AttentionFactor is not null), ("mscale", y.Mscale is not null), ("mscale_all_dim", y.MscaleAllDim is not null),
+                         ("beta_fast", y.BetaFast is double bf && bf != 32), ("beta_slow", y.BetaSlow is double bs && bs != 1), ("truncate", !y.Truncate),
+                     })
+            {
+                if (set) throw new EngineException($"cannot export {outPath}: rope_scaling.{field} is not exported to GGUF (llama.cpp would compute yarn with its defaults)");
+            }
+        }
+        if (c.AttentionBias && arch == "qwen3") // llama.cpp refuses the file: its qwen3 loader expects no blk.N.attn_*.bias
+            throw new EngineException($"cannot export {outPath}: attention_bias true: llama.cpp's qwen3 architecture has no attention biases");
+    }
+
+    /// <summary>llama.cpp's rope_freqs for rope_type llama3, as convert_hf_to_gguf.py computes them: per rotary pair the
+    /// divisor of the unscaled frequency (1 for high frequencies, factor for low ones, smoothed between), i.e. the
+    /// unscaled inverse frequency over the scaled one.</summary>
+    public static float[] RopeFrequencyFactors(LlamaConfig c)
+    {
+        var plain = RopeScaling.DefaultInverseFrequencies(c.HeadDim, c.RopeTheta);
+        var scaled = RopeScaling.InverseFrequencies(c.RopeScaling, c.HeadDim, c.RopeTheta, c.MaxPositionEmbeddings);
+        return plain.Select((p, i) => (float)(p / scaled[i])).ToArray();
     }
 
     private static void WriteTensor(Stream s, LlamaModel model, Tensor t, int[] shape, GgmlType stored, int ropeHeads)
     {
         var values = new float[t.NumElements];
         model.Backend.ToFloats(t, values);
-        // llama.cpp's LLM_ARCH_LLAMA rotates adjacent pairs, so q/k rows go back to the layout its converter writes.
-        if (ropeHeads > 0) RopeLayout.HalfToInterleaved<float>(values, shape[0], shape[1], ropeHeads);
+        // llama.cpp's LLM_ARCH_LLAMA rotates adjacent pairs, so q/k rows (and their biases) go back to the layout its
+        // converter writes.
+        if (ropeHeads > 0) RopeLayout.HalfToInterleaved<float>(values, shape[0], shape.Length > 1 ? shape[1] : 1, ropeHeads);
         var bytes = new byte[stored.RowSize(values.Length)];
         GgmlBlocks.Quantize(stored, values, bytes, shape[^1]);
         s.Write(bytes);
     }
 
-    private static void AddModelMetadata(GgufWriter w, LlamaConfig c, GgmlType type, string name, bool anyQuantized)
+    private static void AddModelMetadata(GgufWriter w, LlamaConfig c, string arch, GgmlType type, string name, bool anyQuantized)
     {
-        w.AddString("general.architecture", "llama");
+        w.AddString("general.architecture", arch);
         w.AddString("general.name", name);
         w.AddU32("general.file_type", GgufTensorPolicy.FileType(type));
         if (anyQuantized) w.AddU32("general.quantization_version", QuantizationVersion);
-        w.AddU32("llama.vocab_size", (uint)c.VocabSize);
-        w.AddU32("llama.context_length", (uint)c.MaxPositionEmbeddings);
-        w.AddU32("llama.embedding_length", (uint)c.HiddenSize);
-        w.AddU32("llama.block_count", (uint)c.NumLayers);
-        w.AddU32("llama.feed_forward_length", (uint)c.IntermediateSize);
-        w.AddU32("llama.rope.dimension_count", (uint)c.HeadDim);
-        w.AddF32("llama.rope.freq_base", c.RopeTheta);
-        w.AddU32("llama.attention.head_count", (uint)c.NumHeads);
-        w.AddU32("llama.attention.head_count_kv", (uint)c.NumKvHeads);
-        w.AddF32("llama.attention.layer_norm_rms_epsilon", c.RmsNormEps);
+        w.AddU32($"{arch}.vocab_size", (uint)c.VocabSize);
+        w.AddU32($"{arch}.context_length", (uint)c.MaxPositionEmbeddings);
+        w.AddU32($"{arch}.embedding_length", (uint)c.HiddenSize);
+        w.AddU32($"{arch}.block_count", (uint)c.NumLayers);
+        w.AddU32($"{arch}.feed_forward_length", (uint)c.IntermediateSize);
+        w.AddU32($"{arch}.rope.dimension_count", (uint)c.HeadDim);
+        w.AddF32($"{arch}.rope.freq_base", c.RopeTheta);
+        w.AddU32($"{arch}.attention.head_count", (uint)c.NumHeads);
+        w.AddU32($"{arch}.attention.head_count_kv", (uint)c.NumKvHeads);
+        w.AddF32($"{arch}.attention.layer_norm_rms_epsilon", c.RmsNormEps);
         // llama.cpp assumes head size = embedding / heads unless these say otherwise (as the HF converter writes them
         // for models with an explicit head_dim).
         if (c.HeadDim * c.NumHeads != c.HiddenSize)
         {
-            w.AddU32("llama.attention.key_length", (uint)c.HeadDim);
-            w.AddU32("llama.attention.value_length", (uint)c.HeadDim);
+            w.AddU32($"{arch}.attention.key_length", (uint)c.HeadDim);
+            w.AddU32($"{arch}.attention.value_length", (uint)c.HeadDim);
+        }
+        if (c.RopeScaling is { Type: RopeScalingType.Linear or RopeScalingType.Yarn } rs)
+        {
+            w.AddString($"{arch}.rope.scaling.type", rs.TypeName);
+            w.AddF32($"{arch}.rope.scaling.factor", (float)rs.Factor);
+            if (rs.Type == RopeScalingType.Yarn)
+                w.AddU32($"{arch}.rope.scaling.original_context_length", (uint)(rs.OriginalMaxPositions ?? c.MaxPositionEmbeddings));
         }
     }
 

@@ -1,9 +1,21 @@
 using Engine.Models;
 namespace Engine.Checkpoints;
 
-/// <summary>llama.cpp's tensor names for the llama architecture, mapped to HF names (anchors-and-formats §7.3).</summary>
+/// <summary>llama.cpp's tensor names (anchors-and-formats §7.3), mapped to HF names, for the tensors the config's family
+/// has: the llama block, plus projection biases (blk.N.attn_q.bias …, as Qwen 2 and biased Llamas have) and Qwen 3's
+/// per-head q/k norms (blk.N.attn_q_norm.weight, attn_k_norm.weight). The names are the same in llama.cpp's llama,
+/// qwen2 and qwen3 architectures.</summary>
 internal static class GgufNames
 {
+    /// <summary>llama.cpp's tensor of per-dimension RoPE frequency divisors (written for rope_type llama3).</summary>
+    public const string RopeFreqs = "rope_freqs.weight";
+
+    private static readonly Dictionary<string, string> Projection = new()
+    {
+        ["q_proj"] = "attn_q", ["k_proj"] = "attn_k", ["v_proj"] = "attn_v", ["o_proj"] = "attn_output",
+        ["gate_proj"] = "ffn_gate", ["up_proj"] = "ffn_up", ["down_proj"] = "ffn_down",
+    };
+
     public static IEnumerable<(string Hf, string Gguf)> Map(LlamaConfig c)
     {
         yield return (LlamaNames.Embed, "token_embd.weight");
@@ -13,13 +25,16 @@ internal static class GgufNames
         {
             yield return (LlamaNames.AttnNorm(i), $"blk.{i}.attn_norm.weight");
             yield return (LlamaNames.FfnNorm(i), $"blk.{i}.ffn_norm.weight");
-            yield return (LlamaNames.ProjectionWeight(i, "q_proj"), $"blk.{i}.attn_q.weight");
-            yield return (LlamaNames.ProjectionWeight(i, "k_proj"), $"blk.{i}.attn_k.weight");
-            yield return (LlamaNames.ProjectionWeight(i, "v_proj"), $"blk.{i}.attn_v.weight");
-            yield return (LlamaNames.ProjectionWeight(i, "o_proj"), $"blk.{i}.attn_output.weight");
-            yield return (LlamaNames.ProjectionWeight(i, "gate_proj"), $"blk.{i}.ffn_gate.weight");
-            yield return (LlamaNames.ProjectionWeight(i, "up_proj"), $"blk.{i}.ffn_up.weight");
-            yield return (LlamaNames.ProjectionWeight(i, "down_proj"), $"blk.{i}.ffn_down.weight");
+            foreach (var (shortName, _) in LlamaNames.Projections)
+            {
+                yield return (LlamaNames.ProjectionWeight(i, shortName), $"blk.{i}.{Projection[shortName]}.weight");
+                if (c.HasBias(shortName)) yield return (LlamaNames.ProjectionBias(i, shortName), $"blk.{i}.{Projection[shortName]}.bias");
+            }
+            if (c.HasQkNorm)
+            {
+                yield return (LlamaNames.QNorm(i), $"blk.{i}.attn_q_norm.weight");
+                yield return (LlamaNames.KNorm(i), $"blk.{i}.attn_k_norm.weight");
+            }
         }
     }
 }

@@ -60,7 +60,7 @@ internal static class HfModelWriter
         WriteJson(Path.Combine(dir, "generation_config.json"), new JsonObject
         {
             ["bos_token_id"] = model.Config.BosTokenId,
-            ["eos_token_id"] = model.Config.EosTokenId,
+            ["eos_token_id"] = model.Config.EosTokenIdList is { } all ? new JsonArray(all.Ids.Select(i => (JsonNode)i).ToArray()) : model.Config.EosTokenId,
         });
         if (tokenizerPath is not null) CopyTokenizer(tokenizerPath, dir);
     }

@@ -30,7 +30,8 @@ internal sealed record Nf4Options(bool DoubleQuant = true, int BlockSize = 64);
 /// randomly initialised as transformers does (normal(0, 0.02) for matrices, ones for norms) from a seed.</summary>
 internal static class LlamaWeights
 {
-    /// <summary>Every tensor a Llama checkpoint must hold, with its [out, in] shape.</summary>
+    /// <summary>Every tensor a checkpoint of the config's family must hold, with its [out, in] shape: Llama's nine per
+    /// layer, plus the projection biases the family has (<see cref="LlamaConfig.HasBias"/>) and Qwen 3's q/k norms.</summary>
     public static IEnumerable<(string Name, int[] Shape)> Expected(LlamaConfig c)
     {
         int d = c.HiddenSize;
@@ -38,18 +39,38 @@ internal static class LlamaWeights
         for (int i = 0; i < c.NumLayers; i++)
         {
             yield return (LlamaNames.AttnNorm(i), new[] { d });
-            yield return (LlamaNames.ProjectionWeight(i, "q_proj"), new[] { c.QDim, d });
-            yield return (LlamaNames.ProjectionWeight(i, "k_proj"), new[] { c.KvDim, d });
-            yield return (LlamaNames.ProjectionWeight(i, "v_proj"), new[] { c.KvDim, d });
-            yield return (LlamaNames.ProjectionWeight(i, "o_proj"), new[] { d, c.QDim });
-            yield return (LlamaNames.FfnNorm(i), new[] { d });
-            yield return (LlamaNames.ProjectionWeight(i, "gate_proj"), new[] { c.IntermediateSize, d });
-            yield return (LlamaNames.ProjectionWeight(i, "up_proj"), new[] { c.IntermediateSize, d });
-            yield return (LlamaNames.ProjectionWeight(i, "down_proj"), new[] { d, c.IntermediateSize });
+            foreach (var (shortName, _) in LlamaNames.Projections)
+            {
+                var shape = ProjectionShape(c, shortName);
+                yield return (LlamaNames.ProjectionWeight(i, shortName), shape);
+                if (c.HasBias(shortName)) yield return (LlamaNames.ProjectionBias(i, shortName), new[] { shape[0] });
+                if (shortName == "o_proj")
+                {
+                    if (c.HasQkNorm)
+                    {
+                        yield return (LlamaNames.QNorm(i), new[] { c.HeadDim });
+                        yield return (LlamaNames.KNorm(i), new[] { c.HeadDim });
+                    }
+                    yield return (LlamaNames.FfnNorm(i), new[] { d });
+                }
+            }
         }
         yield return (LlamaNames.FinalNorm, new[] { d });
         if (!c.TieWordEmbeddings) yield return (LlamaNames.LmHead, new[] { c.VocabSize, d });
     }
+
+    /// <summary>[out, in] of a projection.</summary>
+    public static int[] ProjectionShape(LlamaConfig c, string shortName) => shortName switch
+    {
+        "q_proj" => [c.QDim, c.HiddenSize],
+        "k_proj" or "v_proj" => [c.KvDim, c.HiddenSize],
+        "o_proj" => [c.HiddenSize, c.QDim],
+        "gate_proj" or "up_proj" => [c.IntermediateSize, c.HiddenSize],
+        "down_proj" => [c.HiddenSize, c.IntermediateSize],
+        _ => throw new ArgumentException($"unknown projection {shortName}"),
+    };
+
+    public static bool IsBias(string name) => name.EndsWith(".bias", StringComparison.Ordinal);
 
     public static bool IsNorm(string name) => name.EndsWith("norm.weight", StringComparison.Ordinal);
 
@@ -117,7 +138,7 @@ internal static class LlamaWeights
                 src.ReadFloats(name, data);
                 RequireFinite(src.Path, name, data);
                 if (o.InterleavedRope && IsRotated(name, out int heads))
-                    RopeLayout.InterleavedToHalf<float>(data, shape[0], shape[1], heads);
+                    RopeLayout.InterleavedToHalf<float>(data, shape[0], shape.Length > 1 ? shape[1] : 1, heads);
                 if (projection && o.Nf4 is { } nf4 && !trainable)
                 {
                     var bits = new ushort[data.Length];
@@ -140,20 +161,26 @@ internal static class LlamaWeights
 
         bool IsRotated(string name, out int heads)
         {
-            heads = name.EndsWith("q_proj.weight", StringComparison.Ordinal) ? c.NumHeads
-                  : name.EndsWith("k_proj.weight", StringComparison.Ordinal) ? c.NumKvHeads : 0;
+            heads = name.EndsWith("q_proj.weight", StringComparison.Ordinal) || name.EndsWith("q_proj.bias", StringComparison.Ordinal) ? c.NumHeads
+                  : name.EndsWith("k_proj.weight", StringComparison.Ordinal) || name.EndsWith("k_proj.bias", StringComparison.Ordinal) ? c.NumKvHeads : 0;
             return heads > 0;
         }
     }
 
-    /// <summary>Refuses tensors that would change the model's function if they were dropped: biases (Llama has none)
-    /// and a separate lm_head that differs from the embedding while config.json ties the two.</summary>
+    /// <summary>Refuses tensors that would change the model's function if they were dropped: biases and q/k norms the
+    /// config's family does not have, and a separate lm_head that differs from the embedding while config.json ties
+    /// the two.</summary>
     private static void RefuseUnexplained(ITensorSource src, LlamaConfig c)
     {
+        var expected = Expected(c).Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var n in src.Names)
         {
-            if (n.EndsWith(".bias", StringComparison.Ordinal))
-                throw new FileFormatException(src.Path, n, "bias tensors are not supported (engine's Llama has no biases)");
+            if (expected.Contains(n)) continue;
+            if (IsBias(n))
+                throw new FileFormatException(src.Path, n,
+                    $"bias tensors are not part of this {c.Family.Architecture()} (config.json: {BiasFields(c)})");
+            if (n.EndsWith("q_norm.weight", StringComparison.Ordinal) || n.EndsWith("k_norm.weight", StringComparison.Ordinal))
+                throw new FileFormatException(src.Path, n, $"q/k norms are part of Qwen3ForCausalLM, not {c.Family.Architecture()}");
         }
         if (!c.TieWordEmbeddings || !src.Contains(LlamaNames.LmHead) || !src.Contains(LlamaNames.Embed)) return;
         var head = src.Info(LlamaNames.LmHead);
@@ -171,6 +198,14 @@ internal static class LlamaWeights
             throw new FileFormatException(src.Path, LlamaNames.LmHead,
                 "differs from model.embed_tokens.weight but config.json says tie_word_embeddings is true (set it false to use this lm_head)");
     }
+
+    private static string BiasFields(LlamaConfig c) => c.Family switch
+    {
+        ModelFamily.Llama => $"attention_bias {(c.AttentionBias ? "true" : "false")}, mlp_bias {(c.MlpBias ? "true" : "false")}",
+        ModelFamily.Qwen3 => $"attention_bias {(c.AttentionBias ? "true" : "false")}",
+        ModelFamily.Qwen2 => "Qwen2 has biases on q/k/v only",
+        _ => "Mistral has no biases",
+    };
 
     /// <summary>Weights must be stored as floating-point numbers (or GGUF quantized blocks); an integer tensor read as
     /// numbers would load as garbage.</summary>
@@ -218,7 +253,9 @@ internal static class LlamaWeights
     }
 
     /// <param name="embeddingStd">std of the embedding and LM head (default: <paramref name="std"/>).</param>
-    public static ParameterSet Random(LlamaConfig c, IBackend be, ulong seed, WeightOptions o, double std = 0.02, double? embeddingStd = null)
+    /// <param name="biasStd">std of projection biases; null: zeros, as transformers initialises nn.Linear biases.</param>
+    public static ParameterSet Random(LlamaConfig c, IBackend be, ulong seed, WeightOptions o, double std = 0.02, double? embeddingStd = null,
+        double? biasStd = null)
     {
         var rng = new Rng(seed);
         var set = new ParameterSet();
@@ -227,6 +264,7 @@ internal static class LlamaWeights
             var s = new Shape(shape);
             var data = new float[s.NumElements];
             if (IsNorm(name)) data.AsSpan().Fill(1f);
+            else if (IsBias(name)) { if (biasStd is double bs) rng.FillNormal(data, 0, bs); }
             else rng.FillNormal(data, 0, name is LlamaNames.Embed or LlamaNames.LmHead ? embeddingStd ?? std : std);
             var dtype = PlacementType(name, be, o, out bool trainable);
             var t = TensorScope.Unscoped(() => be.FromFloats(data, s, dtype));

@@ -137,29 +137,74 @@ internal static class ModelLoader
         TieWordEmbeddings = h.SharedClassifier, BosTokenId = 1, EosTokenId = 2,
     }.Validate(path);
 
+    /// <summary>The config of a GGUF file of llama.cpp's llama, qwen2 or qwen3 architecture (a llama-arch file may be
+    /// a Llama or a Mistral; it loads as Llama, which computes the same function without a window). Biases are
+    /// detected from the tensors present. RoPE scaling linear and yarn is read back, and a rope_freqs.weight tensor as
+    /// the llama3 scaling that produces it (<see cref="RopeScaling.FromLlama3Divisors"/>).</summary>
     public static LlamaConfig GgufConfig(GgufFile g, string path)
     {
         var arch = g.GetString("general.architecture");
-        if (arch != "llama") throw new FileFormatException(path, "general.architecture", $"engine runs llama models; got \"{arch}\"");
+        ModelFamily family = arch switch
+        {
+            "llama" => ModelFamily.Llama,
+            "qwen2" => ModelFamily.Qwen2,
+            "qwen3" => ModelFamily.Qwen3,
+            _ => throw new FileFormatException(path, "general.architecture", $"engine runs llama, qwen2 and qwen3 models; got \"{arch}\""),
+        };
         int U(string key) => Int32Metadata(g, path, key);
-        int dim = U("llama.embedding_length"), heads = U("llama.attention.head_count");
-        int vocab = g.ContainsKey("llama.vocab_size") ? U("llama.vocab_size")
+        string K(string key) => $"{arch}.{key}";
+        int dim = U(K("embedding_length")), heads = U(K("attention.head_count"));
+        int vocab = g.ContainsKey(K("vocab_size")) ? U(K("vocab_size"))
             : g.TryGet<string[]>("tokenizer.ggml.tokens", out var tk) ? tk.Length
-            : throw new FileFormatException(path, "llama.vocab_size", "missing, and no tokenizer.ggml.tokens to count");
-        if (g.ContainsKey("llama.rope.scaling.type")) throw new FileFormatException(path, "llama.rope.scaling.type", "RoPE scaling is not supported yet");
+            : throw new FileFormatException(path, K("vocab_size"), "missing, and no tokenizer.ggml.tokens to count");
+        RopeScaling? scaling = null;
+        int headDim = g.ContainsKey(K("attention.key_length")) ? U(K("attention.key_length")) : heads > 0 ? dim / heads : 0;
+        float ropeTheta = g.TryGet<float>(K("rope.freq_base"), out var theta) ? theta : 10000f;
+        if (g.Contains(GgufNames.RopeFreqs))
+        {
+            // llama3 rope scaling, which convert_hf_to_gguf.py writes as per-pair divisors: recovered as llama3 parameters.
+            var info = g.Info(GgufNames.RopeFreqs);
+            if (info.NumElements > 1 << 16) throw new FileFormatException(path, GgufNames.RopeFreqs, $"has {info.NumElements} values; expected head_dim / 2");
+            var divisors = new float[info.NumElements];
+            g.ReadFloats(GgufNames.RopeFreqs, divisors);
+            scaling = RopeScaling.FromLlama3Divisors(divisors, headDim, ropeTheta, out var why)
+                      ?? throw new FileFormatException(path, GgufNames.RopeFreqs, $"{why}; engine reads these per-pair RoPE divisors only as llama3 scaling");
+        }
+        if (g.ContainsKey(K("rope.scaling.type")) && scaling is null)
+        {
+            var type = g.GetString(K("rope.scaling.type"));
+            double factor = g.TryGet<float>(K("rope.scaling.factor"), out var f) ? f
+                : throw new FileFormatException(path, $"metadata '{K("rope.scaling.factor")}'", "missing; the scaling type needs it");
+            scaling = type switch
+            {
+                "none" => null,
+                "linear" => factor == 1 ? null : new RopeScaling { Type = RopeScalingType.Linear, Factor = factor },
+                "yarn" => new RopeScaling
+                {
+                    Type = RopeScalingType.Yarn, Factor = factor,
+                    OriginalMaxPositions = g.ContainsKey(K("rope.scaling.original_context_length")) ? U(K("rope.scaling.original_context_length")) : null,
+                },
+                _ => throw new FileFormatException(path, $"metadata '{K("rope.scaling.type")}'", $"RoPE scaling \"{type}\" is not supported; engine reads none, linear and yarn"),
+            };
+        }
+        bool Has(string tensor) => g.Contains($"blk.0.{tensor}.bias");
         return new LlamaConfig
         {
+            Family = family,
             HiddenSize = dim,
-            IntermediateSize = U("llama.feed_forward_length"),
-            NumLayers = U("llama.block_count"),
+            IntermediateSize = U(K("feed_forward_length")),
+            NumLayers = U(K("block_count")),
             NumHeads = heads,
-            NumKvHeads = g.ContainsKey("llama.attention.head_count_kv") ? U("llama.attention.head_count_kv") : heads,
-            HeadDim = g.ContainsKey("llama.attention.key_length") ? U("llama.attention.key_length") : dim / heads,
+            NumKvHeads = g.ContainsKey(K("attention.head_count_kv")) ? U(K("attention.head_count_kv")) : heads,
+            HeadDim = headDim,
             VocabSize = vocab,
-            MaxPositionEmbeddings = U("llama.context_length"),
-            RmsNormEps = g.GetF32("llama.attention.layer_norm_rms_epsilon"),
-            RopeTheta = g.TryGet<float>("llama.rope.freq_base", out var theta) ? theta : 10000f,
+            MaxPositionEmbeddings = U(K("context_length")),
+            RmsNormEps = g.GetF32(K("attention.layer_norm_rms_epsilon")),
+            RopeTheta = ropeTheta,
+            RopeScaling = scaling,
             TieWordEmbeddings = !g.Contains("output.weight"),
+            AttentionBias = family != ModelFamily.Qwen2 && Has("attn_q"),
+            MlpBias = family == ModelFamily.Llama && Has("ffn_gate"),
             BosTokenId = g.ContainsKey("tokenizer.ggml.bos_token_id") ? U("tokenizer.ggml.bos_token_id") : 1,
             EosTokenId = g.ContainsKey("tokenizer.ggml.eos_token_id") ? U("tokenizer.ggml.eos_token_id") : 2,
         }.Validate(path);
@@ -179,17 +224,19 @@ internal static class ModelLoader
     {
         using var g = GgufFile.Open(path);
         var config = GgufConfig(g, path);
-        // Every block has 9 tensors: check the count against the file before listing per-layer names, so a
-        // block_count of 2^31-1 fails at once.
+        // Every llama block has at least 9 tensors: check the count against the file before listing per-layer names,
+        // so a block_count of 2^31-1 fails at once.
+        var arch = config.Family.GgufArchitecture();
         if ((long)config.NumLayers * 9 > g.Tensors.Count)
-            throw new FileFormatException(path, "metadata 'llama.block_count'",
-                $"is {config.NumLayers}, but the file holds {g.Tensors.Count} tensors (each llama block has 9)");
+            throw new FileFormatException(path, $"metadata '{arch}.block_count'",
+                $"is {config.NumLayers}, but the file holds {g.Tensors.Count} tensors (each {arch} block has at least 9)");
         var tok = GgufTokenizer(g, path, config, tokenizerPath);
         var map = GgufNames.Map(config).Where(m => g.Contains(m.Gguf)).ToDictionary(m => m.Hf, m => m.Gguf);
         using var renamed = new RenamedTensorSource(g, map, ownsInner: false);
         return new LoadedModel
         {
-            Model = LlamaWeights.LoadModel(renamed, config, backend, optionsFor(config) with { InterleavedRope = true }), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
+            // Only llama.cpp's llama architecture stores q/k rows interleaved; qwen2/qwen3 keep HF's half-split order.
+            Model = LlamaWeights.LoadModel(renamed, config, backend, optionsFor(config) with { InterleavedRope = arch == "llama" }), Tokenizer = tok.Tokenizer, TokenizerPath = tok.Path,
             SourcePath = path, Format = ModelFormat.Gguf,
         };
     }

@@ -31,7 +31,7 @@ internal sealed class Generator
             int next = sampler.Next(logits);
             seq.Add(next);
             onToken?.Invoke(next);
-            if (stopAtEos && next == _model.Config.EosTokenId) break;
+            if (stopAtEos && _model.Config.EosTokenIds.Contains(next)) break;
             if (stopTokens is not null && stopTokens.Contains(next)) break;
             if (seq.Count >= total) break;
             logits = Step(cache, new[] { next });

@@ -17,6 +17,14 @@ internal sealed class LlamaLayer
     public required ILinear Gate { get; set; }
     public required ILinear Up { get; set; }
     public required ILinear Down { get; set; }
+    /// <summary>Projection biases by short name (q_proj …), for the projections the family gives one. They stay
+    /// separate from the <see cref="ILinear"/>s, so LoRA, NF4 and merging never see them.</summary>
+    public IReadOnlyDictionary<string, Tensor> Biases { get; init; } = new Dictionary<string, Tensor>();
+    /// <summary>Qwen 3's per-head RMSNorm weights of q and k [head_dim]; null for the other families.</summary>
+    public Tensor? QNorm { get; init; }
+    public Tensor? KNorm { get; init; }
+
+    public Tensor? BiasOf(string shortName) => Biases.TryGetValue(shortName, out var b) ? b : null;
 
     public ILinear Get(string shortName) => shortName switch
     {

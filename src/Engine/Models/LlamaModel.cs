@@ -35,9 +35,13 @@ internal sealed class LlamaModel : IDisposable
                 FfnNorm = parameters[LlamaNames.FfnNorm(i)],
                 Q = P("q_proj"), K = P("k_proj"), V = P("v_proj"), O = P("o_proj"),
                 Gate = P("gate_proj"), Up = P("up_proj"), Down = P("down_proj"),
+                Biases = LlamaNames.Projections.Where(p => config.HasBias(p.Short))
+                    .ToDictionary(p => p.Short, p => parameters[LlamaNames.ProjectionBias(i, p.Short)]),
+                QNorm = config.HasQkNorm ? parameters[LlamaNames.QNorm(i)] : null,
+                KNorm = config.HasQkNorm ? parameters[LlamaNames.KNorm(i)] : null,
             };
         }
-        Rope = new RopeTables(backend, config.MaxPositionEmbeddings, config.HeadDim, config.RopeTheta);
+        Rope = RopeTables.For(backend, config);
         if (projections is not null) Owned.AddRange(projections.Values.OfType<IDisposable>());
     }
 
@@ -94,11 +98,11 @@ internal sealed class LlamaModel : IDisposable
         var c = Config;
         int n = b * t;
         using var h = Ops.RmsNorm(x, l.AttnNorm, c.RmsNormEps);
-        using var q0 = l.Q.Forward(h, ctx);
-        using var k0 = l.K.Forward(h, ctx);
-        using var v0 = l.V.Forward(h, ctx);
-        using var q1 = Ops.Reshape(q0, n, c.NumHeads, c.HeadDim);
-        using var k1 = Ops.Reshape(k0, n, c.NumKvHeads, c.HeadDim);
+        using var q0 = Project(l, "q_proj", h, ctx);
+        using var k0 = Project(l, "k_proj", h, ctx);
+        using var v0 = Project(l, "v_proj", h, ctx);
+        using var q1 = HeadNorm(Ops.Reshape(q0, n, c.NumHeads, c.HeadDim), l.QNorm);
+        using var k1 = HeadNorm(Ops.Reshape(k0, n, c.NumKvHeads, c.HeadDim), l.KNorm);
         using var q2 = Ops.Rope(q1, positions, Rope.Cos, Rope.Sin);
         using var k2 = Ops.Rope(k1, positions, Rope.Cos, Rope.Sin);
         using var q = Ops.Reshape(q2, b, t, c.NumHeads, c.HeadDim);
@@ -117,13 +121,13 @@ internal sealed class LlamaModel : IDisposable
         k.Dispose();
         v.Dispose();
         using var a2 = Ops.Reshape(a, n, c.QDim);
-        using var o = l.O.Forward(a2, ctx);
+        using var o = Project(l, "o_proj", a2, ctx);
         using var x2 = Ops.Add(x, o);
         using var h2 = Ops.RmsNorm(x2, l.FfnNorm, c.RmsNormEps);
-        using var g = l.Gate.Forward(h2, ctx);
-        using var u = l.Up.Forward(h2, ctx);
+        using var g = Project(l, "gate_proj", h2, ctx);
+        using var u = Project(l, "up_proj", h2, ctx);
         using var m = Ops.SwiGlu(g, u);
-        using var d = l.Down.Forward(m, ctx);
+        using var d = Project(l, "down_proj", m, ctx);
         return Ops.Add(x2, d);
     }
 
@@ -132,6 +136,21 @@ internal sealed class LlamaModel : IDisposable
     {
         int window = Config.WindowOf(layer);
         return segmentStarts is null ? AttentionMask.ForWindow(window) : new AttentionMask(segmentStarts, window);
+    }
+
+    /// <summary>A projection of the layer, plus its bias when the family has one.</summary>
+    private static Tensor Project(LlamaLayer l, string shortName, Tensor x, ForwardContext ctx)
+    {
+        var y = l.Get(shortName).Forward(x, ctx);
+        if (l.BiasOf(shortName) is not { } bias) return y;
+        using (y) return Bias.Add(y, bias);
+    }
+
+    /// <summary>Qwen 3's RMSNorm of each head ([N, H, Dh] rows of Dh) before RoPE; the input itself without one.</summary>
+    private Tensor HeadNorm(Tensor heads, Tensor? weight)
+    {
+        if (weight is null) return heads;
+        using (heads) return Ops.RmsNorm(heads, weight, Config.RmsNormEps);
     }
 
     /// <summary>Positions 0..T−1 for each of B sequences (starting at <paramref name="start"/>), as an I32 tensor [B·T].</summary>

@@ -23,4 +23,9 @@ internal static class LlamaNames
         $"model.layers.{layer}.{Projections.First(p => p.Short == shortName).Path}";
 
     public static string ProjectionWeight(int layer, string shortName) => Projection(layer, shortName) + ".weight";
+    public static string ProjectionBias(int layer, string shortName) => Projection(layer, shortName) + ".bias";
+
+    /// <summary>Qwen 3's per-head RMSNorm weights [head_dim] of q and k.</summary>
+    public static string QNorm(int i) => $"model.layers.{i}.self_attn.q_norm.weight";
+    public static string KNorm(int i) => $"model.layers.{i}.self_attn.k_norm.weight";
 }

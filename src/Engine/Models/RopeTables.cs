@@ -3,7 +3,8 @@ using Engine.Tensors;
 
 namespace Engine.Models;
 
-/// <summary>cos/sin of position·θ^(−2i/d) for i &lt; d/2, computed in float64 and stored fp32 [positions, d/2]. The
+/// <summary>cos/sin of position·invFreq[i] for i &lt; d/2 (θ^(−2i/d), or as <see cref="RopeScaling"/> rescales it;
+/// yarn also multiplies both by its attention factor), computed in float64 and stored fp32 [positions, d/2]. The
 /// tables cover the positions used so far (at least <see cref="InitialPositions"/>, growing by doubling up to the
 /// model's context) rather than the whole context up front: a config may claim a context of 2^31-1 positions, and a
 /// 128K-context model that only ever sees 512 tokens needs no 128K table. Every entry depends only on its position, so
@@ -13,19 +14,29 @@ internal sealed class RopeTables : IDisposable
     public const int InitialPositions = 4096;
 
     private readonly IBackend _be;
-    private readonly int _headDim;
-    private readonly double _theta;
+    private readonly double[] _invFreq;
+    private readonly double _scale;
     // Tables replaced by a larger one stay alive until the model is disposed: an autograd graph may still hold them.
     private readonly List<Tensor> _retired = new();
 
     public RopeTables(IBackend be, int maxPositions, int headDim, double theta)
+        : this(be, maxPositions, RopeScaling.DefaultInverseFrequencies(headDim, theta), 1.0) { }
+
+    /// <param name="invFreq">The inverse frequency of each rotary pair (head_dim / 2 of them).</param>
+    /// <param name="scale">What cos and sin are multiplied by (yarn's attention factor; 1 otherwise).</param>
+    public RopeTables(IBackend be, int maxPositions, double[] invFreq, double scale)
     {
         _be = be;
-        _headDim = headDim;
-        _theta = theta;
+        _invFreq = invFreq;
+        _scale = scale;
         MaxPositions = maxPositions;
         (Cos, Sin) = Build(Math.Min(maxPositions, InitialPositions));
     }
+
+    /// <summary>The tables of a model's config: its head size, rope_theta and rope_scaling.</summary>
+    public static RopeTables For(IBackend be, LlamaConfig c) =>
+        new(be, c.MaxPositionEmbeddings, RopeScaling.InverseFrequencies(c.RopeScaling, c.HeadDim, c.RopeTheta, c.MaxPositionEmbeddings),
+            RopeScaling.AttentionScale(c.RopeScaling));
 
     public Tensor Cos { get; private set; }
     public Tensor Sin { get; private set; }
@@ -48,17 +59,17 @@ internal sealed class RopeTables : IDisposable
 
     private (Tensor Cos, Tensor Sin) Build(int positions)
     {
-        int half = _headDim / 2;
+        int half = _invFreq.Length;
         var c = new float[(long)positions * half];
         var s = new float[(long)positions * half];
         for (int i = 0; i < half; i++)
         {
-            double freq = Math.Pow(_theta, -2.0 * i / _headDim);
+            double freq = _invFreq[i];
             for (int p = 0; p < positions; p++)
             {
                 double angle = p * freq;
-                c[(long)p * half + i] = (float)Math.Cos(angle);
-                s[(long)p * half + i] = (float)Math.Sin(angle);
+                c[(long)p * half + i] = (float)(_scale * Math.Cos(angle));
+                s[(long)p * half + i] = (float)(_scale * Math.Sin(angle));
             }
         }
         var cos = TensorScope.Unscoped(() => _be.FromFloats(c, new Shape(positions, half), DType.F32));

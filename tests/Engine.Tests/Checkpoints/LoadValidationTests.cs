@@ -90,7 +90,44 @@ public class LoadValidationTests
         using var tmp = new TempDir();
         var dir = TinyHf(tmp.Path);
         Rewrite(dir, (_, _, _, _) => false, w => w.AddFloats("model.layers.0.self_attn.q_proj.bias", [8], new float[8]));
-        Assert.Contains("model.layers.0.self_attn.q_proj.bias: bias tensors are not supported", LoadFails(dir).Message);
+        Assert.Equal($"{Path.Combine(dir, "model.safetensors")}: model.layers.0.self_attn.q_proj.bias: bias tensors are not part of this " +
+            "LlamaForCausalLM (config.json: attention_bias false, mlp_bias false)", LoadFails(dir).Message);
+    }
+
+    [Fact]
+    public void A_qwen2_checkpoint_without_its_q_bias_or_a_llama_one_with_q_norm_is_refused_naming_the_tensor()
+    {
+        using var tmp = new TempDir();
+        var dir = TinyHf(tmp.Path);
+        var configPath = Path.Combine(dir, "config.json");
+        var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        config["model_type"] = "qwen2";
+        config["architectures"] = new JsonArray("Qwen2ForCausalLM");
+        File.WriteAllText(configPath, config.ToJsonString());
+        Assert.Equal($"{Path.Combine(dir, "model.safetensors")}: model.layers.0.self_attn.q_proj.bias: tensor missing from the checkpoint", LoadFails(dir).Message);
+
+        var dir2 = TinyHf(Path.Combine(tmp.Path, "b"));
+        Rewrite(dir2, (_, _, _, _) => false, w => w.AddFloats("model.layers.1.self_attn.k_norm.weight", [2], new float[2]));
+        Assert.Equal($"{Path.Combine(dir2, "model.safetensors")}: model.layers.1.self_attn.k_norm.weight: q/k norms are part of Qwen3ForCausalLM, not LlamaForCausalLM",
+            LoadFails(dir2).Message);
+    }
+
+    /// <summary>config.json values engine does not implement fail the load (not just the config parser) naming the
+    /// field and the value.</summary>
+    [Theory]
+    [InlineData("model_type", "\"gemma2\"", "model_type: engine runs \"llama\", \"mistral\", \"qwen2\", \"qwen3\" models; got \"gemma2\"")]
+    [InlineData("rope_scaling", "{\"rope_type\":\"dynamic\",\"factor\":2.0}", "rope_scaling.rope_type: RoPE scaling \"dynamic\" is not supported; engine implements \"default\", \"linear\", \"llama3\" and \"yarn\"")]
+    [InlineData("hidden_act", "\"gelu\"", "hidden_act: engine implements only \"silu\" (SwiGLU); got \"gelu\"")]
+    public void A_config_value_engine_does_not_implement_fails_the_load_by_field_and_value(string field, string json, string message)
+    {
+        using var tmp = new TempDir();
+        var dir = TinyHf(tmp.Path);
+        var configPath = Path.Combine(dir, "config.json");
+        var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        config[field] = JsonNode.Parse(json);
+        if (field == "model_type") config.Remove("architectures");
+        File.WriteAllText(configPath, config.ToJsonString());
+        Assert.Equal($"{configPath}: {message}", LoadFails(dir).Message);
     }
 
     [Fact]
