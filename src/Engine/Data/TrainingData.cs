@@ -13,6 +13,8 @@ internal sealed record DataOptions
     public double EvalSplit { get; init; }
     /// <summary>--template; null picks the default for the training file's format.</summary>
     public string? Template { get; init; }
+    /// <summary>The model's own chat template (what "chat" names, and the default for conversation data), or null.</summary>
+    public JinjaChatTemplate? ModelTemplate { get; init; }
     public int MaxLength { get; init; } = 2048;
     public bool TrainOnInputs { get; init; }
     public bool Packing { get; init; }
@@ -47,7 +49,7 @@ internal static class TrainingData
     public static PreparedData Prepare(DataOptions options, ITokenizer tokenizer)
     {
         using var file = DataReader.Open(options.DataPath ?? throw new EngineException("--data is required with --model (a ShareGPT/Vicuna, Alpaca, CSV/JSONL or text file)"));
-        var template = options.Template is null ? ChatTemplate.DefaultFor(file.Format) : ChatTemplate.Get(options.Template);
+        var template = ChatTemplate.Choose(options.Template, file.Format, options.ModelTemplate);
         // Packed samples may run over several windows, so they are not truncated.
         var encoder = new SampleEncoder(tokenizer, template, options.Packing ? int.MaxValue : options.MaxLength, options.TrainOnInputs);
         var all = EncodeStream(encoder, file.Samples);
