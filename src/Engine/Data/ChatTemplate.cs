@@ -53,9 +53,15 @@ internal abstract class ChatTemplate
         _ => new RawTemplate(),
     };
 
-    /// <summary><see cref="Get"/> when a name is given, else <see cref="DefaultFor"/>.</summary>
-    public static ChatTemplate Choose(string? name, DataFormat format, JinjaChatTemplate? modelTemplate) =>
-        name is null ? DefaultFor(format, modelTemplate) : Get(name, modelTemplate);
+    /// <summary><see cref="Get"/> when a name is given, else <see cref="DefaultFor"/>. The model's template is
+    /// looked up (and parsed) only when it is used: "chat", or conversation data without --template.</summary>
+    public static ChatTemplate Choose(string? name, DataFormat format, Func<JinjaChatTemplate?>? modelTemplate)
+    {
+        bool wanted = name is null ? format is DataFormat.ShareGpt or DataFormat.OpenAiMessages
+            : name.Equals(JinjaChatTemplate.TemplateName, StringComparison.OrdinalIgnoreCase);
+        var model = wanted ? modelTemplate?.Invoke() : null;
+        return name is null ? DefaultFor(format, model) : Get(name, model);
+    }
 
     public override string ToString() => Name;
 }

@@ -1,3 +1,4 @@
+using Engine.Checkpoints;
 using Engine.Templating;
 
 namespace Engine.Data;
@@ -40,6 +41,13 @@ internal sealed class JinjaChatTemplate : ChatTemplate
     /// <summary>Parses <paramref name="text"/> (errors name <paramref name="sourceName"/>, line and column).</summary>
     public static JinjaChatTemplate Parse(string text, string sourceName, string? bosToken, string? eosToken) =>
         new(JinjaTemplate.Parse(text, sourceName), bosToken, eosToken);
+
+    /// <summary>A model's template as <see cref="ChatTemplateSource"/> found it.</summary>
+    public static JinjaChatTemplate From(ChatTemplateText t) => Parse(t.Text, t.SourceName, t.BosToken, t.EosToken);
+
+    /// <summary>The template of the model (and tokenizer) at these paths, or null when it has none.</summary>
+    public static JinjaChatTemplate? ForModel(string? modelPath, string? tokenizerPath) =>
+        ChatTemplateSource.Find(modelPath, tokenizerPath) is { } t ? From(t) : null;
 
     public override string Name => TemplateName;
     /// <summary>Where the template came from (chat_template.jinja, tokenizer_config.json, a GGUF file).</summary>

@@ -13,8 +13,9 @@ internal sealed record DataOptions
     public double EvalSplit { get; init; }
     /// <summary>--template; null picks the default for the training file's format.</summary>
     public string? Template { get; init; }
-    /// <summary>The model's own chat template (what "chat" names, and the default for conversation data), or null.</summary>
-    public JinjaChatTemplate? ModelTemplate { get; init; }
+    /// <summary>Finds the model's own chat template (what "chat" names, and the default for conversation data; null
+    /// when it has none); called only when that template would be used.</summary>
+    public Func<JinjaChatTemplate?>? ModelTemplate { get; init; }
     public int MaxLength { get; init; } = 2048;
     public bool TrainOnInputs { get; init; }
     public bool Packing { get; init; }
