@@ -13,9 +13,11 @@ namespace Engine.Data;
 /// learned with it), then the end of turn: when the template text right after the content is optional whitespace
 /// followed by an end-of-turn token (the model's EOS token, or one of <see cref="EndOfTurnTokens"/>), the learned
 /// range runs through the first such token. A template that writes something else after the reply gets no learned
-/// end of turn. Text the template writes before the content (role headers, Qwen 3's "&lt;think&gt;\n") is not
-/// learned. System and user content are never learned (except with --train-on-inputs, which SampleEncoder
-/// applies).</para>
+/// end of turn. The start moves back over template text the model itself produces at inference: when rendering the
+/// messages before this one with <c>add_generation_prompt=True</c> gives a prefix of the full rendering that ends
+/// before the content, everything after that prefix is the model's (Qwen 3's "&lt;think&gt;\n" before the reasoning,
+/// or its empty "&lt;think&gt;\n\n&lt;/think&gt;\n\n" block); role headers are in the prefix and are not learned.
+/// System and user content are never learned (except with --train-on-inputs, which SampleEncoder applies).</para>
 /// <para>Messages: the sample's system prompt (when it has one) as a "system" message, then the turns as
 /// "user"/"assistant"; an Alpaca input is appended to the first user message after a blank line.</para></summary>
 internal sealed class JinjaChatTemplate : ChatTemplate
@@ -72,21 +74,36 @@ internal sealed class JinjaChatTemplate : ChatTemplate
         RenderedText r;
         try
         {
-            r = _template.Render(new Dictionary<string, object?>
-            {
-                ["messages"] = messages, ["bos_token"] = BosToken ?? "", ["eos_token"] = EosToken ?? "",
-                ["add_generation_prompt"] = false, ["tools"] = null, ["documents"] = null,
-            });
+            r = RenderMessages(messages, generationPrompt: false);
         }
         catch (EngineException e)
         {
             throw new EngineException($"sample {c.Index}: {e.Message}");
         }
-        Split(r, LearnedRanges(r, assistant), output);
+        Split(r, LearnedRanges(r, assistant, messages), output);
+    }
+
+    private RenderedText RenderMessages(List<object?> messages, bool generationPrompt) => _template.Render(new Dictionary<string, object?>
+    {
+        ["messages"] = messages, ["bos_token"] = BosToken ?? "", ["eos_token"] = EosToken ?? "",
+        ["add_generation_prompt"] = generationPrompt, ["tools"] = null, ["documents"] = null,
+    });
+
+    /// <summary>Where the model's own output starts for message <paramref name="owner"/>: the end of the rendering of
+    /// the messages before it with the generation prompt, when that is a prefix of <paramref name="full"/> ending at or
+    /// before <paramref name="contentStart"/> with no content in between; else <paramref name="contentStart"/>.</summary>
+    private int GenerationStart(RenderedText full, List<object?> messages, int owner, int contentStart)
+    {
+        string prefix;
+        try { prefix = RenderMessages(messages.GetRange(0, owner), generationPrompt: true).Text; }
+        catch (EngineException) { return contentStart; } // e.g. a template that refuses a conversation ending with a user turn
+        if (prefix.Length > contentStart || string.CompareOrdinal(full.Text, 0, prefix, 0, prefix.Length) != 0) return contentStart;
+        if (full.Marks.Any(m => m.End > prefix.Length && m.Start < contentStart)) return contentStart;
+        return prefix.Length;
     }
 
     /// <summary>The learned character ranges of a rendering (see the class summary).</summary>
-    private List<(int Start, int End)> LearnedRanges(RenderedText r, List<bool> assistant)
+    private List<(int Start, int End)> LearnedRanges(RenderedText r, List<bool> assistant, List<object?> messages)
     {
         var ranges = new List<(int Start, int End)>();
         var marks = r.Marks;
@@ -98,7 +115,7 @@ internal sealed class JinjaChatTemplate : ChatTemplate
             // Later marks of the same message with no other message's content in between join the range.
             while (k + 1 < marks.Count && marks[k + 1].Owner == owner) end = marks[++k].End;
             int eot = EndOfTurnAfter(r.Text, end, k + 1 < marks.Count ? marks[k + 1].Start : r.Text.Length);
-            ranges.Add((start, eot >= 0 ? eot : end));
+            ranges.Add((GenerationStart(r, messages, owner, start), eot >= 0 ? eot : end));
         }
         return ranges;
     }

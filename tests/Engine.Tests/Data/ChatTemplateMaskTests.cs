@@ -63,13 +63,27 @@ public class ChatTemplateMaskTests
     }
 
     [Fact]
-    public void Qwen_3_learns_reasoning_and_answer_but_not_the_template_written_think_opening()
+    public void Qwen_3_learns_the_think_block_reasoning_and_answer_after_the_generation_prompt()
     {
         var tok = new WordTokenizer(bos: "<|endoftext|>", eos: "<|im_end|>", specials: ChatMlSpecials, hasBos: false);
         var tpl = JinjaChatTemplate.Parse(TemplateFixtures.Text("qwen3"), "qwen3", null, "<|im_end|>");
         var e = new SampleEncoder(tok, tpl, 512).Encode(DataTestUtil.Conversation(null, "Q?", "<think>\nwhy\n</think>\n\nA."))!;
         Assert.Equal(
-            "<|im_start|> ▁user <0x0A> Q? <|im_end|> ▁ <0x0A> <|im_start|> ▁assistant <0x0A> <think> <0x0A> [why] [<0x0A>] [</think>] [<0x0A>] [<0x0A>] [A.] [<|im_end|>] ▁ <0x0A>",
+            "<|im_start|> ▁user <0x0A> Q? <|im_end|> ▁ <0x0A> <|im_start|> ▁assistant <0x0A> [<think>] [<0x0A>] [why] [<0x0A>] [</think>] [<0x0A>] [<0x0A>] [A.] [<|im_end|>] ▁ <0x0A>",
+            Show(e, tok));
+    }
+
+    [Fact]
+    public void Qwen_3_earlier_turns_drop_reasoning_and_the_last_turn_learns_the_empty_think_block()
+    {
+        var tok = new WordTokenizer(bos: "<|endoftext|>", eos: "<|im_end|>", specials: ChatMlSpecials, hasBos: false);
+        var tpl = JinjaChatTemplate.Parse(TemplateFixtures.Text("qwen3"), "qwen3", null, "<|im_end|>");
+        var e = new SampleEncoder(tok, tpl, 512).Encode(DataTestUtil.Conversation(null, "Q?", "<think>\nx\n</think>\n\nYes.", "R?", "No."))!;
+        // Turn 1 comes before the last user message: the template drops its reasoning. Turn 2 is after it: the
+        // template writes an empty think block, which is what the model produces after "<|im_start|>assistant\n".
+        Assert.Equal(
+            "<|im_start|> ▁user <0x0A> Q? <|im_end|> ▁ <0x0A> <|im_start|> ▁assistant <0x0A> [Yes.] [<|im_end|>] ▁ <0x0A> "
+            + "<|im_start|> ▁user <0x0A> R? <|im_end|> ▁ <0x0A> <|im_start|> ▁assistant <0x0A> [<think>] [<0x0A>] [<0x0A>] [</think>] [<0x0A>] [<0x0A>] [No.] [<|im_end|>] ▁ <0x0A>",
             Show(e, tok));
     }
 
