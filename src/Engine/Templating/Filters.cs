@@ -65,9 +65,10 @@ internal static partial class Filters
                     Py.ToMarked(Args.Get(a, 1, "new", required: true)), Args.Has(a, 2, "count") ? Args.Int(a, 2, "count", -1) : -1);
             case "tojson":
             {
-                var indent = Args.Get(a, 0, "indent");
+                // HF's signature: tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False).
+                var indent = Args.Get(a, 1, "indent");
                 var separators = Args.Get(a, 2, "separators");
-                return MarkedString.Plain(Json.Dumps(v, indent, separators, Args.Bool(a, 3, "sort_keys", false), Args.Bool(a, 1, "ensure_ascii", false)));
+                return MarkedString.Plain(Json.Dumps(v, indent, separators, Args.Bool(a, 3, "sort_keys", false), Args.Bool(a, 0, "ensure_ascii", false)));
             }
             case "string": return Py.ToMarked(v);
             case "safe": return Py.ToMarked(v);

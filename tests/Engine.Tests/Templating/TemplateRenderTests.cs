@@ -58,6 +58,20 @@ public class TemplateRenderTests
         Check(template, context, c);
     }
 
+    [Theory]
+    [InlineData("multi_turn")]
+    [InlineData("no_system")]
+    public void Whitespace_control_and_lexer_corners_render_as_jinja2_does(string conversation)
+    {
+        var template = TemplateFixtures.Parse("whitespace");
+        var c = TemplateFixtures.Cases("whitespace").Single(x => x.GetProperty("conversation").GetString() == conversation);
+        var context = new Dictionary<string, object?>
+        {
+            ["messages"] = TemplateFixtures.ToValue(TemplateFixtures.Root.GetProperty("conversations").GetProperty(conversation)),
+        };
+        Check(template, context, c);
+    }
+
     private static void Check(JinjaTemplate template, Dictionary<string, object?> context, JsonElement c)
     {
         string label = $"{template.Name} / {c.GetProperty("conversation").GetString()} / agp={(c.TryGetProperty("add_generation_prompt", out var agp) ? agp.ToString() : "-")}";

@@ -108,6 +108,11 @@ def main():
         case = {"template": "features", "conversation": conv_name, "data": data}
         case.update(render(env, features, context))
         cases.append(case)
+    whitespace = load_template("whitespace", shared)
+    for conv_name in ("multi_turn", "no_system"):
+        case = {"template": "whitespace", "conversation": conv_name}
+        case.update(render(env, whitespace, {"messages": CONVERSATIONS[conv_name]}))
+        cases.append(case)
     out = {"generator": "render.py", "jinja2": jinja2.__version__, "now": FIXED_NOW.isoformat(),
            "conversations": CONVERSATIONS, "cases": cases}
     with open(os.path.join(HERE, "expected.json"), "w", encoding="utf-8") as f:
