@@ -55,6 +55,7 @@ internal static class TrainingData
         var encoder = new SampleEncoder(tokenizer, template, options.Packing ? int.MaxValue : options.MaxLength, options.TrainOnInputs);
         var all = EncodeStream(encoder, file.Samples);
         var notes = new List<string>(file.Notes.Select(n => $"{file.Path}: {n}"));
+        if (template is JinjaChatTemplate jinja) notes.Add($"conversations are rendered with the model's chat template ({jinja.SourceName})");
 
         List<EncodedSample?> trainEncoded = all, evalEncoded = new();
         if (options.EvalDataPath is not null)
