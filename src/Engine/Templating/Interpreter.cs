@@ -28,6 +28,7 @@ internal sealed class Interpreter
 
         public override object? Invoke(Interpreter caller, CallArgs args)
         {
+            if (interp._depth >= MaxMacroDepth) throw new TemplateFault($"macro '{node.Name}': calls nested deeper than {MaxMacroDepth}");
             var scope = new Scope(closure);
             var ps = node.Parameters;
             if (args.Positional.Count > ps.Count)
@@ -42,12 +43,18 @@ internal sealed class Interpreter
             }
             foreach (var (n, _) in args.Named)
                 if (!ps.Any(p => p.Name == n)) throw new TemplateFault($"macro '{node.Name}' takes no keyword argument '{n}'");
-            return interp.Capture(node.Body, scope);
+            interp._depth++;
+            try { return interp.Capture(node.Body, scope); }
+            finally { interp._depth--; }
         }
     }
 
+    /// <summary>Macro calls nested deeper than this fail (a recursive macro would otherwise exhaust the stack).</summary>
+    public const int MaxMacroDepth = 100;
+
     private readonly TemplateSource _src;
     private MarkedBuilder _out = new();
+    private int _depth;
 
     public Interpreter(TemplateSource src) => _src = src;
 
@@ -192,7 +199,8 @@ internal sealed class Interpreter
     {
         try { return EvalCore(e, scope); }
         catch (TemplateFault f) when (f.Pos < 0) { throw new TemplateFault(f.Message, e.Pos); }
-        catch (Exception x) when (x is ArgumentException or InvalidOperationException or FormatException or OverflowException or NotSupportedException)
+        catch (Exception x) when (x is ArgumentException or InvalidOperationException or FormatException or OverflowException
+                                      or NotSupportedException or InvalidCastException or IndexOutOfRangeException or KeyNotFoundException)
         {
             throw new TemplateFault(x.Message, e.Pos);
         }

@@ -39,6 +39,7 @@ public class TemplateErrorTests
     [InlineData("{{ 'a' % 1 }}", "t.jinja:1:8: printf-style string formatting with % is not supported")]
     [InlineData("{{ undefined_thing + 1 }}", "t.jinja:1:20: 'undefined_thing' is undefined")]
     [InlineData("{{ {'a': 1} | tojson(indent=none) ~ nope | tojson }}", "is not JSON serializable")]
+    [InlineData("{% macro r(n) %}{{ r(n + 1) }}{% endmacro %}{{ r(0) }}", "t.jinja:1:21: macro 'r': calls nested deeper than 100")]
     public void Runtime_errors_name_the_template_line_and_column(string template, string expected)
     {
         var ctx = new Dictionary<string, object?> { ["messages"] = new List<object?> { new Dictionary<string, object?> { ["content"] = "hi" } } };
