@@ -12,7 +12,7 @@ public static class DataCommand
         var model = CommonOptions.Model(required: false);
         model.Description += " (only its tokenizer is read)";
         var tokenizer = CommonOptions.Tokenizer();
-        var template = new Option<string?>("--template") { Description = "vicuna_v1.1 | llama-2 | alpaca | raw" };
+        var template = new Option<string?>("--template") { Description = "chat (the model's own template) | vicuna_v1.1 | llama-2 | alpaca | raw" };
         var count = new Option<int>("--samples") { Description = "how many samples to show", DefaultValueFactory = _ => 3 };
         var maxLength = new Option<int>("--max-length") { Description = "truncate like training would", DefaultValueFactory = _ => 2048 };
         var trainOnInputs = new Option<bool>("--train-on-inputs") { Description = "learn every token" };

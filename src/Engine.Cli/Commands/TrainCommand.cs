@@ -17,7 +17,7 @@ public static class TrainCommand
         var output = new Option<string>("--out") { Description = "output folder", DefaultValueFactory = _ => "out" };
         var evalData = new Option<string?>("--eval-data") { Description = "a separate evaluation file" };
         var evalSplit = new Option<double>("--eval-split") { Description = "fraction of the data held out for evaluation", DefaultValueFactory = _ => 0 };
-        var template = new Option<string?>("--template") { Description = "vicuna_v1.1 | llama-2 | alpaca | raw (default follows the data format)" };
+        var template = new Option<string?>("--template") { Description = "chat (the model's own template) | vicuna_v1.1 | llama-2 | alpaca | raw (default follows the data format: conversations use the model's chat template when it has one)" };
         var maxLength = new Option<int>("--max-length") { Description = "truncate samples to this many tokens", DefaultValueFactory = _ => 2048 };
         var trainOnInputs = new Option<bool>("--train-on-inputs") { Description = "learn every token, not only the assistant's" };
         var packing = new Option<bool>("--packing") { Description = "pack whole samples into rows of up to --max-length tokens (no attention across samples)" };

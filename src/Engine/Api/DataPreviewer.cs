@@ -11,7 +11,8 @@ public sealed record DataPreviewOptions
     public string? Model { get; init; }
     /// <summary>A tokenizer file (takes precedence over <see cref="Model"/>).</summary>
     public string? Tokenizer { get; init; }
-    /// <summary>vicuna_v1.1, llama-2, alpaca or raw; null follows the data format.</summary>
+    /// <summary>chat (the model's own chat template), vicuna_v1.1, llama-2, alpaca or raw; null follows the data
+    /// format (conversations: the model's chat template when it has one, else vicuna_v1.1).</summary>
     public string? Template { get; init; }
     /// <summary>How many samples to show.</summary>
     public int Samples { get; init; } = 3;
@@ -47,7 +48,7 @@ public static class DataPreviewer
         else throw new EngineException("data preview needs --model or --tokenizer to tokenize with");
         // The whole file is read (and checked) as a stream; only the samples shown are kept.
         using var ds = DataReader.Open(data);
-        var tpl = options.Template is string t ? ChatTemplate.Get(t) : ChatTemplate.DefaultFor(ds.Format);
+        var tpl = ChatTemplate.Choose(options.Template, ds.Format, () => JinjaChatTemplate.ForModel(options.Model, options.Tokenizer));
         var shown = new List<Sample>();
         foreach (var sample in ds.Samples)
             if (shown.Count < options.Samples) shown.Add(sample);

@@ -35,7 +35,8 @@ public sealed record FineTuneOptions
     public string? EvalData { get; init; }
     /// <summary>Fraction of the data held out for evaluation (0 = none).</summary>
     public double EvalSplit { get; init; }
-    /// <summary>vicuna_v1.1, llama-2, alpaca or raw; null follows the data format.</summary>
+    /// <summary>chat (the model's own chat template), vicuna_v1.1, llama-2, alpaca or raw; null follows the data
+    /// format (conversations: the model's chat template when it has one, else vicuna_v1.1).</summary>
     public string? Template { get; init; }
     /// <summary>Samples are truncated to this many tokens (and to the model's context).</summary>
     public int MaxLength { get; init; } = 2048;

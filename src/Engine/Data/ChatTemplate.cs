@@ -29,10 +29,14 @@ internal abstract class ChatTemplate
     protected static string UserText(ConversationSample c, int turn) =>
         turn == 0 && !string.IsNullOrEmpty(c.Context) ? c.Turns[0].Text + "\n\n" + c.Context : c.Turns[turn].Text;
 
-    public static IReadOnlyList<string> Names { get; } = new[] { VicunaTemplate.TemplateName, Llama2Template.TemplateName, AlpacaTemplate.TemplateName, RawTemplate.TemplateName };
+    public static IReadOnlyList<string> Names { get; } = new[] { VicunaTemplate.TemplateName, Llama2Template.TemplateName, AlpacaTemplate.TemplateName, RawTemplate.TemplateName, JinjaChatTemplate.TemplateName };
 
-    public static ChatTemplate Get(string name) => name.ToLowerInvariant() switch
+    /// <summary>The template named <paramref name="name"/>; "chat" is the model's own template
+    /// (<paramref name="modelTemplate"/>), refused when the model has none.</summary>
+    public static ChatTemplate Get(string name, JinjaChatTemplate? modelTemplate = null) => name.ToLowerInvariant() switch
     {
+        JinjaChatTemplate.TemplateName => modelTemplate ?? throw new EngineException(
+            "--template chat: the model has no chat template (looked for chat_template.jinja and tokenizer_config.json's chat_template beside the model or tokenizer, and tokenizer.chat_template in a GGUF file); pick one of vicuna_v1.1, llama-2, alpaca, raw"),
         VicunaTemplate.TemplateName or "vicuna" => new VicunaTemplate(),
         Llama2Template.TemplateName or "llama2" => new Llama2Template(),
         AlpacaTemplate.TemplateName => new AlpacaTemplate(),
@@ -40,13 +44,24 @@ internal abstract class ChatTemplate
         _ => throw new EngineException($"unknown chat template \"{name}\"; expected one of {string.Join(", ", Names)}"),
     };
 
-    /// <summary>ShareGPT and OpenAI messages → vicuna_v1.1 (FastChat's default), Alpaca → alpaca, text → raw.</summary>
-    public static ChatTemplate DefaultFor(DataFormat format) => format switch
+    /// <summary>ShareGPT and OpenAI messages → the model's own chat template when it has one, else vicuna_v1.1
+    /// (FastChat's default); Alpaca → alpaca, text → raw.</summary>
+    public static ChatTemplate DefaultFor(DataFormat format, JinjaChatTemplate? modelTemplate = null) => format switch
     {
-        DataFormat.ShareGpt or DataFormat.OpenAiMessages => new VicunaTemplate(),
+        DataFormat.ShareGpt or DataFormat.OpenAiMessages => modelTemplate ?? (ChatTemplate)new VicunaTemplate(),
         DataFormat.Alpaca => new AlpacaTemplate(),
         _ => new RawTemplate(),
     };
+
+    /// <summary><see cref="Get"/> when a name is given, else <see cref="DefaultFor"/>. The model's template is
+    /// looked up (and parsed) only when it is used: "chat", or conversation data without --template.</summary>
+    public static ChatTemplate Choose(string? name, DataFormat format, Func<JinjaChatTemplate?>? modelTemplate)
+    {
+        bool wanted = name is null ? format is DataFormat.ShareGpt or DataFormat.OpenAiMessages
+            : name.Equals(JinjaChatTemplate.TemplateName, StringComparison.OrdinalIgnoreCase);
+        var model = wanted ? modelTemplate?.Invoke() : null;
+        return name is null ? DefaultFor(format, model) : Get(name, model);
+    }
 
     public override string ToString() => Name;
 }

@@ -19,7 +19,7 @@ internal static class DataPreview
         int count, int maxLength, bool trainOnInputs = false)
     {
         var encoder = new SampleEncoder(tokenizer, template, maxLength, trainOnInputs);
-        string bos = tokenizer.IdToPiece(tokenizer.BosId), eos = tokenizer.IdToPiece(tokenizer.EosId);
+        string bos = tokenizer.BosId >= 0 ? tokenizer.IdToPiece(tokenizer.BosId) : "", eos = tokenizer.EosId >= 0 ? tokenizer.IdToPiece(tokenizer.EosId) : "";
         var result = new List<PreviewSample>();
         foreach (var sample in samples.Take(Math.Max(count, 0)))
         {

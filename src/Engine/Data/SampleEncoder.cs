@@ -5,8 +5,12 @@ namespace Engine.Data;
 
 /// <summary>Tokenizes rendered samples and builds labels (FastChat semantics).
 /// <list type="bullet">
-/// <item>BOS comes first (added when the template does not start with one). BOS/EOS segments are inserted as
-/// <see cref="ITokenizer.BosId"/>/<see cref="ITokenizer.EosId"/>; text is never parsed for special-token strings, so a
+/// <item>BOS comes first: added when the tokenizer adds one (<see cref="ITokenizer.AddBos"/>, and it has a BOS) unless
+/// the template starts with a BOS segment or its first text is template-written and starts with the BOS token's text
+/// (Llama 3's template writes "&lt;|begin_of_text|&gt;" itself), so never twice. BOS/EOS segments are inserted as
+/// <see cref="ITokenizer.BosId"/>/<see cref="ITokenizer.EosId"/>. Special-token strings are parsed only in
+/// template-written text (<see cref="TemplateSegment.TemplateWritten"/>, passed as special ranges to
+/// <see cref="ITokenizer.EncodeWithSpans(string, IReadOnlyList{TextRange})"/>); message content is never parsed, so a
 /// literal "&lt;/s&gt;" in the data stays text.</item>
 /// <item>Consecutive text segments form one chunk, encoded on its own (each chunk gets SentencePiece's dummy prefix),
 /// which is what HF's legacy Llama tokenizer does to the text between special tokens.</item>
@@ -75,32 +79,38 @@ internal sealed class SampleEncoder
     {
         var ids = new List<int>();
         var learned = new List<bool>();
-        if (segments.Count == 0 || segments[0].Kind != SegmentKind.Bos) { ids.Add(_tokenizer.BosId); learned.Add(false); }
+        if (NeedsBos(segments)) { ids.Add(_tokenizer.BosId); learned.Add(false); }
 
         var chunk = new StringBuilder();
         var learnedRanges = new List<(int Start, int End)>();
+        var specialRanges = new List<TextRange>();
         foreach (var seg in segments)
         {
             if (seg.Kind == SegmentKind.Text)
             {
                 if (seg.Learned && seg.Text.Length > 0) learnedRanges.Add((chunk.Length, chunk.Length + seg.Text.Length));
+                if (seg.TemplateWritten && seg.Text.Length > 0) AddRange(specialRanges, chunk.Length, seg.Text.Length);
                 chunk.Append(seg.Text);
                 continue;
             }
             FlushChunk();
-            ids.Add(seg.Kind == SegmentKind.Bos ? _tokenizer.BosId : _tokenizer.EosId);
+            int id = seg.Kind == SegmentKind.Bos ? _tokenizer.BosId : _tokenizer.EosId;
+            if (id < 0) throw new EngineException($"template {_template.Name} inserts {seg.Kind.ToString().ToUpperInvariant()}, but the tokenizer has no such token");
+            ids.Add(id);
             learned.Add(ids.Count > 1 && (seg.Learned || TrainOnInputs));
         }
         FlushChunk();
 
         var labels = new int[ids.Count];
         for (int i = 0; i < labels.Length; i++) labels[i] = learned[i] ? ids[i] : EncodedSample.IgnoreIndex;
+        // Position 0 is never a target (labels shift left by one); keep it -100 even when it is not a BOS.
+        if (labels.Length > 0) labels[0] = EncodedSample.IgnoreIndex;
         return new EncodedSample(ids.ToArray(), labels, sampleIndex);
 
         void FlushChunk()
         {
             if (chunk.Length == 0) return;
-            var spans = _tokenizer.EncodeWithSpans(chunk.ToString());
+            var spans = specialRanges.Count > 0 ? _tokenizer.EncodeWithSpans(chunk.ToString(), specialRanges) : _tokenizer.EncodeWithSpans(chunk.ToString());
             foreach (var t in spans)
             {
                 ids.Add(t.Id);
@@ -108,7 +118,27 @@ internal sealed class SampleEncoder
             }
             chunk.Clear();
             learnedRanges.Clear();
+            specialRanges = new List<TextRange>();
         }
+    }
+
+    /// <summary>Whether a BOS id goes in front (see the class summary).</summary>
+    private bool NeedsBos(IReadOnlyList<TemplateSegment> segments)
+    {
+        if (!_tokenizer.AddBos || _tokenizer.BosId < 0) return false;
+        if (segments.Count == 0) return true;
+        if (segments[0].Kind == SegmentKind.Bos) return false;
+        var first = segments[0];
+        if (first.Kind != SegmentKind.Text || !first.TemplateWritten) return true;
+        var bos = _tokenizer.IdToPiece(_tokenizer.BosId);
+        return !(bos.Length > 0 && first.Text.StartsWith(bos, StringComparison.Ordinal));
+    }
+
+    /// <summary>Appends [start, start+length), merging with the previous range when they touch.</summary>
+    private static void AddRange(List<TextRange> ranges, int start, int length)
+    {
+        if (ranges.Count > 0 && ranges[^1].End == start) ranges[^1] = new TextRange(ranges[^1].Start, ranges[^1].Length + length);
+        else ranges.Add(new TextRange(start, length));
     }
 
     private static bool Overlaps(TokenSpan t, List<(int Start, int End)> ranges)

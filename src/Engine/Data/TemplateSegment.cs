@@ -13,11 +13,16 @@ internal enum SegmentKind
 }
 
 /// <summary>A piece of a rendered sample. <see cref="Learned"/> marks the parts the model is trained to produce
-/// (assistant replies and the EOS that ends them); everything else is context whose tokens get label -100.</summary>
-internal readonly record struct TemplateSegment(SegmentKind Kind, string Text, bool Learned)
+/// (assistant replies and the EOS that ends them); everything else is context whose tokens get label -100.
+/// <see cref="TemplateWritten"/> marks text a chat template wrote itself (role headers, "&lt;|eot_id|&gt;"), in which
+/// the tokenizer parses special-token strings; message content never is, so a literal "&lt;/s&gt;" in data stays
+/// text. The built-in templates write no such text (their BOS/EOS are segments of their own).</summary>
+internal readonly record struct TemplateSegment(SegmentKind Kind, string Text, bool Learned, bool TemplateWritten = false)
 {
     public static TemplateSegment Prompt(string text) => new(SegmentKind.Text, text, false);
     public static TemplateSegment Reply(string text) => new(SegmentKind.Text, text, true);
+    /// <summary>Text written by a (Jinja) chat template, special tokens in it parsed.</summary>
+    public static TemplateSegment Markup(string text, bool learned) => new(SegmentKind.Text, text, learned, true);
     public static TemplateSegment Bos => new(SegmentKind.Bos, "", false);
     public static TemplateSegment Eos(bool learned) => new(SegmentKind.Eos, "", learned);
 

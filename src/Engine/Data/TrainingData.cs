@@ -13,6 +13,9 @@ internal sealed record DataOptions
     public double EvalSplit { get; init; }
     /// <summary>--template; null picks the default for the training file's format.</summary>
     public string? Template { get; init; }
+    /// <summary>Finds the model's own chat template (what "chat" names, and the default for conversation data; null
+    /// when it has none); called only when that template would be used.</summary>
+    public Func<JinjaChatTemplate?>? ModelTemplate { get; init; }
     public int MaxLength { get; init; } = 2048;
     public bool TrainOnInputs { get; init; }
     public bool Packing { get; init; }
@@ -47,11 +50,12 @@ internal static class TrainingData
     public static PreparedData Prepare(DataOptions options, ITokenizer tokenizer)
     {
         using var file = DataReader.Open(options.DataPath ?? throw new EngineException("--data is required with --model (a ShareGPT/Vicuna, Alpaca, CSV/JSONL or text file)"));
-        var template = options.Template is null ? ChatTemplate.DefaultFor(file.Format) : ChatTemplate.Get(options.Template);
+        var template = ChatTemplate.Choose(options.Template, file.Format, options.ModelTemplate);
         // Packing keeps each sample whole in one window of --max-length tokens, so samples are cut to it either way.
         var encoder = new SampleEncoder(tokenizer, template, options.MaxLength, options.TrainOnInputs);
         var all = EncodeStream(encoder, file.Samples);
         var notes = new List<string>(file.Notes.Select(n => $"{file.Path}: {n}"));
+        if (template is JinjaChatTemplate jinja) notes.Add($"conversations are rendered with the model's chat template ({jinja.SourceName})");
 
         List<EncodedSample?> trainEncoded = all, evalEncoded = new();
         if (options.EvalDataPath is not null)

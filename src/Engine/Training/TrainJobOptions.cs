@@ -24,9 +24,11 @@ internal sealed record TrainJobOptions
     public string SaveDType { get; init; } = "f32";
     public required TrainOptions Loop { get; init; }
 
-    /// <summary>The data flags as the data layer takes them, with the loop's batch size and seed.</summary>
+    /// <summary>The data flags as the data layer takes them, with the loop's batch size and seed, and the model's
+    /// own chat template (looked up only when used).</summary>
     public DataOptions DataFor(string dataPath, int maxPositions) => Data with
     {
         DataPath = dataPath, MaxLength = Math.Min(Data.MaxLength, maxPositions), BatchSize = Loop.BatchSize, Seed = Loop.Seed,
+        ModelTemplate = Data.ModelTemplate ?? (ModelPath is null ? null : () => JinjaChatTemplate.ForModel(ModelPath, TokenizerPath)),
     };
 }

@@ -25,7 +25,7 @@ internal static class LayerRules
     /// <summary>The Engine assembly, lowest first: a layer may use itself and any layer before it.</summary>
     public static readonly string[] EngineOrder =
     [
-        Root, "Threading", "Tensors", "Quant", "Formats", "Backends", "Autograd", "Nn", "Tokenizers", "Models",
+        Root, "Threading", "Tensors", "Quant", "Formats", "Templating", "Backends", "Autograd", "Nn", "Tokenizers", "Models",
         "Checkpoints", "Data", "Training", "Api",
     ];
 

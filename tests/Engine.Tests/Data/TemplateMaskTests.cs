@@ -176,12 +176,12 @@ public class TemplateMaskTests
     [Fact]
     public void Template_names_and_defaults()
     {
-        Assert.Equal(new[] { "vicuna_v1.1", "llama-2", "alpaca", "raw" }, ChatTemplate.Names);
+        Assert.Equal(new[] { "vicuna_v1.1", "llama-2", "alpaca", "raw", "chat" }, ChatTemplate.Names);
         Assert.IsType<VicunaTemplate>(ChatTemplate.DefaultFor(DataFormat.ShareGpt));
         Assert.IsType<AlpacaTemplate>(ChatTemplate.DefaultFor(DataFormat.Alpaca));
         Assert.IsType<RawTemplate>(ChatTemplate.DefaultFor(DataFormat.Text));
         Assert.IsType<Llama2Template>(ChatTemplate.Get("llama-2"));
         var ex = Assert.Throws<EngineException>(() => ChatTemplate.Get("chatml"));
-        Assert.Contains("vicuna_v1.1, llama-2, alpaca, raw", ex.Message);
+        Assert.Contains("vicuna_v1.1, llama-2, alpaca, raw, chat", ex.Message);
     }
 }
