@@ -120,7 +120,7 @@ internal static class ModelLoader
         return LlamaConfig.FromHfJson(configPath);
     }
 
-    /// <summary>An HF folder's tokenizer: --tokenizer, else tokenizer.model (or tokenizer.bin) in the folder.</summary>
+    /// <summary>An HF folder's tokenizer: --tokenizer, else tokenizer.json, tokenizer.model or tokenizer.bin in the folder.</summary>
     private static (ITokenizer? Tokenizer, string? Path) HfTokenizer(string dir, LlamaConfig config, string? tokenizerPath) =>
         LoadTokenizer(tokenizerPath ?? FindTokenizer(dir, null), config);
 
@@ -220,10 +220,11 @@ internal static class ModelLoader
             Id("tokenizer.ggml.unknown_token_id", 0), Id("tokenizer.ggml.padding_token_id", -1), addPrefix, removeSpaces);
     }
 
-    /// <summary>Looks beside a model for its tokenizer: tokenizer.model, tok{vocab}.model, tokenizer.bin, tok{vocab}.bin.</summary>
+    /// <summary>Looks beside a model for its tokenizer: tokenizer.json (preferred, as HF AutoTokenizer does),
+    /// tokenizer.model, tok{vocab}.model, tokenizer.bin, tok{vocab}.bin.</summary>
     public static string? FindTokenizer(string dir, int? vocabSize)
     {
-        var names = new List<string> { "tokenizer.model" };
+        var names = new List<string> { "tokenizer.json", "tokenizer.model" };
         if (vocabSize is int v) names.Add($"tok{v}.model");
         names.Add("tokenizer.bin");
         if (vocabSize is int v2) names.Add($"tok{v2}.bin");
