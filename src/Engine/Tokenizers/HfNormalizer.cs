@@ -95,14 +95,14 @@ internal abstract class HfNormalizer
         }
     }
 
-    /// <summary>Unicode NFC, applied one text element (grapheme cluster) at a time so that each output char keeps the
-    /// span of the cluster it came from (composition does not cross cluster boundaries).</summary>
+    /// <summary>Unicode NFC (<see cref="UnicodeNfc"/>), applied one text element (grapheme cluster) at a time so that
+    /// each output char keeps the span of the cluster it came from (composition does not cross cluster boundaries).</summary>
     private sealed class NfcNormalizer : HfNormalizer
     {
         public override HfNormalizedText Apply(HfNormalizedText t)
         {
             string s = t.Text;
-            if (IsNfc(s)) return t;
+            if (UnicodeNfc.IsSurelyNormalized(s)) return t;
             var text = new StringBuilder(s.Length);
             var start = new List<int>(s.Length);
             var end = new List<int>(s.Length);
@@ -110,23 +110,18 @@ internal abstract class HfNormalizer
             {
                 int n = StringInfo.GetNextTextElementLength(s, i);
                 string element = s.Substring(i, n);
-                if (IsNfc(element))
+                string normalized = UnicodeNfc.Normalize(element);
+                if (normalized == element)
                     for (int k = 0; k < n; k++) { text.Append(s[i + k]); start.Add(t.Start[i + k]); end.Add(t.End[i + k]); }
                 else
                 {
                     int a = t.Start[i], b = t.End[i + n - 1];
-                    foreach (char c in element.Normalize(NormalizationForm.FormC)) { text.Append(c); start.Add(a); end.Add(b); }
+                    foreach (char c in normalized) { text.Append(c); start.Add(a); end.Add(b); }
                 }
                 i += n;
             }
             return new HfNormalizedText(text.ToString(), start.ToArray(), end.ToArray());
         }
 
-        /// <summary>Text with a lone surrogate cannot be normalized by .NET; it is left as it is.</summary>
-        private static bool IsNfc(string s)
-        {
-            try { return s.IsNormalized(NormalizationForm.FormC); }
-            catch (ArgumentException) { return true; }
-        }
     }
 }
