@@ -209,10 +209,21 @@ internal static class ModelLoader
     private static ITokenizer GgufVocabulary(GgufFile g, string path, string[] tokens)
     {
         var model = g.TryGet<string>("tokenizer.ggml.model", out var m) ? m : "llama";
-        if (model != "llama") throw new FileFormatException(path, "tokenizer.ggml.model", $"only SentencePiece (\"llama\") vocabularies are supported; got \"{model}\"");
-        var scores = g.TryGet<float[]>("tokenizer.ggml.scores", out var s) ? s : new float[tokens.Length];
         var types = g.TryGet<int[]>("tokenizer.ggml.token_type", out var t) ? t : Enumerable.Repeat(1, tokens.Length).ToArray();
         int Id(string key, int fallback) => g.ContainsKey(key) ? Int32Metadata(g, path, key) : fallback;
+        if (model == "gpt2")
+        {
+            if (!g.TryGet<string[]>("tokenizer.ggml.merges", out var merges))
+                throw new FileFormatException(path, "tokenizer.ggml.merges", "missing; a \"gpt2\" vocabulary needs its merges");
+            var pre = g.TryGet<string>("tokenizer.ggml.pre", out var p) ? p : "default";
+            return GgufVocabTokenizer.CreateBpe(path, tokens, types, merges, pre,
+                Id("tokenizer.ggml.bos_token_id", -1), Id("tokenizer.ggml.eos_token_id", -1),
+                Id("tokenizer.ggml.unknown_token_id", -1), Id("tokenizer.ggml.padding_token_id", -1),
+                g.TryGet<bool>("tokenizer.ggml.add_bos_token", out var ab) && ab, g.TryGet<bool>("tokenizer.ggml.add_eos_token", out var ae) && ae,
+                g.TryGet<string>("tokenizer.chat_template", out var ct) ? ct : null);
+        }
+        if (model != "llama") throw new FileFormatException(path, "tokenizer.ggml.model", $"only SentencePiece (\"llama\") and byte-level BPE (\"gpt2\") vocabularies are supported; got \"{model}\"");
+        var scores = g.TryGet<float[]>("tokenizer.ggml.scores", out var s) ? s : new float[tokens.Length];
         bool addPrefix = !g.TryGet<bool>("tokenizer.ggml.add_space_prefix", out var asp) || asp;
         bool removeSpaces = g.TryGet<bool>("tokenizer.ggml.remove_extra_whitespaces", out var rs) && rs;
         return GgufVocabTokenizer.Create(path, tokens, scores, types,

@@ -68,6 +68,11 @@ internal abstract class HfPreTokenizer
         }
     }
 
+    /// <summary>Split(regex, Isolated) then ByteLevel without prefix space or regex: the pre-tokenizer of Llama 3 and
+    /// Qwen tokenizer.json files, and of GGUF "gpt2" vocabularies.</summary>
+    public static HfPreTokenizer SplitThenByteLevel(HfRegex regex) =>
+        new Sequence([new SplitStep(regex, HfSplitBehavior.Isolated, false), new ByteLevel(false, false)]);
+
     private static HfSplitBehavior Behavior(HfJson json, JsonObject o, string path)
     {
         string b = json.String(o["behavior"], $"{path}.behavior");
