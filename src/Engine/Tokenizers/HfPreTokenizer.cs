@@ -175,6 +175,14 @@ internal abstract class HfPreTokenizer
             string s = piece.Text;
             bool ascii = true;
             foreach (char c in s) if (c >= 0x80) { ascii = false; break; }
+            if (ascii && piece.Src is null)
+            {
+                // One byte per char: the byte-level text maps char i to the same source as before.
+                return new HfPreToken(string.Create(s.Length, s, static (dest, src) =>
+                {
+                    for (int i = 0; i < src.Length; i++) dest[i] = ByteLevelAlphabet.CharOf[src[i]];
+                }), piece.Offset, null);
+            }
             var chars = new char[ascii ? s.Length : Encoding.UTF8.GetMaxByteCount(s.Length)];
             var src = new int[chars.Length];
             int n = 0;

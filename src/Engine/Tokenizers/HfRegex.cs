@@ -42,12 +42,12 @@ internal sealed class HfRegex
         var result = new List<(int, int)>();
         if (!HasSurrogate(text))
         {
-            for (var m = _regex.Match(text); m.Success; m = m.NextMatch())
+            foreach (var m in _regex.EnumerateMatches(text))
                 if (m.Length > 0) result.Add((m.Index, m.Index + m.Length));
             return result;
         }
         var (shadow, origin) = Shadow(text);
-        for (var m = _regex.Match(shadow); m.Success; m = m.NextMatch())
+        foreach (var m in _regex.EnumerateMatches(shadow))
             if (m.Length > 0) result.Add((origin[m.Index], origin[m.Index + m.Length]));
         return result;
     }
