@@ -58,10 +58,9 @@ internal abstract class HfNormalizer
             int n = prefix.Length, len = t.Text.Length;
             var start = new int[n + len];
             var end = new int[n + len];
-            Array.Fill(start, t.Start[0], 0, n);
-            Array.Fill(end, t.Start[0], 0, n);
-            Array.Copy(t.Start, 0, start, n, len);
-            Array.Copy(t.End, 0, end, n, len);
+            Array.Fill(start, t.StartOf(0), 0, n);
+            Array.Fill(end, t.StartOf(0), 0, n);
+            for (int i = 0; i < len; i++) { start[n + i] = t.StartOf(i); end[n + i] = t.EndOf(i); }
             return new HfNormalizedText(prefix + t.Text, start, end);
         }
     }
@@ -81,13 +80,13 @@ internal abstract class HfNormalizer
             {
                 if (string.CompareOrdinal(s, i, from, 0, from.Length) == 0 && i + from.Length <= s.Length)
                 {
-                    int a = t.Start[i], b = t.End[i + from.Length - 1];
+                    int a = t.StartOf(i), b = t.EndOf(i + from.Length - 1);
                     foreach (char c in to) { text.Append(c); start.Add(a); end.Add(b); }
                     i += from.Length;
                 }
                 else
                 {
-                    text.Append(s[i]); start.Add(t.Start[i]); end.Add(t.End[i]);
+                    text.Append(s[i]); start.Add(t.StartOf(i)); end.Add(t.EndOf(i));
                     i++;
                 }
             }
@@ -112,10 +111,10 @@ internal abstract class HfNormalizer
                 string element = s.Substring(i, n);
                 string normalized = UnicodeNfc.Normalize(element);
                 if (normalized == element)
-                    for (int k = 0; k < n; k++) { text.Append(s[i + k]); start.Add(t.Start[i + k]); end.Add(t.End[i + k]); }
+                    for (int k = 0; k < n; k++) { text.Append(s[i + k]); start.Add(t.StartOf(i + k)); end.Add(t.EndOf(i + k)); }
                 else
                 {
-                    int a = t.Start[i], b = t.End[i + n - 1];
+                    int a = t.StartOf(i), b = t.EndOf(i + n - 1);
                     foreach (char c in normalized) { text.Append(c); start.Add(a); end.Add(b); }
                 }
                 i += n;

@@ -171,7 +171,7 @@ internal sealed class HfTokenizer : ITokenizer
                 }
                 if (first >= 0)
                 {
-                    int start = seg.Start[first], end = seg.End[last];
+                    int start = seg.StartOf(first), end = seg.EndOf(last);
                     output.Add(new TokenSpan(tokens[t], Math.Min(start, end), Math.Abs(end - start)));
                 }
                 else output.Add(new TokenSpan(tokens[t], NextSource(piece, seg, tokens[t + 2], to), 0));
@@ -183,7 +183,7 @@ internal sealed class HfTokenizer : ITokenizer
     private static int NextSource(HfPreToken piece, HfNormalizedText seg, int from, int fallback)
     {
         for (int k = from; k < piece.Text.Length; k++)
-            if (piece.SourceOf(k) is int s and >= 0) return seg.Start[s];
+            if (piece.SourceOf(k) is int s and >= 0) return seg.StartOf(s);
         return fallback;
     }
 
