@@ -18,7 +18,7 @@ internal sealed class LoadedModel : IDisposable
     public required ModelFormat Format { get; init; }
 
     public ITokenizer RequireTokenizer() => Tokenizer ?? throw new EngineException(
-        $"{SourcePath}: no tokenizer found next to the model; pass --tokenizer PATH (tokenizer.model or tokenizer.bin)");
+        $"{SourcePath}: no tokenizer found next to the model; pass --tokenizer PATH (tokenizer.json, tokenizer.model or tokenizer.bin)");
 
     public void Dispose() => Model.Dispose();
 }
@@ -201,7 +201,8 @@ internal static class ModelLoader
         if (tokenizerPath is not null) tok = LoadTokenizer(tokenizerPath, config);
         else if (g.TryGet<string[]>("tokenizer.ggml.tokens", out var tokens)) tok = (GgufVocabulary(g, path, tokens), null);
         else tok = (null, null);
-        if (tok.Tokenizer is not null && tok.Tokenizer.VocabSize != config.VocabSize)
+        // An HF tokenizer may be smaller than the model's padded vocabulary (Qwen); TokenizerLoader checks that one.
+        if (tok.Tokenizer is not null && tok.Tokenizer is not HfTokenizer && tok.Tokenizer.VocabSize != config.VocabSize)
             throw new FileFormatException(path, "tokenizer.ggml.tokens", $"has {tok.Tokenizer.VocabSize} tokens but the model's vocabulary is {config.VocabSize}");
         return tok;
     }
