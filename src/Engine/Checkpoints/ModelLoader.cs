@@ -202,7 +202,7 @@ internal static class ModelLoader
         else if (g.TryGet<string[]>("tokenizer.ggml.tokens", out var tokens)) tok = (GgufVocabulary(g, path, tokens), null);
         else tok = (null, null);
         // An HF tokenizer may be smaller than the model's padded vocabulary (Qwen); TokenizerLoader checks that one.
-        if (tok.Tokenizer is not null && tok.Tokenizer is not HfTokenizer && tok.Tokenizer.VocabSize != config.VocabSize)
+        if (tok.Tokenizer is not null && tok.Tokenizer is not Engine.Tokenizers.HfTokenizer && tok.Tokenizer.VocabSize != config.VocabSize)
             throw new FileFormatException(path, "tokenizer.ggml.tokens", $"has {tok.Tokenizer.VocabSize} tokens but the model's vocabulary is {config.VocabSize}");
         return tok;
     }
