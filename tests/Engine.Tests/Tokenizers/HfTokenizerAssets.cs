@@ -22,6 +22,38 @@ internal static class HfTokenizerAssets
         return Loaded[name].Value;
     }
 
+    /// <summary>The Mistral file with its normalizer dropped and Metaspace / Digits pre-tokenizers instead, built the
+    /// way make_hf_ids.mjs builds them (loaded from a temporary folder, removed once read).</summary>
+    public static readonly Dictionary<string, string> Variants = new()
+    {
+        ["mistral_metaspace"] = """{"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": false}""",
+        ["mistral_digits_metaspace"] = """{"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": true}, {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": false}]}""",
+    };
+
+    private static readonly Dictionary<string, Lazy<HfTokenizer>> LoadedVariants = Variants.ToDictionary(v => v.Key,
+        v => new Lazy<HfTokenizer>(() =>
+        {
+            var source = PathOf("mistral");
+            var json = JsonNode.Parse(File.ReadAllText(source))!.AsObject();
+            json["normalizer"] = null;
+            json["pre_tokenizer"] = JsonNode.Parse(v.Value);
+            json["decoder"] = JsonNode.Parse("""{"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": true}""");
+            var dir = Directory.CreateTempSubdirectory("engine-hf-variant-").FullName;
+            try
+            {
+                File.WriteAllText(Path.Combine(dir, "tokenizer.json"), json.ToJsonString());
+                File.Copy(Path.Combine(Path.GetDirectoryName(source)!, "tokenizer_config.json"), Path.Combine(dir, "tokenizer_config.json"));
+                return (HfTokenizer)TokenizerLoader.Load(dir);
+            }
+            finally { Directory.Delete(dir, recursive: true); }
+        }));
+
+    public static HfTokenizer Variant(string name)
+    {
+        PathOf("mistral");
+        return LoadedVariants[name].Value;
+    }
+
     public sealed record Case(string Text, int[] Ids, int[] IdsSpecial);
 
     public static IReadOnlyList<Case> Cases(string name)

@@ -99,6 +99,21 @@ public class HfTokenizerFileTests
         Assert.Equal(expected, string.Join("|", pieces.Select(p => p.Text)));
     }
 
+    // Metaspace with split: spaces become "▁", a "▁" is prepended, and the text is cut before each "▁" (HF's
+    // MergedWithNext on the replacement char, so a run of spaces gives lone "▁" pieces before the word).
+    [Theory]
+    [InlineData("first", true, "Hey  friend", "▁Hey|▁|▁friend")]
+    [InlineData("never", true, "Hey friend", "Hey|▁friend")]
+    [InlineData("always", false, "Hey friend", "▁Hey▁friend")]
+    public void Metaspace_SplitsBeforeEachReplacement(string scheme, bool split, string text, string expected)
+    {
+        var json = new HfJson("test.json");
+        var pre = HfPreTokenizer.Parse(json, JsonNode.Parse($$"""{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "{{scheme}}", "split": {{(split ? "true" : "false")}}}"""), "pre_tokenizer")!;
+        var pieces = new List<HfPreToken> { new(text, 0, null) };
+        pre.Apply(pieces, atInputStart: true);
+        Assert.Equal(expected, string.Join("|", pieces.Select(p => p.Text)));
+    }
+
     [Fact]
     public void StreamDecode_HoldsBackPartialUtf8_AcrossByteLevelTokens()
     {

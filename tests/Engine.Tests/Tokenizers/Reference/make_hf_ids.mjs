@@ -54,8 +54,32 @@ const texts = [
 
 const fs = await import('fs');
 const version = JSON.parse(fs.readFileSync(process.env.NODE_PATH + '/@huggingface/transformers/package.json', 'utf8')).version;
+// Variants of the Mistral file that exercise the Metaspace and Digits pre-tokenizers (the newer Llama/Mistral
+// tokenizer.json layout): the normalizer is dropped and replaced by these pre-tokenizers. The C# test builds the same
+// variants from the same file (HfTokenizerAssets.Variant).
+const os = await import('os');
+const path = await import('path');
+const variants = {
+  mistral_metaspace: { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'first', split: false },
+  mistral_digits_metaspace: { type: 'Sequence', pretokenizers: [
+    { type: 'Digits', individual_digits: true },
+    { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'always', split: false }] },
+};
+const fsv = await import('fs');
+const tmp = fsv.mkdtempSync(path.join(os.tmpdir(), 'hfvariants-'));
+for (const [name, pre] of Object.entries(variants)) {
+  const json = JSON.parse(fsv.readFileSync(path.join(root, 'mistral', 'tokenizer.json'), 'utf8'));
+  json.normalizer = null;
+  json.pre_tokenizer = pre;
+  json.decoder = { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'first', split: true };
+  fsv.mkdirSync(path.join(tmp, name));
+  fsv.writeFileSync(path.join(tmp, name, 'tokenizer.json'), JSON.stringify(json));
+  fsv.copyFileSync(path.join(root, 'mistral', 'tokenizer_config.json'), path.join(tmp, name, 'tokenizer_config.json'));
+}
+
 const out = { generator: 'transformers.js ' + version, tokenizers: {} };
-for (const name of ['llama3_1', 'qwen3', 'mistral']) {
+for (const name of ['llama3_1', 'qwen3', 'mistral', ...Object.keys(variants)]) {
+  env.localModelPath = name in variants ? tmp + '/' : (root.endsWith('/') ? root : root + '/');
   const tok = await AutoTokenizer.from_pretrained(name);
   const cases = [];
   for (const text of texts) {
