@@ -7,6 +7,7 @@ public static class Program
         ["gemm"] = ("CPU SGEMM GFLOP/s on the model's shapes; optional thread counts, e.g. `gemm 1,2`", GemmBench.Run),
         ["model"] = ("CPU forward/decode/training tokens/s of stories260K and the stories15M shape (the cpu15m peer case)", ModelBench.Run),
         ["memory"] = ("model memory in bf16 vs NF4 vs NF4+DQ from real quantized tensors; appends to bench/RESULTS.md", a => MemoryBench.Run(a.Length > 0 ? a[0] : ResultsFile())),
+        ["tokenizer"] = ("encode tokens/s of the Llama 3.1 / Qwen 3 tokenizer.json and Llama 2 tokenizer.model next to Microsoft.ML.Tokenizers; args: [shared/data] [repeat]", TokenizerBench.Run),
         ["nf4"] = ("NF4 (+double quant) quantize/dequantize speed on a 4096x11008 weight", _ => { Nf4Bench.Run(); return 0; }),
     };
 

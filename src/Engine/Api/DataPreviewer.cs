@@ -44,7 +44,7 @@ public static class DataPreviewer
         if (options.Tokenizer is string tp) tok = TokenizerLoader.Load(tp);
         else if (options.Model is string mp)
             tok = ModelLoader.OpenTokenizer(mp).Tokenizer ?? throw new EngineException(
-                $"{mp}: no tokenizer found next to the model; pass --tokenizer PATH (tokenizer.model or tokenizer.bin)");
+                $"{mp}: no tokenizer found next to the model; pass --tokenizer PATH (tokenizer.json, tokenizer.model or tokenizer.bin)");
         else throw new EngineException("data preview needs --model or --tokenizer to tokenize with");
         // The whole file is read (and checked) as a stream; only the samples shown are kept.
         using var ds = DataReader.Open(data);

@@ -2,7 +2,8 @@ using Engine.Tokenizers;
 
 namespace Engine.Api;
 
-/// <summary>A tokenizer on its own: SentencePiece tokenizer.model, llama2.c tokenizer.bin, or the one beside a model.</summary>
+/// <summary>A tokenizer on its own: Hugging Face tokenizer.json, SentencePiece tokenizer.model, llama2.c tokenizer.bin, or
+/// the one in a model folder (tokenizer.json preferred).</summary>
 public sealed class TextTokenizer
 {
     private readonly ITokenizer _tok;

@@ -38,7 +38,9 @@ internal static class GgufExporter
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentException.ThrowIfNullOrEmpty(outPath);
         var c = model.Config;
-        if (tokenizer.VocabSize != c.VocabSize)
+        // An HF tokenizer may have fewer tokens than the model has rows (Qwen pads vocab_size); the rest are written
+        // as [PAD{i}] unused tokens, as llama.cpp's converter does.
+        if (tokenizer is HfTokenizer ? tokenizer.VocabSize > c.VocabSize : tokenizer.VocabSize != c.VocabSize)
             throw new EngineException($"cannot export {outPath}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary is {c.VocabSize}");
 
         var arch = c.Family.GgufArchitecture();
@@ -70,7 +72,7 @@ internal static class GgufExporter
         }
 
         AddModelMetadata(writer, c, arch, type, name ?? Path.GetFileNameWithoutExtension(outPath), tensors.Any(x => x.Type.IsQuantized()));
-        AddTokenizerMetadata(writer, tokenizer);
+        AddTokenizerMetadata(writer, tokenizer, c.VocabSize);
         writer.Write(outPath);
         return new GgufExportReport(outPath, type, tensors, notes);
     }
@@ -150,8 +152,13 @@ internal static class GgufExporter
         }
     }
 
-    private static void AddTokenizerMetadata(GgufWriter w, ITokenizer tok)
+    private static void AddTokenizerMetadata(GgufWriter w, ITokenizer tok, int vocabSize)
     {
+        if (tok is HfTokenizer hf)
+        {
+            AddBpeTokenizerMetadata(w, hf, vocabSize);
+            return;
+        }
         int n = tok.VocabSize;
         var tokens = new string[n];
         var scores = new float[n];
@@ -183,5 +190,42 @@ internal static class GgufExporter
             w.AddBool("tokenizer.ggml.add_space_prefix", v.AddDummyPrefix);
             w.AddBool("tokenizer.ggml.remove_extra_whitespaces", v.RemoveExtraWhitespaces);
         }
+    }
+
+    /// <summary>An HF byte-level BPE tokenizer as llama.cpp's "gpt2" vocabulary: tokens, types, merges, the pre-tokenizer
+    /// name of its Split regex, special ids, add_bos/add_eos and the chat template.</summary>
+    private static void AddBpeTokenizerMetadata(GgufWriter w, HfTokenizer tok, int vocabSize)
+    {
+        if (!tok.IsByteLevel)
+            throw new EngineException($"cannot export {tok.Source} to GGUF: only byte-level BPE tokenizer.json files (Llama 3, Qwen) are supported; for a SentencePiece-style one export with its tokenizer.model");
+        string pre = (tok.SplitPattern is string p ? GgufPreTokenizers.NameOf(p) : null) ?? throw new EngineException(
+            $"cannot export {tok.Source} to GGUF: its pre-tokenizer regex has no llama.cpp name engine knows (llama-bpe, qwen2, gpt-2)");
+        var tokens = new string[vocabSize];
+        var types = new int[vocabSize];
+        for (int i = 0; i < vocabSize; i++)
+        {
+            if (i < tok.VocabSize)
+            {
+                tokens[i] = tok.IdToPiece(i);
+                types[i] = (int)tok.Kind(i);
+            }
+            else
+            {
+                tokens[i] = $"[PAD{i}]";
+                types[i] = (int)TokenKind.Unused;
+            }
+        }
+        w.AddString("tokenizer.ggml.model", "gpt2");
+        w.AddString("tokenizer.ggml.pre", pre);
+        w.AddArray("tokenizer.ggml.tokens", tokens);
+        w.AddArray("tokenizer.ggml.token_type", types);
+        w.AddArray("tokenizer.ggml.merges", tok.Model.Merges.ToArray());
+        if (tok.BosId >= 0) w.AddU32("tokenizer.ggml.bos_token_id", (uint)tok.BosId);
+        if (tok.EosId >= 0) w.AddU32("tokenizer.ggml.eos_token_id", (uint)tok.EosId);
+        if (tok.UnkId >= 0) w.AddU32("tokenizer.ggml.unknown_token_id", (uint)tok.UnkId);
+        if (tok.PadId >= 0) w.AddU32("tokenizer.ggml.padding_token_id", (uint)tok.PadId);
+        w.AddBool("tokenizer.ggml.add_bos_token", tok.AddBos);
+        w.AddBool("tokenizer.ggml.add_eos_token", tok.AddEos);
+        if (tok.ChatTemplate is string template) w.AddString("tokenizer.chat_template", template);
     }
 }

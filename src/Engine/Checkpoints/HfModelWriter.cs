@@ -65,9 +65,21 @@ internal static class HfModelWriter
         if (tokenizerPath is not null) CopyTokenizer(tokenizerPath, dir);
     }
 
-    /// <summary>Copies a tokenizer file into a model folder under its conventional name.</summary>
+    /// <summary>Copies a tokenizer file into a model folder under its conventional name (a tokenizer.json with the
+    /// tokenizer_config.json beside it).</summary>
     public static void CopyTokenizer(string tokenizerPath, string dir)
     {
+        if (tokenizerPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+        {
+            foreach (var (from, to) in new[] { (tokenizerPath, "tokenizer.json"),
+                (Path.Combine(Path.GetDirectoryName(Path.GetFullPath(tokenizerPath))!, "tokenizer_config.json"), "tokenizer_config.json") })
+            {
+                var target = Path.Combine(dir, to);
+                if (File.Exists(from) && Path.GetFullPath(from) != Path.GetFullPath(target))
+                    AtomicFile.Write(target, s => { using var f = File.OpenRead(from); f.CopyTo(s); });
+            }
+            return;
+        }
         var name = tokenizerPath.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) ? "tokenizer.bin" : "tokenizer.model";
         var dst = Path.Combine(dir, name);
         if (Path.GetFullPath(tokenizerPath) != Path.GetFullPath(dst))

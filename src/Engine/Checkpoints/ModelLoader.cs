@@ -18,7 +18,7 @@ internal sealed class LoadedModel : IDisposable
     public required ModelFormat Format { get; init; }
 
     public ITokenizer RequireTokenizer() => Tokenizer ?? throw new EngineException(
-        $"{SourcePath}: no tokenizer found next to the model; pass --tokenizer PATH (tokenizer.model or tokenizer.bin)");
+        $"{SourcePath}: no tokenizer found next to the model; pass --tokenizer PATH (tokenizer.json, tokenizer.model or tokenizer.bin)");
 
     public void Dispose() => Model.Dispose();
 }
@@ -120,7 +120,7 @@ internal static class ModelLoader
         return LlamaConfig.FromHfJson(configPath);
     }
 
-    /// <summary>An HF folder's tokenizer: --tokenizer, else tokenizer.model (or tokenizer.bin) in the folder.</summary>
+    /// <summary>An HF folder's tokenizer: --tokenizer, else tokenizer.json, tokenizer.model or tokenizer.bin in the folder.</summary>
     private static (ITokenizer? Tokenizer, string? Path) HfTokenizer(string dir, LlamaConfig config, string? tokenizerPath) =>
         LoadTokenizer(tokenizerPath ?? FindTokenizer(dir, null), config);
 
@@ -248,7 +248,8 @@ internal static class ModelLoader
         if (tokenizerPath is not null) tok = LoadTokenizer(tokenizerPath, config);
         else if (g.TryGet<string[]>("tokenizer.ggml.tokens", out var tokens)) tok = (GgufVocabulary(g, path, tokens), null);
         else tok = (null, null);
-        if (tok.Tokenizer is not null && tok.Tokenizer.VocabSize != config.VocabSize)
+        // An HF tokenizer may be smaller than the model's padded vocabulary (Qwen); TokenizerLoader checks that one.
+        if (tok.Tokenizer is not null && tok.Tokenizer is not Engine.Tokenizers.HfTokenizer && tok.Tokenizer.VocabSize != config.VocabSize)
             throw new FileFormatException(path, "tokenizer.ggml.tokens", $"has {tok.Tokenizer.VocabSize} tokens but the model's vocabulary is {config.VocabSize}");
         return tok;
     }
@@ -256,10 +257,21 @@ internal static class ModelLoader
     private static ITokenizer GgufVocabulary(GgufFile g, string path, string[] tokens)
     {
         var model = g.TryGet<string>("tokenizer.ggml.model", out var m) ? m : "llama";
-        if (model != "llama") throw new FileFormatException(path, "tokenizer.ggml.model", $"only SentencePiece (\"llama\") vocabularies are supported; got \"{model}\"");
-        var scores = g.TryGet<float[]>("tokenizer.ggml.scores", out var s) ? s : new float[tokens.Length];
         var types = g.TryGet<int[]>("tokenizer.ggml.token_type", out var t) ? t : Enumerable.Repeat(1, tokens.Length).ToArray();
         int Id(string key, int fallback) => g.ContainsKey(key) ? Int32Metadata(g, path, key) : fallback;
+        if (model == "gpt2")
+        {
+            if (!g.TryGet<string[]>("tokenizer.ggml.merges", out var merges))
+                throw new FileFormatException(path, "tokenizer.ggml.merges", "missing; a \"gpt2\" vocabulary needs its merges");
+            var pre = g.TryGet<string>("tokenizer.ggml.pre", out var p) ? p : "default";
+            return GgufVocabTokenizer.CreateBpe(path, tokens, types, merges, pre,
+                Id("tokenizer.ggml.bos_token_id", -1), Id("tokenizer.ggml.eos_token_id", -1),
+                Id("tokenizer.ggml.unknown_token_id", -1), Id("tokenizer.ggml.padding_token_id", -1),
+                g.TryGet<bool>("tokenizer.ggml.add_bos_token", out var ab) && ab, g.TryGet<bool>("tokenizer.ggml.add_eos_token", out var ae) && ae,
+                g.TryGet<string>("tokenizer.chat_template", out var ct) ? ct : null);
+        }
+        if (model != "llama") throw new FileFormatException(path, "tokenizer.ggml.model", $"only SentencePiece (\"llama\") and byte-level BPE (\"gpt2\") vocabularies are supported; got \"{model}\"");
+        var scores = g.TryGet<float[]>("tokenizer.ggml.scores", out var s) ? s : new float[tokens.Length];
         bool addPrefix = !g.TryGet<bool>("tokenizer.ggml.add_space_prefix", out var asp) || asp;
         bool removeSpaces = g.TryGet<bool>("tokenizer.ggml.remove_extra_whitespaces", out var rs) && rs;
         return GgufVocabTokenizer.Create(path, tokens, scores, types,
@@ -267,10 +279,11 @@ internal static class ModelLoader
             Id("tokenizer.ggml.unknown_token_id", 0), Id("tokenizer.ggml.padding_token_id", -1), addPrefix, removeSpaces);
     }
 
-    /// <summary>Looks beside a model for its tokenizer: tokenizer.model, tok{vocab}.model, tokenizer.bin, tok{vocab}.bin.</summary>
+    /// <summary>Looks beside a model for its tokenizer: tokenizer.json (preferred, as HF AutoTokenizer does),
+    /// tokenizer.model, tok{vocab}.model, tokenizer.bin, tok{vocab}.bin.</summary>
     public static string? FindTokenizer(string dir, int? vocabSize)
     {
-        var names = new List<string> { "tokenizer.model" };
+        var names = new List<string> { "tokenizer.json", "tokenizer.model" };
         if (vocabSize is int v) names.Add($"tok{v}.model");
         names.Add("tokenizer.bin");
         if (vocabSize is int v2) names.Add($"tok{v2}.bin");

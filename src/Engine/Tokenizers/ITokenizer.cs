@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Engine.Tokenizers;
 
 /// <summary>The kind of a vocabulary entry, with GGUF's numbering (tokenizer.ggml.token_type).</summary>
@@ -58,6 +60,14 @@ internal interface ITokenizer
     /// <summary>Text of a sequence of ids: control tokens (BOS/EOS) are skipped, byte pieces joined into UTF-8, the dummy
     /// prefix's leading space removed.</summary>
     string Decode(IReadOnlyList<int> ids);
+
+    /// <summary>Appends the UTF-8 bytes that <paramref name="id"/> contributes to decoded text (nothing for tokens
+    /// <see cref="Decode"/> skips). <paramref name="atStart"/> is true until the first token that produces bytes; the
+    /// tokenizer uses it for its start-of-text rule (dropping the dummy prefix's space). Decode and
+    /// <see cref="TokenStreamDecoder"/> both build on this, so they give the same text. The default is SentencePiece's
+    /// rule (<see cref="PieceBytes"/> with the dummy prefix removed).</summary>
+    void AppendDecodedBytes(int id, ref bool atStart, IBufferWriter<byte> output) =>
+        PieceBytes.Append(this, id, removeDummyPrefix: true, ref atStart, output);
 
     /// <summary>The piece of one id as stored in the vocabulary ("▁the", "&lt;0x0A&gt;", "&lt;s&gt;").</summary>
     string IdToPiece(int id);

@@ -4,32 +4,27 @@ using System.Text;
 namespace Engine.Tokenizers;
 
 /// <summary>Turns tokens into text one at a time as they are generated. A multi-byte character split over several
-/// byte-fallback tokens is held back until its last byte arrives; invalid byte sequences become U+FFFD. The
+/// byte-fallback or byte-level tokens is held back until its last byte arrives; invalid byte sequences become U+FFFD. The
 /// concatenation of every <see cref="Append"/> result and <see cref="Flush"/> equals <see cref="ITokenizer.Decode"/> of
 /// the whole sequence.</summary>
 internal sealed class TokenStreamDecoder
 {
     private readonly ITokenizer _tokenizer;
-    private readonly bool _removeDummyPrefix;
     private readonly Decoder _utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false).GetDecoder();
     private readonly ArrayBufferWriter<byte> _bytes = new(64);
     private char[] _chars = new char[64];
     private bool _atStart = true;
 
-    /// <param name="removeDummyPrefix">Drop the leading space of the first text token (the encoder's dummy prefix);
-    /// <see cref="VocabularyTokenizer.CreateStreamDecoder"/> sets it from the tokenizer.</param>
-    public TokenStreamDecoder(ITokenizer tokenizer, bool removeDummyPrefix = true)
-    {
-        _tokenizer = tokenizer;
-        _removeDummyPrefix = removeDummyPrefix;
-    }
+    /// <summary>Each token's bytes come from <see cref="ITokenizer.AppendDecodedBytes"/>, so the start-of-text rule
+    /// (the dummy prefix's space) is the tokenizer's own.</summary>
+    public TokenStreamDecoder(ITokenizer tokenizer) => _tokenizer = tokenizer;
 
     /// <summary>The text completed by <paramref name="id"/>; empty for control tokens and for bytes of an unfinished
     /// character.</summary>
     public string Append(int id)
     {
         _bytes.ResetWrittenCount();
-        PieceBytes.Append(_tokenizer, id, _removeDummyPrefix, ref _atStart, _bytes);
+        _tokenizer.AppendDecodedBytes(id, ref _atStart, _bytes);
         return DecodeChunk(_bytes.WrittenSpan, flush: false);
     }
 

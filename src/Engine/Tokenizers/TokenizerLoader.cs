@@ -1,27 +1,42 @@
 namespace Engine.Tokenizers;
 
-/// <summary>Opens a tokenizer by file: a SentencePiece tokenizer.model, a llama2.c tokenizer.bin, or a folder holding
-/// one of them (tokenizer.model preferred).</summary>
+/// <summary>Opens a tokenizer by file: a Hugging Face tokenizer.json (with the tokenizer_config.json beside it), a
+/// SentencePiece tokenizer.model, a llama2.c tokenizer.bin, or a folder holding one of them. In a folder,
+/// tokenizer.json is preferred over tokenizer.model, as HF AutoTokenizer prefers the fast tokenizer; then
+/// tokenizer.model, then tokenizer.bin.</summary>
 internal static class TokenizerLoader
 {
-    /// <param name="path">A *.model or *.bin file, or a folder containing tokenizer.model or tokenizer.bin.</param>
-    /// <param name="vocabSize">The model's vocab_size; when given, a tokenizer of another size is an error.</param>
-    public static VocabularyTokenizer Load(string path, int? vocabSize = null)
+    /// <summary>The file names looked for in a folder, in order of preference.</summary>
+    public static readonly string[] FolderFiles = ["tokenizer.json", "tokenizer.model", "tokenizer.bin"];
+
+    /// <param name="path">A tokenizer.json, *.model or *.bin file, or a folder containing one of <see cref="FolderFiles"/>.</param>
+    /// <param name="vocabSize">The model's vocab_size; when given, a SentencePiece or llama2.c tokenizer of another size
+    /// is an error, and so is an HF tokenizer with more tokens (HF models often pad vocab_size beyond the tokenizer:
+    /// Qwen 3 has 151,669 tokens for 151,936 embedding rows).</param>
+    public static ITokenizer Load(string path, int? vocabSize = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         string file = ResolveFile(path);
-        VocabularyTokenizer tokenizer = Path.GetExtension(file).ToLowerInvariant() switch
+        ITokenizer tokenizer = Path.GetExtension(file).ToLowerInvariant() switch
         {
+            ".json" => HfTokenizerFile.Load(file),
             ".model" => SentencePieceTokenizer.Load(file),
             ".bin" => Llama2cTokenizer.Load(file, vocabSize),
-            ".json" => throw new FileFormatException(file, "tokenizer",
-                "Hugging Face tokenizer.json is not supported; use the model's SentencePiece tokenizer.model"),
             _ => throw new FileFormatException(file, "tokenizer",
-                "unknown tokenizer file type; expected a SentencePiece *.model or a llama2.c *.bin"),
+                "unknown tokenizer file type; expected a Hugging Face tokenizer.json, a SentencePiece *.model or a llama2.c *.bin"),
         };
-        if (vocabSize is int expected && tokenizer.VocabSize != expected)
-            throw new FileFormatException(file, "vocabulary size",
-                $"tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {expected}");
+        if (vocabSize is int expected)
+        {
+            if (tokenizer is HfTokenizer)
+            {
+                if (tokenizer.VocabSize > expected)
+                    throw new FileFormatException(file, "vocabulary size",
+                        $"tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is only {expected}");
+            }
+            else if (tokenizer.VocabSize != expected)
+                throw new FileFormatException(file, "vocabulary size",
+                    $"tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {expected}");
+        }
         return tokenizer;
     }
 
@@ -29,13 +44,11 @@ internal static class TokenizerLoader
     {
         if (File.Exists(path)) return path;
         if (!Directory.Exists(path)) throw new FileFormatException(path, "tokenizer", "no such file or folder");
-        foreach (var name in new[] { "tokenizer.model", "tokenizer.bin" })
+        foreach (var name in FolderFiles)
         {
             string candidate = Path.Combine(path, name);
             if (File.Exists(candidate)) return candidate;
         }
-        string hint = File.Exists(Path.Combine(path, "tokenizer.json"))
-            ? " (it has a tokenizer.json, which is not supported)" : "";
-        throw new FileFormatException(path, "tokenizer", $"folder holds neither tokenizer.model nor tokenizer.bin{hint}");
+        throw new FileFormatException(path, "tokenizer", "folder holds none of tokenizer.json, tokenizer.model, tokenizer.bin");
     }
 }

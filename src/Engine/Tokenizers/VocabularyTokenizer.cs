@@ -103,12 +103,15 @@ internal abstract class VocabularyTokenizer : ITokenizer
         ArgumentNullException.ThrowIfNull(ids);
         var bytes = new ArrayBufferWriter<byte>(ids.Count * 4 + 16);
         bool atStart = true;
-        for (int i = 0; i < ids.Count; i++) PieceBytes.Append(this, ids[i], AddDummyPrefix, ref atStart, bytes);
+        for (int i = 0; i < ids.Count; i++) AppendDecodedBytes(ids[i], ref atStart, bytes);
         return Encoding.UTF8.GetString(bytes.WrittenSpan);
     }
 
+    public void AppendDecodedBytes(int id, ref bool atStart, IBufferWriter<byte> output) =>
+        PieceBytes.Append(this, id, AddDummyPrefix, ref atStart, output);
+
     /// <summary>A streaming decoder for this tokenizer (see <see cref="TokenStreamDecoder"/>).</summary>
-    public TokenStreamDecoder CreateStreamDecoder() => new(this, AddDummyPrefix);
+    public TokenStreamDecoder CreateStreamDecoder() => new(this);
 
     public string IdToPiece(int id)
     {

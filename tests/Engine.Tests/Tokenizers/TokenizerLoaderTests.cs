@@ -40,13 +40,11 @@ public class TokenizerLoaderTests
         using var dir = new TempDir();
         Assert.Contains("no such file or folder",
             Assert.Throws<FileFormatException>(() => TokenizerLoader.Load(dir.File("nope.model"))).Message);
-        Assert.Contains("neither tokenizer.model nor tokenizer.bin",
+        Assert.Contains("none of tokenizer.json, tokenizer.model, tokenizer.bin",
             Assert.Throws<FileFormatException>(() => TokenizerLoader.Load(dir.Path)).Message);
         File.WriteAllText(dir.File("tokenizer.json"), "{}");
-        Assert.Contains("tokenizer.json, which is not supported",
+        Assert.StartsWith(dir.File("tokenizer.json") + ": model: expected an object",
             Assert.Throws<FileFormatException>(() => TokenizerLoader.Load(dir.Path)).Message);
-        Assert.Contains("Hugging Face tokenizer.json is not supported",
-            Assert.Throws<FileFormatException>(() => TokenizerLoader.Load(dir.File("tokenizer.json"))).Message);
         File.WriteAllText(dir.File("vocab.txt"), "a");
         Assert.Contains("unknown tokenizer file type",
             Assert.Throws<FileFormatException>(() => TokenizerLoader.Load(dir.File("vocab.txt"))).Message);
