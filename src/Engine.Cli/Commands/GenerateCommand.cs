@@ -12,16 +12,18 @@ public static class GenerateCommand
         var model = CommonOptions.Model();
         var tokenizer = CommonOptions.Tokenizer();
         var adapter = CommonOptions.Adapter("a PEFT LoRA adapter folder applied on top of the model");
-        var prompt = new Option<string>("--prompt") { Description = "text to continue (BOS is prepended)", DefaultValueFactory = _ => "" };
+        var prompt = new Option<string>("--prompt") { Description = "text to continue (BOS is prepended when the tokenizer adds one; with --chat, the user message)", DefaultValueFactory = _ => "" };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "tokens to generate at most", DefaultValueFactory = _ => 256 };
         var temperature = new Option<float>("--temperature") { Description = "sampling temperature; 0 = greedy", DefaultValueFactory = _ => 0.8f };
         var topK = new Option<int>("--top-k") { Description = "sample among the K most likely tokens (0 = all)", DefaultValueFactory = _ => 40 };
         var topP = new Option<float>("--top-p") { Description = "nucleus sampling mass (1 = off)", DefaultValueFactory = _ => 0.95f };
         var seed = new Option<ulong>("--seed") { Description = "random seed for sampling", DefaultValueFactory = _ => 42UL };
         var noStop = new Option<bool>("--ignore-eos") { Description = "keep generating after the end-of-sequence token" };
+        var chat = new Option<bool>("--chat") { Description = "treat --prompt as a user message: wrap it in the model's own chat template (with the generation prompt) and stop at its end-of-turn tokens" };
+        var system = new Option<string?>("--system") { Description = "with --chat: a system message before the user's" };
         var cmd = new Command("generate", "generate text from a prompt (KV cache; greedy, temperature, top-k, top-p)")
         {
-            model, tokenizer, adapter, prompt, maxNew, temperature, topK, topP, seed, noStop, CommonOptions.Json,
+            model, tokenizer, adapter, prompt, maxNew, temperature, topK, topP, seed, noStop, chat, system, CommonOptions.Json,
         };
         cmd.SetAction(p => CliRunner.Run(p, ctx =>
         {
@@ -29,7 +31,7 @@ public static class GenerateCommand
             var options = new GenerationOptions
             {
                 MaxNewTokens = ctx.Get(maxNew), Temperature = ctx.Get(temperature), TopK = ctx.Get(topK), TopP = ctx.Get(topP),
-                Seed = ctx.Get(seed), IgnoreEos = ctx.Get(noStop),
+                Seed = ctx.Get(seed), IgnoreEos = ctx.Get(noStop), Chat = ctx.Get(chat), System = ctx.Get(system),
             };
             if (ctx.Get(CommonOptions.Json))
             {

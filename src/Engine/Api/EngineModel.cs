@@ -1,5 +1,6 @@
 using Engine.Backends;
 using Engine.Checkpoints;
+using Engine.Data;
 using Engine.Models;
 using Engine.Quant;
 using Engine.Tensors;
@@ -98,18 +99,40 @@ public sealed class EngineModel : IDisposable
         options ??= new GenerationOptions();
         options.Validate();
         var tok = Tokenizer;
-        var promptIds = new List<int>();
-        if (tok.AddBos) promptIds.Add(tok.BosId);
-        promptIds.AddRange(tok.Encode(prompt));
+        var stopTokens = new HashSet<int>(EndOfSequenceIds());
+        List<int> promptIds;
+        if (options.Chat)
+        {
+            var template = JinjaChatTemplate.ForModel(_loaded.SourcePath, _loaded.TokenizerPath)
+                ?? throw new EngineException($"--chat needs the model's chat template, and {_loaded.SourcePath} has none (no {ChatTemplateSource.JinjaFile}, no chat_template in {ChatTemplateSource.ConfigFile}, no tokenizer.chat_template in a GGUF)");
+            var segments = template.RenderGenerationPrompt(options.System, prompt);
+            promptIds = [.. new SampleEncoder(tok, template, int.MaxValue).EncodeSegments(segments, 0).InputIds];
+            stopTokens.UnionWith(template.EndOfTurnIds(tok));
+        }
+        else
+        {
+            promptIds = [];
+            if (tok.AddBos) promptIds.Add(tok.BosId);
+            promptIds.AddRange(tok.Encode(prompt));
+        }
         if (promptIds.Count == 0)
             throw new EngineException("the prompt is empty and this tokenizer adds no BOS token: give a prompt of at least one token");
         var sampling = new SamplingOptions { Temperature = options.Temperature, TopK = options.TopK, TopP = options.TopP, Seed = options.Seed };
         var stream = onText is null ? null : new TokenStreamDecoder(tok);
         if (stream is not null) foreach (var id in promptIds) Emit(onText!, stream.Append(id));
         var all = new Generator(_loaded.Model).Generate(promptIds, options.MaxNewTokens, sampling, stopAtEos: !options.IgnoreEos,
-            onToken: stream is null ? null : id => Emit(onText!, stream.Append(id)));
+            onToken: stream is null ? null : id => Emit(onText!, stream.Append(id)), stopTokens: options.IgnoreEos ? null : stopTokens);
         if (stream is not null) Emit(onText!, stream.Flush());
         return new GenerationResult(promptIds, all, tok.Decode(all), tok.Decode(all[promptIds.Count..]));
+    }
+
+    /// <summary>Every id that ends a sequence: config.json's eos_token_id (all of a list), generation_config.json's
+    /// (HF generate stops at those), and the tokenizer's EOS.</summary>
+    private IEnumerable<int> EndOfSequenceIds()
+    {
+        foreach (var id in _loaded.Model.Config.EosTokenIds) yield return id;
+        foreach (var id in GenerationConfig.EosTokenIds(_loaded.SourcePath)) yield return id;
+        if (Tokenizer.EosId >= 0) yield return Tokenizer.EosId;
     }
 
     private static void Emit(Action<string> onText, string piece)

@@ -15,6 +15,12 @@ public sealed record GenerationOptions
     public ulong Seed { get; init; } = 42;
     /// <summary>Keep generating after the end-of-sequence token.</summary>
     public bool IgnoreEos { get; init; }
+    /// <summary>Treat the prompt as a user message: wrap it with the model's own chat template (with the generation
+    /// prompt, as <c>apply_chat_template(add_generation_prompt=True)</c>) and stop at any of the model's end-of-turn
+    /// tokens. The model must have a chat template (chat_template.jinja, tokenizer_config.json or GGUF).</summary>
+    public bool Chat { get; init; }
+    /// <summary>With <see cref="Chat"/>: a system message put before the user's.</summary>
+    public string? System { get; init; }
 
     /// <summary>Range-checks every number; each error names the flag and the allowed range.</summary>
     internal void Validate()
@@ -23,6 +29,7 @@ public sealed record GenerationOptions
         OptionChecks.Positive(Temperature, OptionChecks.Show(Temperature), "--temperature", orZero: true, note: "0 = greedy");
         OptionChecks.AtLeast(TopK, 0, "--top-k", "0 = all tokens");
         OptionChecks.Interval(TopP, OptionChecks.Show(TopP), 0, 1, "--top-p", upperClosed: true, note: "1 = off");
+        if (System is not null && !Chat) throw new EngineException("--system needs --chat (a system message is part of a chat template)");
     }
 }
 

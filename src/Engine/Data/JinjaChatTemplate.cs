@@ -83,6 +83,24 @@ internal sealed class JinjaChatTemplate : ChatTemplate
         Split(r, LearnedRanges(r, assistant, messages), output);
     }
 
+    /// <summary>The prompt for generation (<c>add_generation_prompt=True</c>): an optional system message and one user
+    /// message, as segments whose template-written parts parse special tokens; nothing is learned.</summary>
+    public IReadOnlyList<TemplateSegment> RenderGenerationPrompt(string? system, string user)
+    {
+        var messages = new List<object?>();
+        if (system is not null) messages.Add(new Dictionary<string, object?> { ["role"] = "system", ["content"] = MarkedString.Owned(system, 0) });
+        messages.Add(new Dictionary<string, object?> { ["role"] = "user", ["content"] = MarkedString.Owned(user, messages.Count) });
+        var r = RenderMessages(messages, generationPrompt: true);
+        var output = new List<TemplateSegment>();
+        Split(r, [], output);
+        return output;
+    }
+
+    /// <summary>Ids of the end-of-turn tokens this template's model may end a reply with (its EOS and the known
+    /// end-of-turn tokens present in <paramref name="tokenizer"/>'s vocabulary), for stopping generation.</summary>
+    public IEnumerable<int> EndOfTurnIds(Tokenizers.ITokenizer tokenizer) =>
+        _endOfTurn.Select(tokenizer.PieceToId).Where(id => id >= 0);
+
     private RenderedText RenderMessages(List<object?> messages, bool generationPrompt) => _template.Render(new Dictionary<string, object?>
     {
         ["messages"] = messages, ["bos_token"] = BosToken ?? "", ["eos_token"] = EosToken ?? "",
