@@ -27,8 +27,16 @@ internal static class GgufExporter
 
     /// <param name="type">The type of the 2-D weights (norms stay F32; see <see cref="GgufTensorPolicy"/>).</param>
     /// <param name="name">general.name; default: the output file's name without extension.</param>
-    public static GgufExportReport Export(LlamaModel model, ITokenizer tokenizer, GgmlType type, string outPath, string? name = null)
+    public static GgufExportReport Export(LlamaModel model, ITokenizer tokenizer, GgmlType type, string outPath, string? name = null) =>
+        Export(model, tokenizer, GgufQuantType.Of(type), outPath, name);
+
+    /// <param name="quant">A named export type: llama-quantize's file type (general.file_type) and, unless pure, its
+    /// per-tensor mixture (<see cref="GgufQuantMixture"/>).</param>
+    /// <param name="name">general.name; default: the output file's name without extension.</param>
+    public static GgufExportReport Export(LlamaModel model, ITokenizer tokenizer, GgufQuantType quant, string outPath, string? name = null)
     {
+        ArgumentNullException.ThrowIfNull(quant);
+        var type = quant.BaseType;
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentException.ThrowIfNullOrEmpty(outPath);
@@ -39,11 +47,12 @@ internal static class GgufExporter
         var writer = new GgufWriter();
         var tensors = new List<GgufExportedTensor>();
         var notes = new List<string>();
+        var mixture = new GgufQuantMixture(quant, c);
         foreach (var (hf, gguf) in GgufNames.Map(c))
         {
             if (!model.Parameters.TryGet(hf, out var t)) continue; // output.weight is absent when tied
             var shape = t.Shape.ToArray();
-            var stored = GgufTensorPolicy.Choose(gguf, shape, type, model.TiedEmbeddings, out var note);
+            var stored = GgufTensorPolicy.Choose(gguf, shape, type, model.TiedEmbeddings, out var note, mixture);
             if (note is not null) notes.Add(note);
             int heads = hf.EndsWith("q_proj.weight", StringComparison.Ordinal) ? c.NumHeads
                       : hf.EndsWith("k_proj.weight", StringComparison.Ordinal) ? c.NumKvHeads : 0;
@@ -51,7 +60,7 @@ internal static class GgufExporter
             tensors.Add(new GgufExportedTensor(gguf, stored, shape, hf));
         }
 
-        AddModelMetadata(writer, c, type, name ?? Path.GetFileNameWithoutExtension(outPath), tensors.Any(x => x.Type.IsQuantized()));
+        AddModelMetadata(writer, c, quant.FileType, name ?? Path.GetFileNameWithoutExtension(outPath), tensors.Any(x => x.Type.IsQuantized()));
         AddTokenizerMetadata(writer, tokenizer);
         writer.Write(outPath);
         return new GgufExportReport(outPath, type, tensors, notes);
@@ -68,11 +77,11 @@ internal static class GgufExporter
         s.Write(bytes);
     }
 
-    private static void AddModelMetadata(GgufWriter w, LlamaConfig c, GgmlType type, string name, bool anyQuantized)
+    private static void AddModelMetadata(GgufWriter w, LlamaConfig c, uint fileType, string name, bool anyQuantized)
     {
         w.AddString("general.architecture", "llama");
         w.AddString("general.name", name);
-        w.AddU32("general.file_type", GgufTensorPolicy.FileType(type));
+        w.AddU32("general.file_type", fileType);
         if (anyQuantized) w.AddU32("general.quantization_version", QuantizationVersion);
         w.AddU32("llama.vocab_size", (uint)c.VocabSize);
         w.AddU32("llama.context_length", (uint)c.MaxPositionEmbeddings);

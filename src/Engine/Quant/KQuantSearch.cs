@@ -13,6 +13,11 @@ internal static class KQuantSearch
     /// <summary>ggml's nearest_int: round half to even (its 1.5·2^23 trick, exact for |v| &lt;= 4194303).</summary>
     public static int NearestInt(float v) => (int)MathF.Round(v, MidpointRounding.ToEven);
 
+    /// <summary>ggml's nearest_int bit for bit, also outside the range where it rounds (|v| &gt; 4194303, infinities,
+    /// NaN), where it returns the low mantissa bits of v + 1.5·2^23 less 2^22, as the C code does with asserts off.
+    /// make_q3_quants can ask it for such values (x·Σl²/Σxl with a tiny Σxl) before clamping the result.</summary>
+    public static int NearestIntBits(float v) => (BitConverter.SingleToInt32Bits(v + 12582912f) & 0x007fffff) - 0x00400000;
+
     /// <summary>make_qx_quants with rmse_type 1 and no importance weights (what quantize_row_q6_K_ref calls): symmetric
     /// levels l in [-nmax, nmax-1] stored as l + nmax in <paramref name="levels"/>; starts from the scale that maps the
     /// largest-magnitude value to -nmax, then tries 18 nearby scales -(nmax ± 0.1·is)/max and keeps the one with the
@@ -91,10 +96,11 @@ internal static class KQuantSearch
     /// <summary>make_qkx2_quants: affine levels in [0, nmax] with x ≈ scale·l - theMin (min clamped to ≤ 0, so theMin
     /// ≥ 0). Starts from the min/max fit, then tries nstep+1 scales (rmin + rdelta·is + nmax)/(max - min), solving the
     /// weighted least-squares scale and min for each, and keeps the one with the least weighted squared error
-    /// (use_mad false, as the q4_K/q5_K reference quantizers call it). Products are computed 8 at a time, sums in
+    /// (use_mad false, as the q4_K/q5_K reference quantizers call it), or with the least weighted absolute error
+    /// (<paramref name="useMad"/>, as quantize_row_q2_K_ref calls it). Products are computed 8 at a time, sums in
     /// ggml's order. x.Length must be a multiple of 8, at most 32.</summary>
     public static unsafe float AffineScale(ReadOnlySpan<float> x, ReadOnlySpan<float> weights, int nmax, Span<byte> levels,
-        float rmin, float rdelta, int nstep, out float theMin)
+        float rmin, float rdelta, int nstep, out float theMin, bool useMad = false)
     {
         int n = x.Length;
         float min = x[0], max = x[0];
@@ -122,7 +128,7 @@ internal static class KQuantSearch
             float iscale = nmax / (max - min);
             float scale = 1 / iscale;
             AffineLevels(px, pw, lf, a, b, c, n, iscale, min, nmax);
-            float bestError = Error(px, pw, lf, a, n, scale, min);
+            float bestError = Error(px, pw, lf, a, n, scale, min, useMad);
             for (int i = 0; i < n; i++) levels[i] = (byte)(int)lf[i];
             for (int step = 0; step <= nstep; step++)
             {
@@ -145,7 +151,7 @@ internal static class KQuantSearch
                         thisMin = 0;
                         thisScale = sumXL / sumL2;
                     }
-                    float error = Error(px, pw, lf, a, n, thisScale, thisMin);
+                    float error = Error(px, pw, lf, a, n, thisScale, thisMin, useMad);
                     if (error < bestError)
                     {
                         for (int i = 0; i < n; i++) levels[i] = (byte)(int)lf[i];
@@ -179,18 +185,79 @@ internal static class KQuantSearch
         }
     }
 
-    /// <summary>Σ w·(scale·l + min - x)² in index order (make_qkx2_quants' error with use_mad false).</summary>
-    private static unsafe float Error(float* x, float* w, float* lf, float* tmp, int n, float scale, float min)
+    /// <summary>Σ w·(scale·l + min - x)² in index order (make_qkx2_quants' error with use_mad false), or
+    /// Σ w·|scale·l + min - x| with <paramref name="useMad"/>.</summary>
+    private static unsafe float Error(float* x, float* w, float* lf, float* tmp, int n, float scale, float min, bool useMad)
     {
         var vs = Vector256.Create(scale);
         var vmin = Vector256.Create(min);
         for (int i = 0; i < n; i += 8)
         {
             var diff = vs * Vector256.Load(lf + i) + vmin - Vector256.Load(x + i);
-            (Vector256.Load(w + i) * (diff * diff)).Store(tmp + i);
+            (Vector256.Load(w + i) * (useMad ? Vector256.Abs(diff) : diff * diff)).Store(tmp + i);
         }
         float error = 0;
         for (int i = 0; i < n; i++) error += tmp[i];
         return error;
+    }
+
+    /// <summary>make_q3_quants with do_rmse (what quantize_row_q3_K_ref calls): symmetric levels l in [-nmax, nmax-1]
+    /// stored as l + nmax, starting from the scale that maps the largest-magnitude value to -nmax; then up to 5 passes
+    /// that move one level at a time to x·Σwl²/Σwxl (w = x²) when that improves (Σwxl)²/Σwl². Returns Σwxl/Σwl² (0 for
+    /// an all-zero group). Scalar, in ggml's order of operations.</summary>
+    public static float IterativeSymmetricScale(ReadOnlySpan<float> x, int nmax, Span<sbyte> levels)
+    {
+        int n = x.Length;
+        float max = 0, amax = 0;
+        for (int i = 0; i < n; i++)
+        {
+            float ax = MathF.Abs(x[i]);
+            if (ax > amax) { amax = ax; max = x[i]; }
+        }
+        if (amax < GroupMaxEps)
+        {
+            levels[..n].Clear();
+            return 0f;
+        }
+        float iscale = -nmax / max;
+        float sumlx = 0, suml2 = 0;
+        for (int i = 0; i < n; i++)
+        {
+            int l = Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(iscale * x[i])));
+            levels[i] = (sbyte)l;
+            float w = x[i] * x[i];
+            sumlx += w * x[i] * l;
+            suml2 += w * l * l;
+        }
+        for (int attempt = 0; attempt < 5; attempt++)
+        {
+            int changed = 0;
+            for (int i = 0; i < n; i++)
+            {
+                float w = x[i] * x[i];
+                int li = levels[i];
+                float slx = sumlx - w * x[i] * li;
+                if (slx > 0)
+                {
+                    float sl2 = suml2 - w * li * li;
+                    int newL = Math.Max(-nmax, Math.Min(nmax - 1, NearestIntBits(x[i] * sl2 / slx)));
+                    if (newL != li)
+                    {
+                        slx += w * x[i] * newL;
+                        sl2 += w * newL * newL;
+                        if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2)
+                        {
+                            levels[i] = (sbyte)newL;
+                            sumlx = slx;
+                            suml2 = sl2;
+                            changed++;
+                        }
+                    }
+                }
+            }
+            if (changed == 0) break;
+        }
+        for (int i = 0; i < n; i++) levels[i] = (sbyte)(levels[i] + nmax);
+        return suml2 > 0 ? sumlx / suml2 : 0f;
     }
 }
