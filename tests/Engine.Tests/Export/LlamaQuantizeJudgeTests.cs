@@ -121,6 +121,8 @@ public class LlamaQuantizeJudgeTests
     [InlineData("q6_k")]
     [InlineData("q5_k")]
     [InlineData("q4_k")]
+    [InlineData("q3_k")]
+    [InlineData("q2_k")]
     [InlineData("q8_0")]
     public void Quantization_throughput_against_llama_model_quantize(string typeName)
     {

@@ -37,6 +37,23 @@ public class LlamaQuantizeMixtureJudgeTests
     [Fact]
     public void Pure_q4_k_m_equals_llama_quantize_pure() => Judge("q4_k_m", intermediate: 512, kvHeads: 2, headDim: 64, pure: true);
 
+    /// <summary>The real stories260K (64-wide rows, 172-wide ffn_down rows, tied output): no k-quant fits, so every
+    /// weight takes llama-quantize's fallback chain (q4_K → q5_0, q6_K → q8_0 → f16 for ffn_down, q8_0 for the output
+    /// whose rows are not a multiple of 256), per tensor as llama_model_quantize picks it.</summary>
+    [Theory]
+    [MemberData(nameof(Mixtures))]
+    public void Mixture_of_stories260K_equals_llama_quantize(string typeName)
+    {
+        Assert.True(GgufQuantType.TryParse(typeName, false, out var quant));
+        using var source = StoriesExports.LoadSource();
+        var tok = source.RequireTokenizer();
+        using var tmp = new TempDir();
+        GgufExporter.Export(source.Model, tok, GgmlType.F32, tmp.File("f32.gguf"), "stories260K");
+        GgufExporter.Export(source.Model, tok, quant, tmp.File("direct.gguf"), "stories260K");
+        LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File("judge.gguf"), quant.FileType, null);
+        LlamaQuantizeJudgeTests.AssertSameTensors(tmp.File("direct.gguf"), tmp.File("judge.gguf"), $"stories260K {typeName}", _log);
+    }
+
     private void Judge(string typeName, int intermediate, int kvHeads, int headDim, bool tied = false, bool pure = false)
     {
         Assert.True(GgufQuantType.TryParse(typeName, pure, out var quant));
