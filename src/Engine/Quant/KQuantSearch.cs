@@ -18,78 +18,81 @@ internal static class KQuantSearch
     /// make_q3_quants can ask it for such values (x·Σl²/Σxl with a tiny Σxl) before clamping the result.</summary>
     public static int NearestIntBits(float v) => (BitConverter.SingleToInt32Bits(v + 12582912f) & 0x007fffff) - 0x00400000;
 
-    /// <summary>make_qx_quants with rmse_type 1 and no importance weights (what quantize_row_q6_K_ref calls): symmetric
-    /// levels l in [-nmax, nmax-1] stored as l + nmax in <paramref name="levels"/>; starts from the scale that maps the
-    /// largest-magnitude value to -nmax, then tries 18 nearby scales -(nmax ± 0.1·is)/max and keeps the one with the
-    /// best x²-weighted least-squares fit. Returns the scale (0 for an all-zero group). The per-value products are
-    /// computed 8 at a time; the sums are added in ggml's order, so the result is bit-identical. x.Length must be a
-    /// multiple of 8, at most 32.</summary>
-    public static unsafe float SymmetricScale(ReadOnlySpan<float> x, int nmax, Span<sbyte> levels)
+    /// <summary>make_qx_quants with rmse_type 1 and no importance weights (what quantize_row_q6_K_ref calls), for 8
+    /// groups of 16 values at once: symmetric levels l in [-nmax, nmax-1] stored as l + nmax in
+    /// <paramref name="levels"/>; each group starts from the scale that maps its largest-magnitude value to -nmax, then
+    /// tries 18 nearby scales -(nmax ± 0.1·is)/max and keeps the one with the best x²-weighted least-squares fit. Its
+    /// scale goes to <paramref name="scales"/> (0 for an all-zero group). Lane g of each vector works on group g, so
+    /// every group's sums are still added one value at a time in ggml's order and the result is bit-identical to the
+    /// one-group-at-a-time C loop. x holds the 8 groups one after another (128 values).</summary>
+    public static unsafe void SymmetricScales8(ReadOnlySpan<float> x, int nmax, Span<sbyte> levels, Span<float> scales)
     {
-        int n = x.Length;
-        float max = 0, amax = 0;
+        const int n = 16;
+        if (x.Length != 8 * n || levels.Length < 8 * n || scales.Length < 8) throw new ArgumentException("expected 8 groups of 16 values");
+        // Transposed: xt[i] holds value i of each of the 8 groups.
+        var xt = stackalloc Vector256<float>[n];
+        var wt = stackalloc Vector256<float>[n];
+        var wxt = stackalloc Vector256<float>[n];
+        var max = Vector256<float>.Zero;
+        var amax = Vector256<float>.Zero;
+        var lanes = stackalloc float[8];
         for (int i = 0; i < n; i++)
         {
-            float ax = MathF.Abs(x[i]);
-            if (ax > amax) { amax = ax; max = x[i]; }
+            for (int g = 0; g < 8; g++) lanes[g] = x[n * g + i];
+            var v = Vector256.Load(lanes);
+            xt[i] = v;
+            var ax = Vector256.Abs(v);
+            var bigger = Vector256.GreaterThan(ax, amax);
+            amax = Vector256.ConditionalSelect(bigger, ax, amax);
+            max = Vector256.ConditionalSelect(bigger, v, max);
+            var w = v * v;
+            wt[i] = w;
+            wxt[i] = w * v; // ggml's w*x[i]*l is (w*x[i])*l
         }
-        if (amax < GroupMaxEps)
+        var lo = Vector256.Create((float)-nmax);
+        var hi = Vector256.Create((float)(nmax - 1));
+
+        var iscale = Vector256.Create((float)-nmax) / max;
+        Sums(xt, wt, wxt, iscale, lo, hi, out var sumlx, out var suml2);
+        var bestIscale = iscale;
+        var scale = Vector256.ConditionalSelect(Vector256.Equals(suml2, Vector256<float>.Zero), Vector256<float>.Zero, sumlx / suml2);
+        var best = scale * sumlx;
+        for (int step = -9; step <= 9; step++)
         {
-            levels[..n].Clear();
-            return 0f;
+            if (step == 0) continue;
+            iscale = Vector256.Create(-(nmax + 0.1f * step)) / max;
+            Sums(xt, wt, wxt, iscale, lo, hi, out sumlx, out suml2);
+            var better = Vector256.GreaterThan(suml2, Vector256<float>.Zero) & Vector256.GreaterThan(sumlx * sumlx, best * suml2);
+            var thisScale = sumlx / suml2;
+            scale = Vector256.ConditionalSelect(better, thisScale, scale);
+            best = Vector256.ConditionalSelect(better, thisScale * sumlx, best);
+            bestIscale = Vector256.ConditionalSelect(better, iscale, bestIscale);
         }
-        float* w = stackalloc float[32], wx = stackalloc float[32], lf = stackalloc float[32];
-        float* p1 = stackalloc float[32], p2 = stackalloc float[32];
+
+        var zero = Vector256.LessThan(amax, Vector256.Create(GroupMaxEps));
+        Vector256.ConditionalSelect(zero, Vector256<float>.Zero, scale).Store(lanes);
+        for (int g = 0; g < 8; g++) scales[g] = lanes[g];
+        var offset = Vector256.Create((float)nmax);
         for (int i = 0; i < n; i++)
         {
-            w[i] = x[i] * x[i];
-            wx[i] = w[i] * x[i]; // ggml's w*x[i]*l is (w*x[i])*l
-        }
-        fixed (float* px = x)
-        {
-            float iscale = -nmax / max;
-            Symmetric(px, w, wx, lf, p1, p2, n, iscale, nmax, out float sumlx, out float suml2);
-            for (int i = 0; i < n; i++) levels[i] = (sbyte)((int)lf[i] + nmax);
-            float scale = suml2 != 0 ? sumlx / suml2 : 0f;
-            float best = scale * sumlx;
-            for (int step = -9; step <= 9; step++)
-            {
-                if (step == 0) continue;
-                iscale = -(nmax + 0.1f * step) / max;
-                Symmetric(px, w, wx, lf, p1, p2, n, iscale, nmax, out sumlx, out suml2);
-                if (suml2 > 0 && sumlx * sumlx > best * suml2)
-                {
-                    for (int i = 0; i < n; i++) levels[i] = (sbyte)((int)lf[i] + nmax);
-                    scale = sumlx / suml2;
-                    best = scale * sumlx;
-                }
-            }
-            return scale;
+            var l = Vector256.Min(hi, Vector256.Max(lo, Vector256.Round(bestIscale * xt[i]))) + offset;
+            Vector256.ConditionalSelect(zero, Vector256<float>.Zero, l).Store(lanes);
+            for (int g = 0; g < 8; g++) levels[n * g + i] = (sbyte)(int)lanes[g];
         }
     }
 
-    /// <summary>Levels l = clamp(nearest_int(iscale·x), -nmax, nmax-1) (as floats in <paramref name="lf"/>), and
-    /// Σ w·x·l, Σ w·l·l summed in index order.</summary>
-    private static unsafe void Symmetric(float* x, float* w, float* wx, float* lf, float* p1, float* p2, int n, float iscale, int nmax,
-        out float sumlx, out float suml2)
+    /// <summary>Per lane: l = clamp(nearest_int(iscale·x), -nmax, nmax-1), Σ w·x·l and Σ w·l·l in index order.</summary>
+    private static unsafe void Sums(Vector256<float>* xt, Vector256<float>* wt, Vector256<float>* wxt, Vector256<float> iscale,
+        Vector256<float> lo, Vector256<float> hi, out Vector256<float> sumlx, out Vector256<float> suml2)
     {
-        var vs = Vector256.Create(iscale);
-        var lo = Vector256.Create((float)-nmax);
-        var hi = Vector256.Create((float)(nmax - 1));
-        for (int i = 0; i < n; i += 8)
+        sumlx = Vector256<float>.Zero;
+        suml2 = Vector256<float>.Zero;
+        for (int i = 0; i < 16; i++)
         {
             // Clamping the rounded value to integer bounds equals rounding the clamped one, and keeps it exact.
-            var l = Vector256.Min(hi, Vector256.Max(lo, Vector256.Round(vs * Vector256.Load(x + i))));
-            l.Store(lf + i);
-            (Vector256.Load(wx + i) * l).Store(p1 + i);
-            (Vector256.Load(w + i) * l * l).Store(p2 + i);
-        }
-        sumlx = 0;
-        suml2 = 0;
-        for (int i = 0; i < n; i++)
-        {
-            sumlx += p1[i];
-            suml2 += p2[i];
+            var l = Vector256.Min(hi, Vector256.Max(lo, Vector256.Round(iscale * xt[i])));
+            sumlx += wxt[i] * l;
+            suml2 += wt[i] * l * l;
         }
     }
 
