@@ -2,7 +2,7 @@ namespace Engine.Quant;
 
 /// <summary>ggml block_q3_K = { uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; fp16 d } for 256 values, quantized
 /// exactly like quantize_row_q3_K_ref: each 16-value group gets a symmetric scale from make_q3_quants (nmax 4, with its
-/// level-by-level refinement; see <see cref="KQuantSearch.IterativeSymmetricScale"/>); the group scales are quantized to
+/// level-by-level refinement; see <see cref="KQuantSearch.IterativeSymmetricScales8"/>); the group scales are quantized to
 /// 6 bits against the largest-magnitude one (iscale = -32/max, stored as clamp(nearest_int(iscale·s), -32, 31) + 32,
 /// d = fp16(1/iscale)); every value is then re-rounded to clamp(nearest_int(x/(d·sc)), -4, 3) + 4. Dequantized as
 /// d·(sc - 32)·(q - 4). The low 2 bits of the values are packed as q2_K's; bit 2 of value j is bit j/32 of
@@ -24,9 +24,10 @@ internal static class BlockQ3_K
             var xb = x.Slice(i * GgmlTypes.QK_K, GgmlTypes.QK_K);
             var yb = y.Slice(i * Bytes, Bytes);
             float maxScale = 0, amax = 0;
+            KQuantSearch.IterativeSymmetricScales8(xb[..128], 4, levels[..128], scales[..8]);
+            KQuantSearch.IterativeSymmetricScales8(xb[128..], 4, levels[128..], scales[8..]);
             for (int g = 0; g < Groups; g++)
             {
-                scales[g] = KQuantSearch.IterativeSymmetricScale(xb.Slice(16 * g, 16), 4, levels.Slice(16 * g, 16));
                 float abs = MathF.Abs(scales[g]);
                 if (abs > amax) { amax = abs; maxScale = scales[g]; }
             }

@@ -13,11 +13,6 @@ internal static class KQuantSearch
     /// <summary>ggml's nearest_int: round half to even (its 1.5·2^23 trick, exact for |v| &lt;= 4194303).</summary>
     public static int NearestInt(float v) => (int)MathF.Round(v, MidpointRounding.ToEven);
 
-    /// <summary>ggml's nearest_int bit for bit, also outside the range where it rounds (|v| &gt; 4194303, infinities,
-    /// NaN), where it returns the low mantissa bits of v + 1.5·2^23 less 2^22, as the C code does with asserts off.
-    /// make_q3_quants can ask it for such values (x·Σl²/Σxl with a tiny Σxl) before clamping the result.</summary>
-    public static int NearestIntBits(float v) => (BitConverter.SingleToInt32Bits(v + 12582912f) & 0x007fffff) - 0x00400000;
-
     /// <summary>make_qx_quants with rmse_type 1 and no importance weights (what quantize_row_q6_K_ref calls), for 8
     /// groups of 16 values at once: symmetric levels l in [-nmax, nmax-1] stored as l + nmax in
     /// <paramref name="levels"/>; each group starts from the scale that maps its largest-magnitude value to -nmax, then
@@ -204,63 +199,89 @@ internal static class KQuantSearch
         return error;
     }
 
-    /// <summary>make_q3_quants with do_rmse (what quantize_row_q3_K_ref calls): symmetric levels l in [-nmax, nmax-1]
-    /// stored as l + nmax, starting from the scale that maps the largest-magnitude value to -nmax; then up to 5 passes
-    /// that move one level at a time to x·Σwl²/Σwxl (w = x²) when that improves (Σwxl)²/Σwl². Returns Σwxl/Σwl² (0 for
-    /// an all-zero group). Scalar, in ggml's order of operations.</summary>
-    public static float IterativeSymmetricScale(ReadOnlySpan<float> x, int nmax, Span<sbyte> levels)
+    /// <summary>make_q3_quants with do_rmse (what quantize_row_q3_K_ref calls), for 8 groups of 16 values at once:
+    /// symmetric levels l in [-nmax, nmax-1] stored as l + nmax, starting from the scale that maps the
+    /// largest-magnitude value to -nmax; then up to 5 passes that move one level at a time to x·Σwl²/Σwxl (w = x²) when
+    /// that improves (Σwxl)²/Σwl². Each group's scale Σwxl/Σwl² (0 for an all-zero group) goes to
+    /// <paramref name="scales"/>. Lane g of each vector works on group g in ggml's order of operations, so the result
+    /// is bit-identical to the one-group-at-a-time C loop (a group whose pass changed nothing would change nothing in
+    /// a further pass, so running the passes until no lane changes is the same as ggml's per-group early exit). x holds
+    /// the 8 groups one after another (128 values).</summary>
+    public static unsafe void IterativeSymmetricScales8(ReadOnlySpan<float> x, int nmax, Span<sbyte> levels, Span<float> scales)
     {
-        int n = x.Length;
-        float max = 0, amax = 0;
+        const int n = 16;
+        if (x.Length != 8 * n || levels.Length < 8 * n || scales.Length < 8) throw new ArgumentException("expected 8 groups of 16 values");
+        var xt = stackalloc Vector256<float>[n];
+        var wt = stackalloc Vector256<float>[n];
+        var wxt = stackalloc Vector256<float>[n];
+        var lt = stackalloc Vector256<float>[n];
+        var lanes = stackalloc float[8];
+        var max = Vector256<float>.Zero;
+        var amax = Vector256<float>.Zero;
         for (int i = 0; i < n; i++)
         {
-            float ax = MathF.Abs(x[i]);
-            if (ax > amax) { amax = ax; max = x[i]; }
+            for (int g = 0; g < 8; g++) lanes[g] = x[n * g + i];
+            var v = Vector256.Load(lanes);
+            xt[i] = v;
+            var ax = Vector256.Abs(v);
+            var bigger = Vector256.GreaterThan(ax, amax);
+            amax = Vector256.ConditionalSelect(bigger, ax, amax);
+            max = Vector256.ConditionalSelect(bigger, v, max);
+            var w = v * v;
+            wt[i] = w;
+            wxt[i] = w * v;
         }
-        if (amax < GroupMaxEps)
-        {
-            levels[..n].Clear();
-            return 0f;
-        }
-        float iscale = -nmax / max;
-        float sumlx = 0, suml2 = 0;
+        var lo = Vector256.Create((float)-nmax);
+        var hi = Vector256.Create((float)(nmax - 1));
+        var iscale = Vector256.Create((float)-nmax) / max;
+        var sumlx = Vector256<float>.Zero;
+        var suml2 = Vector256<float>.Zero;
         for (int i = 0; i < n; i++)
         {
-            int l = Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(iscale * x[i])));
-            levels[i] = (sbyte)l;
-            float w = x[i] * x[i];
-            sumlx += w * x[i] * l;
-            suml2 += w * l * l;
+            var l = Vector256.Min(hi, Vector256.Max(lo, Vector256.Round(iscale * xt[i])));
+            lt[i] = l;
+            sumlx += wxt[i] * l;
+            suml2 += wt[i] * l * l;
         }
+        var magic = Vector256.Create(12582912f);
+        var mantissa = Vector256.Create(0x007fffff);
+        var bias = Vector256.Create(0x00400000);
+        var ilo = Vector256.Create(-nmax);
+        var ihi = Vector256.Create(nmax - 1);
         for (int attempt = 0; attempt < 5; attempt++)
         {
-            int changed = 0;
+            var changed = Vector256<float>.Zero;
             for (int i = 0; i < n; i++)
             {
-                float w = x[i] * x[i];
-                int li = levels[i];
-                float slx = sumlx - w * x[i] * li;
-                if (slx > 0)
-                {
-                    float sl2 = suml2 - w * li * li;
-                    int newL = Math.Max(-nmax, Math.Min(nmax - 1, NearestIntBits(x[i] * sl2 / slx)));
-                    if (newL != li)
-                    {
-                        slx += w * x[i] * newL;
-                        sl2 += w * newL * newL;
-                        if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2)
-                        {
-                            levels[i] = (sbyte)newL;
-                            sumlx = slx;
-                            suml2 = sl2;
-                            changed++;
-                        }
-                    }
-                }
+                var li = lt[i];
+                var slx = sumlx - wxt[i] * li;
+                var sl2 = suml2 - wt[i] * li * li;
+                // ggml's nearest_int bit for bit, also outside the range where it rounds (|v| > 4194303, infinities,
+                // NaN; x·Σwl²/Σwxl can get there when Σwxl is tiny): the low mantissa bits of v + 1.5·2^23 less 2^22,
+                // as the C code computes it with asserts off; then clamped.
+                var q = xt[i] * sl2 / slx;
+                var bits = ((q + magic).AsInt32() & mantissa) - bias;
+                var newL = Vector256.ConvertToSingle(Vector256.Min(ihi, Vector256.Max(ilo, bits)));
+                var tryIt = Vector256.GreaterThan(slx, Vector256<float>.Zero) & ~Vector256.Equals(newL, li);
+                slx += wxt[i] * newL;
+                sl2 += wt[i] * newL * newL;
+                var take = tryIt & Vector256.GreaterThan(sl2, Vector256<float>.Zero) & Vector256.GreaterThan(slx * slx * suml2, sumlx * sumlx * sl2);
+                lt[i] = Vector256.ConditionalSelect(take, newL, li);
+                sumlx = Vector256.ConditionalSelect(take, slx, sumlx);
+                suml2 = Vector256.ConditionalSelect(take, sl2, suml2);
+                changed |= take;
             }
-            if (changed == 0) break;
+            if (changed == Vector256<float>.Zero) break;
         }
-        for (int i = 0; i < n; i++) levels[i] = (sbyte)(levels[i] + nmax);
-        return suml2 > 0 ? sumlx / suml2 : 0f;
+        var zero = Vector256.LessThan(amax, Vector256.Create(GroupMaxEps));
+        var scale = Vector256.ConditionalSelect(Vector256.GreaterThan(suml2, Vector256<float>.Zero), sumlx / suml2, Vector256<float>.Zero);
+        Vector256.ConditionalSelect(zero, Vector256<float>.Zero, scale).Store(lanes);
+        for (int g = 0; g < 8; g++) scales[g] = lanes[g];
+        var offset = Vector256.Create((float)nmax);
+        for (int i = 0; i < n; i++)
+        {
+            Vector256.ConditionalSelect(zero, Vector256<float>.Zero, lt[i] + offset).Store(lanes);
+            for (int g = 0; g < 8; g++) levels[n * g + i] = (sbyte)(int)lanes[g];
+        }
     }
 }

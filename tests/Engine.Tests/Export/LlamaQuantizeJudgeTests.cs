@@ -79,6 +79,71 @@ public class LlamaQuantizeJudgeTests
         AssertSameTensors(tmp.File("direct.gguf"), tmp.File("judge.gguf"), typeName);
     }
 
+    /// <summary>The k-quants' edge cases, judged by llama_model_quantize --pure: one weight (blk.0.ffn_up, no RoPE
+    /// permutation) of the f32 export is rewritten in place with an all-zero super-block, all-zero and near-zero
+    /// (1e-20, below ggml's GROUP_MAX_EPS) 16-value groups, groups of one sign only, ties and lone outliers, a group
+    /// that is zero but for one value, and values just off the rounding midpoints; engine loads that file, exports it,
+    /// and every tensor must equal llama.cpp's quantization of the same file.</summary>
+    [Theory]
+    [InlineData("q6_k")]
+    [InlineData("q5_k")]
+    [InlineData("q4_k")]
+    [InlineData("q3_k")]
+    [InlineData("q2_k")]
+    public void K_quant_bytes_on_zero_tiny_and_outlier_groups_equal_llama_quantize_pure(string typeName)
+    {
+        Assert.True(GgmlTypes.TryParse(typeName, out var type));
+        var tok = Tok512();
+        using var tmp = new TempDir();
+        using (var model = RandomModel(out _, hidden: 256, intermediate: 512, headDim: 64))
+            GgufExporter.Export(model, tok, GgmlType.F32, tmp.File("f32.gguf"));
+        long at;
+        int count;
+        using (var f32 = GgufFile.Open(tmp.File("f32.gguf")))
+        {
+            var info = f32.TensorInfo("blk.0.ffn_up.weight");
+            at = f32.DataOffset + (long)info.Offset;
+            count = (int)info.NumElements;
+        }
+        var v = new float[count];
+        using (var fs = File.Open(tmp.File("f32.gguf"), FileMode.Open, FileAccess.ReadWrite))
+        {
+            var bytes = new byte[count * 4];
+            fs.Position = at;
+            fs.ReadExactly(bytes);
+            Buffer.BlockCopy(bytes, 0, v, 0, bytes.Length);
+            v.AsSpan(0, 256).Clear(); // a whole zero super-block
+            v.AsSpan(256, 16).Clear(); // zero groups of 16 and 32
+            v.AsSpan(288, 32).Clear();
+            for (int i = 320; i < 352; i++) v[i] *= 1e-20f; // below GROUP_MAX_EPS
+            for (int i = 352; i < 384; i++) v[i] = MathF.Abs(v[i]); // positive only
+            for (int i = 384; i < 416; i++) v[i] = -MathF.Abs(v[i]) - 0.01f; // negative only, min away from 0
+            for (int i = 416; i < 448; i++) v[i] = 0.125f * ((i % 5) - 2); // ties on a coarse grid
+            v[460] = 40f; // lone outliers
+            v[470] = -35f;
+            v.AsSpan(480, 32).Clear();
+            v[481] = 0.3f; // zero but for one value
+            for (int i = 512; i < 768; i++) v[i] = (i % 16 - 8) * (1f / 7f) + 1e-7f; // just off midpoints
+            for (int i = 768; i < 1024; i++) v[i] = 1e-8f * (i % 7 - 3); // a tiny super-block
+            Buffer.BlockCopy(v, 0, bytes, 0, bytes.Length);
+            fs.Position = at;
+            fs.Write(bytes);
+        }
+        using (var check = GgufFile.Open(tmp.File("f32.gguf")))
+        {
+            var back = new float[count];
+            check.ReadFloats("blk.0.ffn_up.weight", back);
+            Assert.Equal(v, back); // the edit landed in that tensor
+        }
+        using (var edited = ModelLoader.Load(tmp.File("f32.gguf"), CpuBackend.Instance, new WeightOptions()))
+        {
+            var direct = GgufExporter.Export(edited.Model, edited.RequireTokenizer(), type, tmp.File("direct.gguf"));
+            Assert.Empty(direct.Notes);
+        }
+        LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File("judge.gguf"), GgufTensorPolicy.FileType(type), null, pure: true);
+        AssertSameTensors(tmp.File("direct.gguf"), tmp.File("judge.gguf"), typeName);
+    }
+
     /// <summary>llama.cpp loads and runs engine's k-quant exports, and engine reads them back (dequantizing every
     /// block) to the same logits, up to llama.cpp's own rounding of activations to 8 bits (q8_K) in its quantized dot
     /// products: on this model that costs 4e-2 already for a q8_0 export (measured: 7e-2 for q4_K/q5_K/q6_K, 7e-2 and
