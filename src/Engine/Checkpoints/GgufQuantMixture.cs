@@ -52,9 +52,11 @@ internal sealed record GgufQuantType(string Name, GgmlType BaseType, uint FileTy
     public static GgufQuantType Of(GgmlType type) => new(type.Name(), type, GgufTensorPolicy.FileType(type), type.IsKQuant());
 }
 
-/// <summary>llama-quantize's per-tensor mixture (llama_tensor_get_type_impl in src/llama-quant.cpp of the llama.cpp
-/// that LLamaSharp 0.30.0 bundles, c0c7e147) for a dense Llama-family model without an importance matrix: the type a
-/// tensor asks for before the row-length fallback of <see cref="GgufTensorPolicy.Choose"/>.
+/// <summary>llama-quantize's per-tensor mixture (llama_tensor_get_type_impl in llama.cpp's src/llama-quant.cpp) for a
+/// dense Llama-family model without an importance matrix: the type a tensor asks for before the row-length fallback of
+/// <see cref="GgufTensorPolicy.Choose"/>. The rules were read from a recent llama.cpp; the judge tests check them,
+/// type and bytes per tensor, against the llama.cpp that LLamaSharp 0.30.0 bundles (c0c7e147), except the 70B rule,
+/// which needs an 80-layer model.
 /// <list type="bullet">
 /// <item>output.weight (or a tied token_embd.weight): q8_0 when its rows are not a multiple of the file type's block
 /// size, else q6_K.</item>
