@@ -2,7 +2,7 @@ namespace Engine.Quant;
 
 /// <summary>ggml block_q2_K = { uint8 scales[16]; uint8 qs[64]; fp16 d; fp16 dmin } for 256 values, quantized exactly
 /// like quantize_row_q2_K_ref: each 16-value group gets an affine fit from make_qkx2_quants (weights |x|, nmax 3,
-/// rmin -0.5, rdelta 0.1, 15 steps, least absolute error; see <see cref="KQuantSearch.AffineScale"/>); the 16 group
+/// rmin -0.5, rdelta 0.1, 15 steps, least absolute error; see <see cref="KQuantSearch.AffineScales8"/>); the 16 group
 /// scales and mins are quantized to 4 bits against their maxima (d = fp16(max/15)), scale in the low and min in the
 /// high nibble of scales[g]; every value is then re-rounded to clamp(nearest_int((x + dmin·m)/(d·sc)), 0, 3).
 /// Dequantized as d·sc·q - dmin·m. Layout (per 128 values, twice): qs[l] of each 32-byte run holds values l, l+32,
@@ -16,7 +16,7 @@ internal static class BlockQ2_K
     public static void Quantize(ReadOnlySpan<float> x, Span<byte> y)
     {
         Span<byte> levels = stackalloc byte[GgmlTypes.QK_K];
-        Span<float> weights = stackalloc float[16];
+        Span<float> weights = stackalloc float[GgmlTypes.QK_K];
         Span<float> scales = stackalloc float[Groups];
         Span<float> mins = stackalloc float[Groups];
         for (int i = 0; i < x.Length / GgmlTypes.QK_K; i++)
@@ -24,11 +24,12 @@ internal static class BlockQ2_K
             var xb = x.Slice(i * GgmlTypes.QK_K, GgmlTypes.QK_K);
             var yb = y.Slice(i * Bytes, Bytes);
             float maxScale = 0, maxMin = 0;
+            for (int l = 0; l < GgmlTypes.QK_K; l++) weights[l] = MathF.Abs(xb[l]);
+            for (int half = 0; half < 2; half++)
+                KQuantSearch.AffineScales8(xb.Slice(128 * half, 128), weights.Slice(128 * half, 128), 16, 3, levels.Slice(128 * half, 128),
+                    scales.Slice(8 * half, 8), mins.Slice(8 * half, 8), -0.5f, 0.1f, 15, useMad: true);
             for (int g = 0; g < Groups; g++)
             {
-                var xg = xb.Slice(16 * g, 16);
-                for (int l = 0; l < 16; l++) weights[l] = MathF.Abs(xg[l]);
-                scales[g] = KQuantSearch.AffineScale(xg, weights, 3, levels.Slice(16 * g, 16), -0.5f, 0.1f, 15, out mins[g], useMad: true);
                 if (scales[g] > maxScale) maxScale = scales[g];
                 if (mins[g] > maxMin) maxMin = mins[g];
             }

@@ -91,112 +91,101 @@ internal static class KQuantSearch
         }
     }
 
-    /// <summary>make_qkx2_quants: affine levels in [0, nmax] with x ≈ scale·l - theMin (min clamped to ≤ 0, so theMin
+    /// <summary>make_qkx2_quants for 8 groups of <paramref name="n"/> values at once (n ≤ 32; x and weights hold the
+    /// groups one after another): affine levels in [0, nmax] with x ≈ scale·l - theMin (min clamped to ≤ 0, so theMin
     /// ≥ 0). Starts from the min/max fit, then tries nstep+1 scales (rmin + rdelta·is + nmax)/(max - min), solving the
-    /// weighted least-squares scale and min for each, and keeps the one with the least weighted squared error
-    /// (use_mad false, as the q4_K/q5_K reference quantizers call it), or with the least weighted absolute error
-    /// (<paramref name="useMad"/>, as quantize_row_q2_K_ref calls it). Products are computed 8 at a time, sums in
-    /// ggml's order. x.Length must be a multiple of 8, at most 32.</summary>
-    public static unsafe float AffineScale(ReadOnlySpan<float> x, ReadOnlySpan<float> weights, int nmax, Span<byte> levels,
-        float rmin, float rdelta, int nstep, out float theMin, bool useMad = false)
+    /// weighted least-squares scale and min for each, and keeps the one with the least weighted squared error (use_mad
+    /// false, as the q4_K/q5_K reference quantizers call it) or absolute error (<paramref name="useMad"/>, as
+    /// quantize_row_q2_K_ref calls it). Each group's scale, min and levels go to <paramref name="scales"/>,
+    /// <paramref name="mins"/> and <paramref name="levels"/>. Lane g of each vector works on group g in ggml's order of
+    /// operations (its min moves with each improving step, as in the C loop), so the result is bit-identical to the
+    /// one-group-at-a-time search.</summary>
+    public static unsafe void AffineScales8(ReadOnlySpan<float> x, ReadOnlySpan<float> weights, int n, int nmax, Span<byte> levels,
+        Span<float> scales, Span<float> mins, float rmin, float rdelta, int nstep, bool useMad)
     {
-        int n = x.Length;
-        float min = x[0], max = x[0];
-        float sumW = weights[0];
-        float sumX = sumW * x[0];
+        if (n > 32 || x.Length != 8 * n || weights.Length != 8 * n || levels.Length < 8 * n || scales.Length < 8 || mins.Length < 8)
+            throw new ArgumentException("expected 8 groups of at most 32 values");
+        var xt = stackalloc Vector256<float>[n];
+        var wt = stackalloc Vector256<float>[n];
+        var lanes = stackalloc float[8];
+        for (int i = 0; i < n; i++)
+        {
+            for (int g = 0; g < 8; g++) lanes[g] = x[n * g + i];
+            xt[i] = Vector256.Load(lanes);
+            for (int g = 0; g < 8; g++) lanes[g] = weights[n * g + i];
+            wt[i] = Vector256.Load(lanes);
+        }
+        var min = xt[0];
+        var max = xt[0];
+        var sumW = wt[0];
+        var sumX = sumW * xt[0];
         for (int i = 1; i < n; i++)
         {
-            if (x[i] < min) min = x[i];
-            if (x[i] > max) max = x[i];
-            float w = weights[i];
-            sumW += w;
-            sumX += w * x[i];
+            min = Vector256.ConditionalSelect(Vector256.LessThan(xt[i], min), xt[i], min);
+            max = Vector256.ConditionalSelect(Vector256.GreaterThan(xt[i], max), xt[i], max);
+            sumW += wt[i];
+            sumX += wt[i] * xt[i];
         }
-        if (min > 0) min = 0;
-        if (max == min)
+        min = Vector256.ConditionalSelect(Vector256.GreaterThan(min, Vector256<float>.Zero), Vector256<float>.Zero, min);
+        var flat = Vector256.Equals(max, min);
+        var flatMin = min;
+        var top = Vector256.Create((float)nmax);
+        var iscale = top / (max - min);
+        var scale = Vector256<float>.One / iscale;
+        var bestIscale = iscale;
+        var bestLevelMin = min;
+        var bestError = Vector256<float>.Zero;
+        for (int i = 0; i < n; i++)
         {
-            levels[..n].Clear();
-            theMin = -min;
-            return 0f;
+            var l = Vector256.Min(top, Vector256.Max(Vector256<float>.Zero, Vector256.Round(iscale * (xt[i] - min))));
+            var diff = scale * l + min - xt[i];
+            bestError += wt[i] * (useMad ? Vector256.Abs(diff) : diff * diff);
         }
-        float* lf = stackalloc float[32], a = stackalloc float[32], b = stackalloc float[32], c = stackalloc float[32];
-        fixed (float* px = x)
-        fixed (float* pw = weights)
+        var lt = stackalloc Vector256<float>[n];
+        for (int step = 0; step <= nstep; step++)
         {
-            float iscale = nmax / (max - min);
-            float scale = 1 / iscale;
-            AffineLevels(px, pw, lf, a, b, c, n, iscale, min, nmax);
-            float bestError = Error(px, pw, lf, a, n, scale, min, useMad);
-            for (int i = 0; i < n; i++) levels[i] = (byte)(int)lf[i];
-            for (int step = 0; step <= nstep; step++)
+            iscale = Vector256.Create(rmin + rdelta * step + nmax) / (max - min);
+            var sumL = Vector256<float>.Zero;
+            var sumL2 = Vector256<float>.Zero;
+            var sumXL = Vector256<float>.Zero;
+            for (int i = 0; i < n; i++)
             {
-                iscale = (rmin + rdelta * step + nmax) / (max - min);
-                AffineLevels(px, pw, lf, a, b, c, n, iscale, min, nmax);
-                float sumL = 0, sumL2 = 0, sumXL = 0;
-                for (int i = 0; i < n; i++)
-                {
-                    sumL += a[i];
-                    sumL2 += b[i];
-                    sumXL += c[i];
-                }
-                float det = sumW * sumL2 - sumL * sumL;
-                if (det > 0)
-                {
-                    float thisScale = (sumW * sumXL - sumX * sumL) / det;
-                    float thisMin = (sumL2 * sumX - sumL * sumXL) / det;
-                    if (thisMin > 0)
-                    {
-                        thisMin = 0;
-                        thisScale = sumXL / sumL2;
-                    }
-                    float error = Error(px, pw, lf, a, n, thisScale, thisMin, useMad);
-                    if (error < bestError)
-                    {
-                        for (int i = 0; i < n; i++) levels[i] = (byte)(int)lf[i];
-                        bestError = error;
-                        scale = thisScale;
-                        min = thisMin;
-                    }
-                }
+                var l = Vector256.Min(top, Vector256.Max(Vector256<float>.Zero, Vector256.Round(iscale * (xt[i] - min))));
+                lt[i] = l;
+                var wl = wt[i] * l;
+                sumL += wl;
+                sumL2 += wl * l;
+                sumXL += wl * xt[i];
             }
-            theMin = -min;
-            return scale;
+            var d = sumW * sumL2 - sumL * sumL;
+            var thisScale = (sumW * sumXL - sumX * sumL) / d;
+            var thisMin = (sumL2 * sumX - sumL * sumXL) / d;
+            var positive = Vector256.GreaterThan(thisMin, Vector256<float>.Zero);
+            thisMin = Vector256.ConditionalSelect(positive, Vector256<float>.Zero, thisMin);
+            thisScale = Vector256.ConditionalSelect(positive, sumXL / sumL2, thisScale);
+            var error = Vector256<float>.Zero;
+            for (int i = 0; i < n; i++)
+            {
+                var diff = thisScale * lt[i] + thisMin - xt[i];
+                error += wt[i] * (useMad ? Vector256.Abs(diff) : diff * diff);
+            }
+            var better = Vector256.GreaterThan(d, Vector256<float>.Zero) & Vector256.LessThan(error, bestError);
+            bestIscale = Vector256.ConditionalSelect(better, iscale, bestIscale);
+            bestLevelMin = Vector256.ConditionalSelect(better, min, bestLevelMin);
+            bestError = Vector256.ConditionalSelect(better, error, bestError);
+            scale = Vector256.ConditionalSelect(better, thisScale, scale);
+            min = Vector256.ConditionalSelect(better, thisMin, min);
         }
-    }
-
-    /// <summary>l = clamp(nearest_int(iscale·(x - min)), 0, nmax) into <paramref name="lf"/>, with w·l, w·l·l and
-    /// w·l·x (ggml's association) into a, b, c.</summary>
-    private static unsafe void AffineLevels(float* x, float* w, float* lf, float* a, float* b, float* c, int n, float iscale, float min, int nmax)
-    {
-        var vs = Vector256.Create(iscale);
-        var vmin = Vector256.Create(min);
-        var hi = Vector256.Create((float)nmax);
-        for (int i = 0; i < n; i += 8)
+        Vector256.ConditionalSelect(flat, Vector256<float>.Zero, scale).Store(lanes);
+        for (int g = 0; g < 8; g++) scales[g] = lanes[g];
+        (-Vector256.ConditionalSelect(flat, flatMin, min)).Store(lanes);
+        for (int g = 0; g < 8; g++) mins[g] = lanes[g];
+        for (int i = 0; i < n; i++)
         {
-            var xv = Vector256.Load(x + i);
-            var l = Vector256.Min(hi, Vector256.Max(Vector256<float>.Zero, Vector256.Round(vs * (xv - vmin))));
-            l.Store(lf + i);
-            var wl = Vector256.Load(w + i) * l;
-            wl.Store(a + i);
-            (wl * l).Store(b + i);
-            (wl * xv).Store(c + i);
+            var l = Vector256.Min(top, Vector256.Max(Vector256<float>.Zero, Vector256.Round(bestIscale * (xt[i] - bestLevelMin))));
+            Vector256.ConditionalSelect(flat, Vector256<float>.Zero, l).Store(lanes);
+            for (int g = 0; g < 8; g++) levels[n * g + i] = (byte)(int)lanes[g];
         }
-    }
-
-    /// <summary>Σ w·(scale·l + min - x)² in index order (make_qkx2_quants' error with use_mad false), or
-    /// Σ w·|scale·l + min - x| with <paramref name="useMad"/>.</summary>
-    private static unsafe float Error(float* x, float* w, float* lf, float* tmp, int n, float scale, float min, bool useMad)
-    {
-        var vs = Vector256.Create(scale);
-        var vmin = Vector256.Create(min);
-        for (int i = 0; i < n; i += 8)
-        {
-            var diff = vs * Vector256.Load(lf + i) + vmin - Vector256.Load(x + i);
-            (Vector256.Load(w + i) * (useMad ? Vector256.Abs(diff) : diff * diff)).Store(tmp + i);
-        }
-        float error = 0;
-        for (int i = 0; i < n; i++) error += tmp[i];
-        return error;
     }
 
     /// <summary>make_q3_quants with do_rmse (what quantize_row_q3_K_ref calls), for 8 groups of 16 values at once:
