@@ -4,7 +4,7 @@ using Engine.Api;
 
 namespace Engine.Cli.Commands;
 
-/// <summary><c>engine export gguf --model PATH [--adapter DIR] --type T --out FILE</c>: write a model (with a LoRA
+/// <summary><c>engine export gguf --model PATH [--adapter DIR] --type T [--pure] --out FILE</c>: write a model (with a LoRA
 /// adapter merged in) as a GGUF file for llama.cpp, Ollama and LM Studio.</summary>
 public static class ExportCommand
 {
@@ -15,16 +15,21 @@ public static class ExportCommand
         var model = CommonOptions.Model();
         var tokenizer = CommonOptions.Tokenizer();
         var adapter = CommonOptions.Adapter("a PEFT LoRA adapter folder, merged into the weights before export (an NF4 base is dequantized)");
-        var type = new Option<string>("--type") { Description = $"storage type of the 2-D weights: {TypeNames} (norms stay f32)", Required = true };
+        var type = new Option<string>("--type")
+        {
+            Description = $"storage type of the 2-D weights: {TypeNames} (norms stay f32; the k-quant file types mix per tensor as llama-quantize does, q4_k/q5_k are pure)",
+            Required = true,
+        };
+        var pure = new Option<bool>("--pure") { Description = "as llama-quantize --pure: every 2-D weight in the type's base block type, no per-tensor mixture" };
         var output = new Option<string>("--out") { Description = "the .gguf file to write", Required = true };
         var name = new Option<string?>("--name") { Description = "general.name in the file (default: the output file name)" };
         var gguf = new Command("gguf", "write the model as a GGUF file (llama.cpp's llama architecture and SentencePiece vocabulary)")
         {
-            model, tokenizer, adapter, type, output, name, CommonOptions.Json,
+            model, tokenizer, adapter, type, pure, output, name, CommonOptions.Json,
         };
         gguf.SetAction(p => CliRunner.Run(p, ctx =>
         {
-            var r = ModelFiles.ExportGguf(ctx.Get(model), ctx.Get(output), new GgufExportOptions { Type = ctx.Get(type), Name = ctx.Get(name) },
+            var r = ModelFiles.ExportGguf(ctx.Get(model), ctx.Get(output), new GgufExportOptions { Type = ctx.Get(type), Pure = ctx.Get(pure), Name = ctx.Get(name) },
                 ctx.Get(adapter), ctx.Get(tokenizer));
             if (ctx.Get(CommonOptions.Json))
             {

@@ -166,7 +166,7 @@ public sealed class EngineModel : IDisposable
         var tok = Tokenizer;
         MergeAdapterAndDequantize(DType.F32);
         var report = GgufExporter.Export(_loaded.Model, tok, type, path, options?.Name);
-        return new GgufExportResult(path, type.Name(), new FileInfo(path).Length,
+        return new GgufExportResult(path, type.Name, new FileInfo(path).Length,
             report.Tensors.Select(t => new GgufTensorEntry(t.Name, t.Type.Name(), t.Shape.Select(d => (long)d).ToArray())).ToArray(),
             report.Notes.ToArray());
     }

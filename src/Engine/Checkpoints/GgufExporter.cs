@@ -32,8 +32,16 @@ internal static class GgufExporter
 
     /// <param name="type">The type of the 2-D weights (norms stay F32; see <see cref="GgufTensorPolicy"/>).</param>
     /// <param name="name">general.name; default: the output file's name without extension.</param>
-    public static GgufExportReport Export(LlamaModel model, ITokenizer tokenizer, GgmlType type, string outPath, string? name = null)
+    public static GgufExportReport Export(LlamaModel model, ITokenizer tokenizer, GgmlType type, string outPath, string? name = null) =>
+        Export(model, tokenizer, GgufQuantType.Of(type), outPath, name);
+
+    /// <param name="quant">A named export type: llama-quantize's file type (general.file_type) and, unless pure, its
+    /// per-tensor mixture (<see cref="GgufQuantMixture"/>).</param>
+    /// <param name="name">general.name; default: the output file's name without extension.</param>
+    public static GgufExportReport Export(LlamaModel model, ITokenizer tokenizer, GgufQuantType quant, string outPath, string? name = null)
     {
+        ArgumentNullException.ThrowIfNull(quant);
+        var type = quant.BaseType;
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentException.ThrowIfNullOrEmpty(outPath);
@@ -52,11 +60,12 @@ internal static class GgufExporter
             notes.Add($"sliding_window {window} (from layer {c.FirstWindowLayer}) is not written: llama.cpp's {arch} architecture has no sliding-window " +
                       "attention (convert_hf_to_gguf.py drops it too), so llama.cpp attends to the whole context and differs beyond the window");
         bool permute = arch == "llama"; // llama.cpp's LLM_ARCH_LLAMA rotates adjacent pairs; qwen2/qwen3 use HF's NeoX layout
+        var mixture = new GgufQuantMixture(quant, c);
         foreach (var (hf, gguf) in GgufNames.Map(c))
         {
             if (!model.Parameters.TryGet(hf, out var t)) continue; // output.weight is absent when tied
             var shape = t.Shape.ToArray();
-            var stored = GgufTensorPolicy.Choose(gguf, shape, type, model.TiedEmbeddings, out var note);
+            var stored = GgufTensorPolicy.Choose(gguf, shape, type, model.TiedEmbeddings, out var note, mixture);
             if (note is not null) notes.Add(note);
             int heads = !permute ? 0
                       : hf.EndsWith("q_proj.weight", StringComparison.Ordinal) || hf.EndsWith("q_proj.bias", StringComparison.Ordinal) ? c.NumHeads
@@ -71,7 +80,7 @@ internal static class GgufExporter
             tensors.Add(new GgufExportedTensor(GgufNames.RopeFreqs, GgmlType.F32, [factors.Length], "rope_scaling"));
         }
 
-        AddModelMetadata(writer, c, arch, type, name ?? Path.GetFileNameWithoutExtension(outPath), tensors.Any(x => x.Type.IsQuantized()));
+        AddModelMetadata(writer, c, arch, quant.FileType, name ?? Path.GetFileNameWithoutExtension(outPath), tensors.Any(x => x.Type.IsQuantized()));
         AddTokenizerMetadata(writer, tokenizer, c.VocabSize);
         writer.Write(outPath);
         return new GgufExportReport(outPath, type, tensors, notes);
@@ -120,11 +129,11 @@ internal static class GgufExporter
         s.Write(bytes);
     }
 
-    private static void AddModelMetadata(GgufWriter w, LlamaConfig c, string arch, GgmlType type, string name, bool anyQuantized)
+    private static void AddModelMetadata(GgufWriter w, LlamaConfig c, string arch, uint fileType, string name, bool anyQuantized)
     {
         w.AddString("general.architecture", arch);
         w.AddString("general.name", name);
-        w.AddU32("general.file_type", GgufTensorPolicy.FileType(type));
+        w.AddU32("general.file_type", fileType);
         if (anyQuantized) w.AddU32("general.quantization_version", QuantizationVersion);
         w.AddU32($"{arch}.vocab_size", (uint)c.VocabSize);
         w.AddU32($"{arch}.context_length", (uint)c.MaxPositionEmbeddings);

@@ -7,14 +7,15 @@ namespace Engine.Checkpoints;
 /// <list type="bullet">
 /// <item>1-D tensors (the norms) are F32 (convert_hf_to_gguf: n_dims &lt;= 1 or *_norm.weight → F32).</item>
 /// <item>Every 2-D weight takes the requested type, except the output projection below.</item>
-/// <item>The k-quants (q4_K, q5_K, q6_K) are written as llama-quantize --pure writes them: every 2-D weight, the output
-/// projection included, takes the requested type. A row length that is not a multiple of 256 falls back as
-/// llama-quantize falls back (llama_tensor_get_type's convert_incompatible_tensor: q4_K → q5_0, q5_K → q5_1,
-/// q6_K → q8_0, then f16 if even that block size does not divide the row), and the fallback is reported.
-/// llama-quantize's _S/_M mixtures (per-tensor types by name and layer) are not implemented yet.</item>
+/// <item>A bare k-quant (q2_K … q6_K) is written as llama-quantize --pure writes it: every 2-D weight, the output
+/// projection included, takes the requested type. llama-quantize's mixtures (q4_k_m …) pick a type per tensor by
+/// <see cref="GgufQuantMixture"/>. A row length that is not a multiple of 256 falls back as llama-quantize falls back
+/// (tensor_type_fallback: q2_K, q3_K → q4_0, q4_K → q5_0, q5_K → q5_1, q6_K → q8_0, then f16 if even that block size
+/// does not divide the row), and the fallback is reported.</item>
 /// <item>The output projection (output.weight, or token_embd.weight when the embeddings are tied, since llama-quantize
-/// then gives the token embedding the output's type) of a 4/5-bit export is Q8_0. llama-quantize picks Q6_K there;
-/// engine has no k-quants, and Q8_0 is what llama-quantize itself falls back to when a row is not a multiple of 256.
+/// then gives the token embedding the output's type) of a legacy 4/5-bit export (q4_0, q4_1, q5_0, q5_1) is Q8_0, as
+/// engine wrote it before it had k-quants; llama-quantize's default there is Q6_K (Q8_0 when the rows are not a
+/// multiple of 256). The k-quant mixtures give it Q6_K as llama-quantize does; --pure gives it the requested type.
 /// An untied token embedding keeps the requested type, as in llama-quantize.</item>
 /// <item>A row length (ne[0]) that is not a multiple of the block size (32) cannot be stored as a block type: that
 /// tensor falls back to F16 and the fallback is reported. This is convert_hf_to_gguf's rule for Q8_0 and
@@ -26,8 +27,8 @@ internal static class GgufTensorPolicy
 {
     /// <summary>llama.h llama_ftype of a file whose 2-D weights are mostly <paramref name="type"/>
     /// (LLAMA_FTYPE_ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q4_1 3, MOSTLY_Q8_0 7, MOSTLY_Q5_0 8, MOSTLY_Q5_1 9,
-    /// MOSTLY_BF16 32; for the k-quants the _S variants, MOSTLY_Q4_K_S 14, MOSTLY_Q5_K_S 16, and MOSTLY_Q6_K 18, which
-    /// llama-quantize also writes for --pure exports of those ftypes).</summary>
+    /// MOSTLY_BF16 32; for the k-quants MOSTLY_Q2_K 10 and the _S variants, MOSTLY_Q3_K_S 11, MOSTLY_Q4_K_S 14,
+    /// MOSTLY_Q5_K_S 16, and MOSTLY_Q6_K 18, which llama-quantize also writes for --pure exports of those ftypes).</summary>
     public static uint FileType(GgmlType type) => type switch
     {
         GgmlType.F32 => 0,
@@ -37,6 +38,8 @@ internal static class GgufTensorPolicy
         GgmlType.Q8_0 => 7,
         GgmlType.Q5_0 => 8,
         GgmlType.Q5_1 => 9,
+        GgmlType.Q2_K => 10,
+        GgmlType.Q3_K => 11,
         GgmlType.Q4_K => 14,
         GgmlType.Q5_K => 16,
         GgmlType.Q6_K => 18,
@@ -49,15 +52,17 @@ internal static class GgufTensorPolicy
     /// <param name="ggufName">llama.cpp's tensor name (token_embd.weight, blk.0.attn_q.weight, output.weight…).</param>
     /// <param name="shape">PyTorch-order shape; the last dimension is ggml's ne[0] (the row length).</param>
     /// <param name="tiedEmbeddings">Whether token_embd.weight also serves as the output projection.</param>
-    public static GgmlType Choose(string ggufName, IReadOnlyList<int> shape, GgmlType requested, bool tiedEmbeddings, out string? note)
+    /// <param name="mixture">llama-quantize's per-tensor choice for a named export type (<paramref name="requested"/>
+    /// is then unused); null: the rules above for <paramref name="requested"/>.</param>
+    public static GgmlType Choose(string ggufName, IReadOnlyList<int> shape, GgmlType requested, bool tiedEmbeddings, out string? note,
+        GgufQuantMixture? mixture = null)
     {
         note = null;
         if (shape.Count <= 1 || ggufName.EndsWith("_norm.weight", StringComparison.Ordinal)) return GgmlType.F32;
         bool isOutput = ggufName == "output.weight" || (tiedEmbeddings && ggufName == "token_embd.weight");
-        var wanted = isOutput && requested is GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1
-            ? GgmlType.Q8_0
-            : requested;
         int rowLength = shape[^1];
+        var wanted = mixture?.Pick(ggufName, rowLength, isOutput)
+            ?? (isOutput && requested is GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 ? GgmlType.Q8_0 : requested);
         if (wanted.IsKQuant() && rowLength % wanted.BlockSize() != 0)
         {
             var fallback = KQuantFallback(wanted);
@@ -78,6 +83,7 @@ internal static class GgufTensorPolicy
     /// <summary>llama-quant.cpp's fallback for a k-quant tensor whose rows are not a multiple of 256.</summary>
     public static GgmlType KQuantFallback(GgmlType kQuant) => kQuant switch
     {
+        GgmlType.Q2_K or GgmlType.Q3_K => GgmlType.Q4_0,
         GgmlType.Q4_K => GgmlType.Q5_0,
         GgmlType.Q5_K => GgmlType.Q5_1,
         GgmlType.Q6_K => GgmlType.Q8_0,

@@ -3,7 +3,7 @@ namespace Engine.Quant;
 /// <summary>ggml block_q4_K = { fp16 d; fp16 dmin; uint8 scales[12]; uint8 qs[128] } and block_q5_K (the same plus
 /// uint8 qh[32] before qs) for 256 values, quantized exactly like quantize_row_q4_K_ref / quantize_row_q5_K_ref: each
 /// 32-value group gets an affine fit from make_qkx2_quants (weights sqrt(mean x²) + |x|; q4_K: nmax 15, rmin -1,
-/// rdelta 0.1, 20 steps; q5_K: nmax 31, rmin -0.5, rdelta 0.1, 15 steps, see <see cref="KQuantSearch.AffineScale"/>);
+/// rdelta 0.1, 20 steps; q5_K: nmax 31, rmin -0.5, rdelta 0.1, 15 steps, see <see cref="KQuantSearch.AffineScales8"/>);
 /// the 8 group scales and 8 group mins are quantized to 6 bits against their maxima (d = fp16(max/63)) and packed as
 /// get_scale_min_k4 reads them; every value is then re-rounded to clamp(nearest_int((x + dmin·m)/(d·sc)), 0, nmax).
 /// Dequantized as d·sc·q - dmin·m. Values come in pairs of groups: qs[l] of each 32-byte run holds group 2j's value l
@@ -20,7 +20,7 @@ internal static class BlockQ4_K
         float rmin = bits == 5 ? -0.5f : -1f;
         int nstep = bits == 5 ? 15 : 20;
         Span<byte> levels = stackalloc byte[GgmlTypes.QK_K];
-        Span<float> weights = stackalloc float[32];
+        Span<float> weights = stackalloc float[GgmlTypes.QK_K];
         Span<float> scales = stackalloc float[8];
         Span<float> mins = stackalloc float[8];
         for (int i = 0; i < x.Length / GgmlTypes.QK_K; i++)
@@ -34,8 +34,11 @@ internal static class BlockQ4_K
                 float sumX2 = 0;
                 for (int l = 0; l < 32; l++) sumX2 += xg[l] * xg[l];
                 float avX = MathF.Sqrt(sumX2 / 32);
-                for (int l = 0; l < 32; l++) weights[l] = avX + MathF.Abs(xg[l]);
-                scales[j] = KQuantSearch.AffineScale(xg, weights, nmax, levels.Slice(32 * j, 32), rmin, 0.1f, nstep, out mins[j]);
+                for (int l = 0; l < 32; l++) weights[32 * j + l] = avX + MathF.Abs(xg[l]);
+            }
+            KQuantSearch.AffineScales8(xb, weights, 32, nmax, levels, scales, mins, rmin, 0.1f, nstep, useMad: false);
+            for (int j = 0; j < 8; j++)
+            {
                 if (scales[j] > maxScale) maxScale = scales[j];
                 if (mins[j] > maxMin) maxMin = mins[j];
             }

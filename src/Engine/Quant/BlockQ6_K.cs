@@ -2,7 +2,7 @@ namespace Engine.Quant;
 
 /// <summary>ggml block_q6_K = { uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d } for 256 values, quantized
 /// exactly like quantize_row_q6_K_ref: each 16-value group gets a scale from make_qx_quants (nmax 32, rmse_type 1,
-/// see <see cref="KQuantSearch.SymmetricScale"/>); the group scales are quantized to int8 against the
+/// see <see cref="KQuantSearch.SymmetricScales8"/>); the group scales are quantized to int8 against the
 /// largest-magnitude one (iscale = -128/max, d = fp16(1/iscale)); every value is then re-rounded to
 /// l = clamp(nearest_int(x / (d·scale)), -32, 31) and stored as l + 32 in 6 bits. Dequantized as d·scale·(q - 32).
 /// Layout (per 128 values, twice): ql[l] holds q[l] and q[l+64] as low/high nibbles, ql[l+32] holds q[l+32] and
@@ -22,12 +22,12 @@ internal static class BlockQ6_K
             var xb = x.Slice(i * GgmlTypes.QK_K, GgmlTypes.QK_K);
             var yb = y.Slice(i * Bytes, Bytes);
             float maxScale = 0, maxAbsScale = 0;
+            KQuantSearch.SymmetricScales8(xb[..128], 32, levels[..128], scales[..8]);
+            KQuantSearch.SymmetricScales8(xb[128..], 32, levels[128..], scales[8..]);
             for (int g = 0; g < Groups; g++)
             {
-                float scale = KQuantSearch.SymmetricScale(xb.Slice(16 * g, 16), 32, levels.Slice(16 * g, 16));
-                scales[g] = scale;
-                float abs = MathF.Abs(scale);
-                if (abs > maxAbsScale) { maxAbsScale = abs; maxScale = scale; }
+                float abs = MathF.Abs(scales[g]);
+                if (abs > maxAbsScale) { maxAbsScale = abs; maxScale = scales[g]; }
             }
             yb.Clear();
             if (maxAbsScale < KQuantSearch.GroupMaxEps) continue; // all zero, d = 0

@@ -86,6 +86,8 @@ internal static class GgmlBlocks
                 case GgmlType.Q5_0: BlockSymmetric.Quantize(floats, bytes, 5); break;
                 case GgmlType.Q5_1: BlockAffine.Quantize(floats, bytes, 5); break;
                 case GgmlType.Q8_0: BlockQ8_0.Quantize(floats, bytes); break;
+                case GgmlType.Q2_K: BlockQ2_K.Quantize(floats, bytes); break;
+                case GgmlType.Q3_K: BlockQ3_K.Quantize(floats, bytes); break;
                 case GgmlType.Q4_K: BlockQ4_K.Quantize(floats, bytes, 4); break;
                 case GgmlType.Q5_K: BlockQ4_K.Quantize(floats, bytes, 5); break;
                 case GgmlType.Q6_K: BlockQ6_K.Quantize(floats, bytes); break;
@@ -104,6 +106,8 @@ internal static class GgmlBlocks
                 case GgmlType.Q5_0: BlockSymmetric.Dequantize(bytes, floats, 5); break;
                 case GgmlType.Q5_1: BlockAffine.Dequantize(bytes, floats, 5); break;
                 case GgmlType.Q8_0: BlockQ8_0.Dequantize(bytes, floats); break;
+                case GgmlType.Q2_K: BlockQ2_K.Dequantize(bytes, floats); break;
+                case GgmlType.Q3_K: BlockQ3_K.Dequantize(bytes, floats); break;
                 case GgmlType.Q4_K: BlockQ4_K.Dequantize(bytes, floats, 4); break;
                 case GgmlType.Q5_K: BlockQ4_K.Dequantize(bytes, floats, 5); break;
                 case GgmlType.Q6_K: BlockQ6_K.Dequantize(bytes, floats); break;

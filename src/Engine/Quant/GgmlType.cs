@@ -11,6 +11,8 @@ internal enum GgmlType : uint
     Q5_0 = 6,
     Q5_1 = 7,
     Q8_0 = 8,
+    Q2_K = 10,
+    Q3_K = 11,
     Q4_K = 12,
     Q5_K = 13,
     Q6_K = 14,
@@ -26,12 +28,12 @@ internal static class GgmlTypes
     /// <summary>Elements per super-block of the k-quants (ggml's QK_K).</summary>
     public const int QK_K = 256;
 
-    public static bool IsDefined(uint id) => id is 0 or 1 or 2 or 3 or 6 or 7 or 8 or 12 or 13 or 14 or 30;
+    public static bool IsDefined(uint id) => id is 0 or 1 or 2 or 3 or 6 or 7 or 8 or 10 or 11 or 12 or 13 or 14 or 30;
 
     public static bool IsQuantized(this GgmlType t) => t is GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q8_0 || t.IsKQuant();
 
-    /// <summary>The k-quants: 256-value super-blocks (Q4_K, Q5_K, Q6_K).</summary>
-    public static bool IsKQuant(this GgmlType t) => t is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+    /// <summary>The k-quants: 256-value super-blocks (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K).</summary>
+    public static bool IsKQuant(this GgmlType t) => t is GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
     /// <summary>Elements per block: 256 for the k-quants, 32 for the legacy block types, 1 for F32/F16/BF16.</summary>
     public static int BlockSize(this GgmlType t) => t.IsKQuant() ? QK_K : t.IsQuantized() ? QK : Check(t, 1);
@@ -46,6 +48,8 @@ internal static class GgmlTypes
         GgmlType.Q5_0 => 22, // fp16 d + 4 bytes qh + 16
         GgmlType.Q5_1 => 24, // fp16 d, fp16 m + 4 + 16
         GgmlType.Q8_0 => 34, // fp16 d + 32 int8
+        GgmlType.Q2_K => BlockQ2_K.Bytes, // 16 bytes of 4-bit scales/mins, 64 bytes of 2-bit values, fp16 d, fp16 dmin
+        GgmlType.Q3_K => BlockQ3_K.Bytes, // 32 bytes of high bits, 64 bytes of 2-bit values, 12 bytes of 6-bit scales, fp16 d
         GgmlType.Q4_K => BlockQ4_K.Bytes(4), // fp16 d, fp16 dmin, 12 bytes of 6-bit scales/mins, 128 nibble bytes
         GgmlType.Q5_K => BlockQ4_K.Bytes(5), // as q4_K + 32 bytes of high bits
         GgmlType.Q6_K => BlockQ6_K.Bytes, // 128 low nibbles, 64 bytes of high 2 bits, int8 scales[16], fp16 d
@@ -73,6 +77,8 @@ internal static class GgmlTypes
         GgmlType.Q5_0 => "q5_0",
         GgmlType.Q5_1 => "q5_1",
         GgmlType.Q8_0 => "q8_0",
+        GgmlType.Q2_K => "q2_K",
+        GgmlType.Q3_K => "q3_K",
         GgmlType.Q4_K => "q4_K",
         GgmlType.Q5_K => "q5_K",
         GgmlType.Q6_K => "q6_K",
@@ -93,8 +99,6 @@ internal static class GgmlTypes
     public static string DescribeId(uint id) => IsDefined(id) ? ((GgmlType)id).Name() : id switch
     {
         9 => "q8_1",
-        10 => "q2_K",
-        11 => "q3_K",
         15 => "q8_K",
         16 => "iq2_xxs",
         17 => "iq2_xs",

@@ -13,184 +13,264 @@ internal static class KQuantSearch
     /// <summary>ggml's nearest_int: round half to even (its 1.5·2^23 trick, exact for |v| &lt;= 4194303).</summary>
     public static int NearestInt(float v) => (int)MathF.Round(v, MidpointRounding.ToEven);
 
-    /// <summary>make_qx_quants with rmse_type 1 and no importance weights (what quantize_row_q6_K_ref calls): symmetric
-    /// levels l in [-nmax, nmax-1] stored as l + nmax in <paramref name="levels"/>; starts from the scale that maps the
-    /// largest-magnitude value to -nmax, then tries 18 nearby scales -(nmax ± 0.1·is)/max and keeps the one with the
-    /// best x²-weighted least-squares fit. Returns the scale (0 for an all-zero group). The per-value products are
-    /// computed 8 at a time; the sums are added in ggml's order, so the result is bit-identical. x.Length must be a
-    /// multiple of 8, at most 32.</summary>
-    public static unsafe float SymmetricScale(ReadOnlySpan<float> x, int nmax, Span<sbyte> levels)
+    /// <summary>make_qx_quants with rmse_type 1 and no importance weights (what quantize_row_q6_K_ref calls), for 8
+    /// groups of 16 values at once: symmetric levels l in [-nmax, nmax-1] stored as l + nmax in
+    /// <paramref name="levels"/>; each group starts from the scale that maps its largest-magnitude value to -nmax, then
+    /// tries 18 nearby scales -(nmax ± 0.1·is)/max and keeps the one with the best x²-weighted least-squares fit. Its
+    /// scale goes to <paramref name="scales"/> (0 for an all-zero group). Lane g of each vector works on group g, so
+    /// every group's sums are still added one value at a time in ggml's order and the result is bit-identical to the
+    /// one-group-at-a-time C loop. x holds the 8 groups one after another (128 values).</summary>
+    public static unsafe void SymmetricScales8(ReadOnlySpan<float> x, int nmax, Span<sbyte> levels, Span<float> scales)
     {
-        int n = x.Length;
-        float max = 0, amax = 0;
+        const int n = 16;
+        if (x.Length != 8 * n || levels.Length < 8 * n || scales.Length < 8) throw new ArgumentException("expected 8 groups of 16 values");
+        // Transposed: xt[i] holds value i of each of the 8 groups.
+        var xt = stackalloc Vector256<float>[n];
+        var wt = stackalloc Vector256<float>[n];
+        var wxt = stackalloc Vector256<float>[n];
+        var max = Vector256<float>.Zero;
+        var amax = Vector256<float>.Zero;
+        var lanes = stackalloc float[8];
         for (int i = 0; i < n; i++)
         {
-            float ax = MathF.Abs(x[i]);
-            if (ax > amax) { amax = ax; max = x[i]; }
+            for (int g = 0; g < 8; g++) lanes[g] = x[n * g + i];
+            var v = Vector256.Load(lanes);
+            xt[i] = v;
+            var ax = Vector256.Abs(v);
+            var bigger = Vector256.GreaterThan(ax, amax);
+            amax = Vector256.ConditionalSelect(bigger, ax, amax);
+            max = Vector256.ConditionalSelect(bigger, v, max);
+            var w = v * v;
+            wt[i] = w;
+            wxt[i] = w * v; // ggml's w*x[i]*l is (w*x[i])*l
         }
-        if (amax < GroupMaxEps)
-        {
-            levels[..n].Clear();
-            return 0f;
-        }
-        float* w = stackalloc float[32], wx = stackalloc float[32], lf = stackalloc float[32];
-        float* p1 = stackalloc float[32], p2 = stackalloc float[32];
-        for (int i = 0; i < n; i++)
-        {
-            w[i] = x[i] * x[i];
-            wx[i] = w[i] * x[i]; // ggml's w*x[i]*l is (w*x[i])*l
-        }
-        fixed (float* px = x)
-        {
-            float iscale = -nmax / max;
-            Symmetric(px, w, wx, lf, p1, p2, n, iscale, nmax, out float sumlx, out float suml2);
-            for (int i = 0; i < n; i++) levels[i] = (sbyte)((int)lf[i] + nmax);
-            float scale = suml2 != 0 ? sumlx / suml2 : 0f;
-            float best = scale * sumlx;
-            for (int step = -9; step <= 9; step++)
-            {
-                if (step == 0) continue;
-                iscale = -(nmax + 0.1f * step) / max;
-                Symmetric(px, w, wx, lf, p1, p2, n, iscale, nmax, out sumlx, out suml2);
-                if (suml2 > 0 && sumlx * sumlx > best * suml2)
-                {
-                    for (int i = 0; i < n; i++) levels[i] = (sbyte)((int)lf[i] + nmax);
-                    scale = sumlx / suml2;
-                    best = scale * sumlx;
-                }
-            }
-            return scale;
-        }
-    }
-
-    /// <summary>Levels l = clamp(nearest_int(iscale·x), -nmax, nmax-1) (as floats in <paramref name="lf"/>), and
-    /// Σ w·x·l, Σ w·l·l summed in index order.</summary>
-    private static unsafe void Symmetric(float* x, float* w, float* wx, float* lf, float* p1, float* p2, int n, float iscale, int nmax,
-        out float sumlx, out float suml2)
-    {
-        var vs = Vector256.Create(iscale);
         var lo = Vector256.Create((float)-nmax);
         var hi = Vector256.Create((float)(nmax - 1));
-        for (int i = 0; i < n; i += 8)
+
+        var iscale = Vector256.Create((float)-nmax) / max;
+        Sums(xt, wt, wxt, iscale, lo, hi, out var sumlx, out var suml2);
+        var bestIscale = iscale;
+        var scale = Vector256.ConditionalSelect(Vector256.Equals(suml2, Vector256<float>.Zero), Vector256<float>.Zero, sumlx / suml2);
+        var best = scale * sumlx;
+        for (int step = -9; step <= 9; step++)
         {
-            // Clamping the rounded value to integer bounds equals rounding the clamped one, and keeps it exact.
-            var l = Vector256.Min(hi, Vector256.Max(lo, Vector256.Round(vs * Vector256.Load(x + i))));
-            l.Store(lf + i);
-            (Vector256.Load(wx + i) * l).Store(p1 + i);
-            (Vector256.Load(w + i) * l * l).Store(p2 + i);
+            if (step == 0) continue;
+            iscale = Vector256.Create(-(nmax + 0.1f * step)) / max;
+            Sums(xt, wt, wxt, iscale, lo, hi, out sumlx, out suml2);
+            var better = Vector256.GreaterThan(suml2, Vector256<float>.Zero) & Vector256.GreaterThan(sumlx * sumlx, best * suml2);
+            var thisScale = sumlx / suml2;
+            scale = Vector256.ConditionalSelect(better, thisScale, scale);
+            best = Vector256.ConditionalSelect(better, thisScale * sumlx, best);
+            bestIscale = Vector256.ConditionalSelect(better, iscale, bestIscale);
         }
-        sumlx = 0;
-        suml2 = 0;
+
+        var zero = Vector256.LessThan(amax, Vector256.Create(GroupMaxEps));
+        Vector256.ConditionalSelect(zero, Vector256<float>.Zero, scale).Store(lanes);
+        for (int g = 0; g < 8; g++) scales[g] = lanes[g];
+        var offset = Vector256.Create((float)nmax);
         for (int i = 0; i < n; i++)
         {
-            sumlx += p1[i];
-            suml2 += p2[i];
+            var l = Vector256.Min(hi, Vector256.Max(lo, Vector256.Round(bestIscale * xt[i]))) + offset;
+            Vector256.ConditionalSelect(zero, Vector256<float>.Zero, l).Store(lanes);
+            for (int g = 0; g < 8; g++) levels[n * g + i] = (sbyte)(int)lanes[g];
         }
     }
 
-    /// <summary>make_qkx2_quants: affine levels in [0, nmax] with x ≈ scale·l - theMin (min clamped to ≤ 0, so theMin
-    /// ≥ 0). Starts from the min/max fit, then tries nstep+1 scales (rmin + rdelta·is + nmax)/(max - min), solving the
-    /// weighted least-squares scale and min for each, and keeps the one with the least weighted squared error
-    /// (use_mad false, as the q4_K/q5_K reference quantizers call it). Products are computed 8 at a time, sums in
-    /// ggml's order. x.Length must be a multiple of 8, at most 32.</summary>
-    public static unsafe float AffineScale(ReadOnlySpan<float> x, ReadOnlySpan<float> weights, int nmax, Span<byte> levels,
-        float rmin, float rdelta, int nstep, out float theMin)
+    /// <summary>Per lane: l = clamp(nearest_int(iscale·x), -nmax, nmax-1), Σ w·x·l and Σ w·l·l in index order.</summary>
+    private static unsafe void Sums(Vector256<float>* xt, Vector256<float>* wt, Vector256<float>* wxt, Vector256<float> iscale,
+        Vector256<float> lo, Vector256<float> hi, out Vector256<float> sumlx, out Vector256<float> suml2)
     {
-        int n = x.Length;
-        float min = x[0], max = x[0];
-        float sumW = weights[0];
-        float sumX = sumW * x[0];
+        sumlx = Vector256<float>.Zero;
+        suml2 = Vector256<float>.Zero;
+        for (int i = 0; i < 16; i++)
+        {
+            // Clamping the rounded value to integer bounds equals rounding the clamped one, and keeps it exact.
+            var l = Vector256.Min(hi, Vector256.Max(lo, Vector256.Round(iscale * xt[i])));
+            sumlx += wxt[i] * l;
+            suml2 += wt[i] * l * l;
+        }
+    }
+
+    /// <summary>make_qkx2_quants for 8 groups of <paramref name="n"/> values at once (n ≤ 32; x and weights hold the
+    /// groups one after another): affine levels in [0, nmax] with x ≈ scale·l - theMin (min clamped to ≤ 0, so theMin
+    /// ≥ 0). Starts from the min/max fit, then tries nstep+1 scales (rmin + rdelta·is + nmax)/(max - min), solving the
+    /// weighted least-squares scale and min for each, and keeps the one with the least weighted squared error (use_mad
+    /// false, as the q4_K/q5_K reference quantizers call it) or absolute error (<paramref name="useMad"/>, as
+    /// quantize_row_q2_K_ref calls it). Each group's scale, min and levels go to <paramref name="scales"/>,
+    /// <paramref name="mins"/> and <paramref name="levels"/>. Lane g of each vector works on group g in ggml's order of
+    /// operations (its min moves with each improving step, as in the C loop), so the result is bit-identical to the
+    /// one-group-at-a-time search.</summary>
+    public static unsafe void AffineScales8(ReadOnlySpan<float> x, ReadOnlySpan<float> weights, int n, int nmax, Span<byte> levels,
+        Span<float> scales, Span<float> mins, float rmin, float rdelta, int nstep, bool useMad)
+    {
+        if (n > 32 || x.Length != 8 * n || weights.Length != 8 * n || levels.Length < 8 * n || scales.Length < 8 || mins.Length < 8)
+            throw new ArgumentException("expected 8 groups of at most 32 values");
+        var xt = stackalloc Vector256<float>[n];
+        var wt = stackalloc Vector256<float>[n];
+        var lanes = stackalloc float[8];
+        for (int i = 0; i < n; i++)
+        {
+            for (int g = 0; g < 8; g++) lanes[g] = x[n * g + i];
+            xt[i] = Vector256.Load(lanes);
+            for (int g = 0; g < 8; g++) lanes[g] = weights[n * g + i];
+            wt[i] = Vector256.Load(lanes);
+        }
+        var min = xt[0];
+        var max = xt[0];
+        var sumW = wt[0];
+        var sumX = sumW * xt[0];
         for (int i = 1; i < n; i++)
         {
-            if (x[i] < min) min = x[i];
-            if (x[i] > max) max = x[i];
-            float w = weights[i];
-            sumW += w;
-            sumX += w * x[i];
+            min = Vector256.ConditionalSelect(Vector256.LessThan(xt[i], min), xt[i], min);
+            max = Vector256.ConditionalSelect(Vector256.GreaterThan(xt[i], max), xt[i], max);
+            sumW += wt[i];
+            sumX += wt[i] * xt[i];
         }
-        if (min > 0) min = 0;
-        if (max == min)
+        min = Vector256.ConditionalSelect(Vector256.GreaterThan(min, Vector256<float>.Zero), Vector256<float>.Zero, min);
+        var flat = Vector256.Equals(max, min);
+        var flatMin = min;
+        var top = Vector256.Create((float)nmax);
+        var iscale = top / (max - min);
+        var scale = Vector256<float>.One / iscale;
+        var bestIscale = iscale;
+        var bestLevelMin = min;
+        var bestError = Vector256<float>.Zero;
+        for (int i = 0; i < n; i++)
         {
-            levels[..n].Clear();
-            theMin = -min;
-            return 0f;
+            var l = Vector256.Min(top, Vector256.Max(Vector256<float>.Zero, Vector256.Round(iscale * (xt[i] - min))));
+            var diff = scale * l + min - xt[i];
+            bestError += wt[i] * (useMad ? Vector256.Abs(diff) : diff * diff);
         }
-        float* lf = stackalloc float[32], a = stackalloc float[32], b = stackalloc float[32], c = stackalloc float[32];
-        fixed (float* px = x)
-        fixed (float* pw = weights)
+        var lt = stackalloc Vector256<float>[n];
+        for (int step = 0; step <= nstep; step++)
         {
-            float iscale = nmax / (max - min);
-            float scale = 1 / iscale;
-            AffineLevels(px, pw, lf, a, b, c, n, iscale, min, nmax);
-            float bestError = Error(px, pw, lf, a, n, scale, min);
-            for (int i = 0; i < n; i++) levels[i] = (byte)(int)lf[i];
-            for (int step = 0; step <= nstep; step++)
+            iscale = Vector256.Create(rmin + rdelta * step + nmax) / (max - min);
+            var sumL = Vector256<float>.Zero;
+            var sumL2 = Vector256<float>.Zero;
+            var sumXL = Vector256<float>.Zero;
+            for (int i = 0; i < n; i++)
             {
-                iscale = (rmin + rdelta * step + nmax) / (max - min);
-                AffineLevels(px, pw, lf, a, b, c, n, iscale, min, nmax);
-                float sumL = 0, sumL2 = 0, sumXL = 0;
-                for (int i = 0; i < n; i++)
-                {
-                    sumL += a[i];
-                    sumL2 += b[i];
-                    sumXL += c[i];
-                }
-                float det = sumW * sumL2 - sumL * sumL;
-                if (det > 0)
-                {
-                    float thisScale = (sumW * sumXL - sumX * sumL) / det;
-                    float thisMin = (sumL2 * sumX - sumL * sumXL) / det;
-                    if (thisMin > 0)
-                    {
-                        thisMin = 0;
-                        thisScale = sumXL / sumL2;
-                    }
-                    float error = Error(px, pw, lf, a, n, thisScale, thisMin);
-                    if (error < bestError)
-                    {
-                        for (int i = 0; i < n; i++) levels[i] = (byte)(int)lf[i];
-                        bestError = error;
-                        scale = thisScale;
-                        min = thisMin;
-                    }
-                }
+                var l = Vector256.Min(top, Vector256.Max(Vector256<float>.Zero, Vector256.Round(iscale * (xt[i] - min))));
+                lt[i] = l;
+                var wl = wt[i] * l;
+                sumL += wl;
+                sumL2 += wl * l;
+                sumXL += wl * xt[i];
             }
-            theMin = -min;
-            return scale;
+            var d = sumW * sumL2 - sumL * sumL;
+            var thisScale = (sumW * sumXL - sumX * sumL) / d;
+            var thisMin = (sumL2 * sumX - sumL * sumXL) / d;
+            var positive = Vector256.GreaterThan(thisMin, Vector256<float>.Zero);
+            thisMin = Vector256.ConditionalSelect(positive, Vector256<float>.Zero, thisMin);
+            thisScale = Vector256.ConditionalSelect(positive, sumXL / sumL2, thisScale);
+            var error = Vector256<float>.Zero;
+            for (int i = 0; i < n; i++)
+            {
+                var diff = thisScale * lt[i] + thisMin - xt[i];
+                error += wt[i] * (useMad ? Vector256.Abs(diff) : diff * diff);
+            }
+            var better = Vector256.GreaterThan(d, Vector256<float>.Zero) & Vector256.LessThan(error, bestError);
+            bestIscale = Vector256.ConditionalSelect(better, iscale, bestIscale);
+            bestLevelMin = Vector256.ConditionalSelect(better, min, bestLevelMin);
+            bestError = Vector256.ConditionalSelect(better, error, bestError);
+            scale = Vector256.ConditionalSelect(better, thisScale, scale);
+            min = Vector256.ConditionalSelect(better, thisMin, min);
+        }
+        Vector256.ConditionalSelect(flat, Vector256<float>.Zero, scale).Store(lanes);
+        for (int g = 0; g < 8; g++) scales[g] = lanes[g];
+        (-Vector256.ConditionalSelect(flat, flatMin, min)).Store(lanes);
+        for (int g = 0; g < 8; g++) mins[g] = lanes[g];
+        for (int i = 0; i < n; i++)
+        {
+            var l = Vector256.Min(top, Vector256.Max(Vector256<float>.Zero, Vector256.Round(bestIscale * (xt[i] - bestLevelMin))));
+            Vector256.ConditionalSelect(flat, Vector256<float>.Zero, l).Store(lanes);
+            for (int g = 0; g < 8; g++) levels[n * g + i] = (byte)(int)lanes[g];
         }
     }
 
-    /// <summary>l = clamp(nearest_int(iscale·(x - min)), 0, nmax) into <paramref name="lf"/>, with w·l, w·l·l and
-    /// w·l·x (ggml's association) into a, b, c.</summary>
-    private static unsafe void AffineLevels(float* x, float* w, float* lf, float* a, float* b, float* c, int n, float iscale, float min, int nmax)
+    /// <summary>make_q3_quants with do_rmse (what quantize_row_q3_K_ref calls), for 8 groups of 16 values at once:
+    /// symmetric levels l in [-nmax, nmax-1] stored as l + nmax, starting from the scale that maps the
+    /// largest-magnitude value to -nmax; then up to 5 passes that move one level at a time to x·Σwl²/Σwxl (w = x²) when
+    /// that improves (Σwxl)²/Σwl². Each group's scale Σwxl/Σwl² (0 for an all-zero group) goes to
+    /// <paramref name="scales"/>. Lane g of each vector works on group g in ggml's order of operations, so the result
+    /// is bit-identical to the one-group-at-a-time C loop (a group whose pass changed nothing would change nothing in
+    /// a further pass, so running the passes until no lane changes is the same as ggml's per-group early exit). x holds
+    /// the 8 groups one after another (128 values).</summary>
+    public static unsafe void IterativeSymmetricScales8(ReadOnlySpan<float> x, int nmax, Span<sbyte> levels, Span<float> scales)
     {
-        var vs = Vector256.Create(iscale);
-        var vmin = Vector256.Create(min);
-        var hi = Vector256.Create((float)nmax);
-        for (int i = 0; i < n; i += 8)
+        const int n = 16;
+        if (x.Length != 8 * n || levels.Length < 8 * n || scales.Length < 8) throw new ArgumentException("expected 8 groups of 16 values");
+        var xt = stackalloc Vector256<float>[n];
+        var wt = stackalloc Vector256<float>[n];
+        var wxt = stackalloc Vector256<float>[n];
+        var lt = stackalloc Vector256<float>[n];
+        var lanes = stackalloc float[8];
+        var max = Vector256<float>.Zero;
+        var amax = Vector256<float>.Zero;
+        for (int i = 0; i < n; i++)
         {
-            var xv = Vector256.Load(x + i);
-            var l = Vector256.Min(hi, Vector256.Max(Vector256<float>.Zero, Vector256.Round(vs * (xv - vmin))));
-            l.Store(lf + i);
-            var wl = Vector256.Load(w + i) * l;
-            wl.Store(a + i);
-            (wl * l).Store(b + i);
-            (wl * xv).Store(c + i);
+            for (int g = 0; g < 8; g++) lanes[g] = x[n * g + i];
+            var v = Vector256.Load(lanes);
+            xt[i] = v;
+            var ax = Vector256.Abs(v);
+            var bigger = Vector256.GreaterThan(ax, amax);
+            amax = Vector256.ConditionalSelect(bigger, ax, amax);
+            max = Vector256.ConditionalSelect(bigger, v, max);
+            var w = v * v;
+            wt[i] = w;
+            wxt[i] = w * v;
         }
-    }
-
-    /// <summary>Σ w·(scale·l + min - x)² in index order (make_qkx2_quants' error with use_mad false).</summary>
-    private static unsafe float Error(float* x, float* w, float* lf, float* tmp, int n, float scale, float min)
-    {
-        var vs = Vector256.Create(scale);
-        var vmin = Vector256.Create(min);
-        for (int i = 0; i < n; i += 8)
+        var lo = Vector256.Create((float)-nmax);
+        var hi = Vector256.Create((float)(nmax - 1));
+        var iscale = Vector256.Create((float)-nmax) / max;
+        var sumlx = Vector256<float>.Zero;
+        var suml2 = Vector256<float>.Zero;
+        for (int i = 0; i < n; i++)
         {
-            var diff = vs * Vector256.Load(lf + i) + vmin - Vector256.Load(x + i);
-            (Vector256.Load(w + i) * (diff * diff)).Store(tmp + i);
+            var l = Vector256.Min(hi, Vector256.Max(lo, Vector256.Round(iscale * xt[i])));
+            lt[i] = l;
+            sumlx += wxt[i] * l;
+            suml2 += wt[i] * l * l;
         }
-        float error = 0;
-        for (int i = 0; i < n; i++) error += tmp[i];
-        return error;
+        var magic = Vector256.Create(12582912f);
+        var mantissa = Vector256.Create(0x007fffff);
+        var bias = Vector256.Create(0x00400000);
+        var ilo = Vector256.Create(-nmax);
+        var ihi = Vector256.Create(nmax - 1);
+        for (int attempt = 0; attempt < 5; attempt++)
+        {
+            var changed = Vector256<float>.Zero;
+            for (int i = 0; i < n; i++)
+            {
+                var li = lt[i];
+                var slx = sumlx - wxt[i] * li;
+                var sl2 = suml2 - wt[i] * li * li;
+                // ggml's nearest_int bit for bit, also outside the range where it rounds (|v| > 4194303, infinities,
+                // NaN; x·Σwl²/Σwxl can get there when Σwxl is tiny): the low mantissa bits of v + 1.5·2^23 less 2^22,
+                // as the C code computes it with asserts off; then clamped.
+                var q = xt[i] * sl2 / slx;
+                var bits = ((q + magic).AsInt32() & mantissa) - bias;
+                var newL = Vector256.ConvertToSingle(Vector256.Min(ihi, Vector256.Max(ilo, bits)));
+                var tryIt = Vector256.GreaterThan(slx, Vector256<float>.Zero) & ~Vector256.Equals(newL, li);
+                slx += wxt[i] * newL;
+                sl2 += wt[i] * newL * newL;
+                var take = tryIt & Vector256.GreaterThan(sl2, Vector256<float>.Zero) & Vector256.GreaterThan(slx * slx * suml2, sumlx * sumlx * sl2);
+                lt[i] = Vector256.ConditionalSelect(take, newL, li);
+                sumlx = Vector256.ConditionalSelect(take, slx, sumlx);
+                suml2 = Vector256.ConditionalSelect(take, sl2, suml2);
+                changed |= take;
+            }
+            if (changed == Vector256<float>.Zero) break;
+        }
+        var zero = Vector256.LessThan(amax, Vector256.Create(GroupMaxEps));
+        var scale = Vector256.ConditionalSelect(Vector256.GreaterThan(suml2, Vector256<float>.Zero), sumlx / suml2, Vector256<float>.Zero);
+        Vector256.ConditionalSelect(zero, Vector256<float>.Zero, scale).Store(lanes);
+        for (int g = 0; g < 8; g++) scales[g] = lanes[g];
+        var offset = Vector256.Create((float)nmax);
+        for (int i = 0; i < n; i++)
+        {
+            Vector256.ConditionalSelect(zero, Vector256<float>.Zero, lt[i] + offset).Store(lanes);
+            for (int g = 0; g < 8; g++) levels[n * g + i] = (sbyte)(int)lanes[g];
+        }
     }
 }

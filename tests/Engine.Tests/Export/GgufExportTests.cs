@@ -276,7 +276,9 @@ public class GgufExportTests : IClassFixture<StoriesExports>
         var (exit, _, err) = CliHarness.Run("export", "gguf", "--model", StoriesExports.Source, "--type", "q3_k", "--out", tmp.File("x.gguf"));
         Assert.Equal(1, exit);
         var line = Assert.Single(err.Trim().Split('\n'));
-        Assert.Equal("error: --type q3_k: unknown type; choose one of f32|f16|q4_0|q4_1|q5_0|q5_1|q8_0|q4_K|q5_K|q6_K|bf16", line);
+        // llama-quantize's Q3_K is an alias of Q3_K_M, while engine's q4_k and q5_k are pure exports: q3_k is refused
+        // rather than guessed.
+        Assert.Equal("error: --type q3_k: unknown type; choose one of f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k_s|q3_k_m|q3_k_l|q4_k_s|q4_k_m|q5_k_s|q5_k_m|q6_k|q4_k|q5_k", line);
     }
 
     [Fact]
@@ -290,5 +292,27 @@ public class GgufExportTests : IClassFixture<StoriesExports>
         Assert.Equal(new FileInfo(tmp.File("s.gguf")).Length, r.GetProperty("bytes").GetInt64());
         Assert.Equal(47, r.GetProperty("tensors").GetArrayLength());
         Assert.Equal(5, r.GetProperty("notes").GetArrayLength());
+    }
+
+    /// <summary>--pure reaches the exporter: stories260K's rows (64 wide) fit no k-quant, so the mixture gives its tied
+    /// output llama-quantize's q8_0 while --pure asks for q4_K there and falls back to q5_0 like every other 64-wide
+    /// weight; both files say LLAMA_FTYPE_MOSTLY_Q4_K_M (15).</summary>
+    [Fact]
+    public void Cli_pure_flag_turns_the_mixture_off()
+    {
+        using var tmp = new TempDir();
+        string Embedding(params string[] extra)
+        {
+            var file = tmp.File($"s{extra.Length}.gguf");
+            var (exit, output, err) = CliHarness.Run(["export", "gguf", "--model", StoriesExports.Source, "--type", "q4_k_m", "--out", file, "--json", .. extra]);
+            Assert.True(exit == 0, err);
+            var r = System.Text.Json.JsonDocument.Parse(output).RootElement;
+            Assert.Equal("q4_k_m", r.GetProperty("type").GetString());
+            using var g = GgufFile.Open(file);
+            Assert.Equal(15u, g.GetU32("general.file_type"));
+            return g.TensorInfo("token_embd.weight").Type.Name();
+        }
+        Assert.Equal("q8_0", Embedding());
+        Assert.Equal("q5_0", Embedding("--pure"));
     }
 }

@@ -54,7 +54,7 @@ public class LlamaCppJudgeTests : IClassFixture<StoriesExports>
 
     /// <summary>Mean NLL per predicted token over the five sample stories, each BOS + tokens in a fresh context,
     /// from llama.cpp's logits (float64 log-softmax).</summary>
-    private static (double Nll, long Tokens) LlamaCppNll(string gguf)
+    internal static (double Nll, long Tokens) LlamaCppNll(string gguf)
     {
         using var m = StoriesExports.LoadSource();
         var tok = m.RequireTokenizer();

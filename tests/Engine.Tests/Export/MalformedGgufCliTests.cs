@@ -57,10 +57,10 @@ public class MalformedGgufCliTests
     }
 
     [Fact]
-    public void Unsupported_k_quant_tensor_type_is_named()
+    public void Unsupported_i_quant_tensor_type_is_named()
     {
         using var d = new TempDir();
-        OneLineError(OneTensor(new ulong[] { 256, 2 }, 11, 0).Raw(new byte[512]).Save(d.File("q3k.gguf")), "q3_K");
+        OneLineError(OneTensor(new ulong[] { 256, 2 }, 23, 0).Raw(new byte[512]).Save(d.File("iq4xs.gguf")), "iq4_xs");
     }
 
     [Fact]

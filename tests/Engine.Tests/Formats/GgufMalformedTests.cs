@@ -109,9 +109,9 @@ public class GgufMalformedTests
     public void BadTensorInfosAreRejected()
     {
         using var dir = new TempDir();
-        var ex = Fails(OneTensor(dir, "a.gguf", [32], 11, 0, 144));
+        var ex = Fails(OneTensor(dir, "a.gguf", [32], 23, 0, 144));
         Assert.Equal("tensor 'w'", ex.What);
-        Assert.Contains("ggml type 11 (q3_K) is not supported", ex.Message);
+        Assert.Contains("ggml type 23 (iq4_xs) is not supported", ex.Message);
         ex = Fails(OneTensor(dir, "b.gguf", [32], 100, 0, 144));
         Assert.Contains("unknown type id 100", ex.Message);
         ex = Fails(OneTensor(dir, "c.gguf", [4], 0, 8, 64));

@@ -14,6 +14,8 @@ public class GgmlBlocksTests
     [InlineData(nameof(GgmlType.Q5_0), 32, 22)]
     [InlineData(nameof(GgmlType.Q5_1), 32, 24)]
     [InlineData(nameof(GgmlType.Q8_0), 32, 34)]
+    [InlineData(nameof(GgmlType.Q2_K), 256, 84)]
+    [InlineData(nameof(GgmlType.Q3_K), 256, 110)]
     [InlineData(nameof(GgmlType.Q4_K), 256, 144)]
     [InlineData(nameof(GgmlType.Q5_K), 256, 176)]
     [InlineData(nameof(GgmlType.Q6_K), 256, 210)]
@@ -30,9 +32,10 @@ public class GgmlBlocksTests
     [Fact]
     public void TypeIdsAreGgmls()
     {
-        Assert.Equal(new uint[] { 0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 30 }, Enum.GetValues<GgmlType>().Select(t => (uint)t).ToArray());
+        Assert.Equal(new uint[] { 0, 1, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 30 }, Enum.GetValues<GgmlType>().Select(t => (uint)t).ToArray());
         Assert.Equal("q4_K", GgmlTypes.DescribeId(12));
         Assert.Equal("q3_K", GgmlTypes.DescribeId(11));
+        Assert.Equal("iq4_xs", GgmlTypes.DescribeId(23));
         Assert.True(GgmlTypes.TryParse("q6_k", out var q6) && q6 == GgmlType.Q6_K);
     }
 
