@@ -16,7 +16,7 @@ public static class BenchCommand
             return 0;
         }));
 
-        var shape = new Option<string>("--shape") { Description = "llama2-7b | tinyllama-1b | stories15m | stories260k", DefaultValueFactory = _ => "stories15m" };
+        var shape = new Option<string>("--shape") { Description = "llama2-7b | tinyllama-1b | stories15m | stories260k | llama3.2-1b | llama3.2-1b-32k | qwen2.5-0.5b", DefaultValueFactory = _ => "stories15m" };
         var mode = new Option<string>("--mode") { Description = "lora | full", DefaultValueFactory = _ => "lora" };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var seq = new Option<int>("--seq") { DefaultValueFactory = _ => 256 };
@@ -38,7 +38,7 @@ public static class BenchCommand
             }, ctx.Output));
             return 0;
         }));
-        var fShape = new Option<string>("--shape") { Description = "llama2-7b | tinyllama-1b | stories15m | stories260k", DefaultValueFactory = _ => "stories15m" };
+        var fShape = new Option<string>("--shape") { Description = "llama2-7b | tinyllama-1b | stories15m | stories260k | llama3.2-1b | llama3.2-1b-32k | qwen2.5-0.5b", DefaultValueFactory = _ => "stories15m" };
         var fBatch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var fSeq = new Option<int>("--seq") { DefaultValueFactory = _ => 256 };
         var decode = new Option<int>("--decode-tokens") { DefaultValueFactory = _ => 128 };

@@ -5,6 +5,15 @@ namespace Engine.Diagnostics;
 /// <summary>Named model shapes for throughput benchmarks (the peer script uses the same ones).</summary>
 internal static class BenchShapes
 {
+    public static readonly string[] Names =
+        ["llama2-7b", "tinyllama-1b", "stories15m", "stories260k", "llama3.2-1b", "llama3.2-1b-32k", "qwen2.5-0.5b"];
+
+    private static LlamaConfig Llama32(int vocab) => new()
+    {
+        HiddenSize = 2048, IntermediateSize = 8192, NumLayers = 16, NumHeads = 32, NumKvHeads = 8, HeadDim = 64,
+        VocabSize = vocab, MaxPositionEmbeddings = 131072, RmsNormEps = 1e-5f, RopeTheta = 500000f, TieWordEmbeddings = true,
+    };
+
     public static LlamaConfig Get(string name) => name.ToLowerInvariant() switch
     {
         "llama2-7b" => new LlamaConfig
@@ -27,6 +36,15 @@ internal static class BenchShapes
             HiddenSize = 64, IntermediateSize = 172, NumLayers = 5, NumHeads = 8, NumKvHeads = 4, HeadDim = 8,
             VocabSize = 512, MaxPositionEmbeddings = 512, RmsNormEps = 1e-5f, TieWordEmbeddings = true,
         },
-        _ => throw new EngineException($"--shape: expected llama2-7b, tinyllama-1b, stories15m or stories260k, got \"{name}\""),
+        // Llama 3.2 1B (tied, 128K vocabulary, GQA 32/8) and the same body with Llama 2's 32K vocabulary, to show what
+        // the vocabulary costs; Qwen 2.5 0.5B (tied, 152K vocabulary, q/k/v biases, GQA 14/2).
+        "llama3.2-1b" => Llama32(128256),
+        "llama3.2-1b-32k" => Llama32(32000),
+        "qwen2.5-0.5b" => new LlamaConfig
+        {
+            Family = ModelFamily.Qwen2, HiddenSize = 896, IntermediateSize = 4864, NumLayers = 24, NumHeads = 14, NumKvHeads = 2,
+            HeadDim = 64, VocabSize = 151936, MaxPositionEmbeddings = 32768, RmsNormEps = 1e-6f, RopeTheta = 1e6f, TieWordEmbeddings = true,
+        },
+        _ => throw new EngineException($"--shape: expected one of {string.Join(", ", Names)}, got \"{name}\""),
     };
 }
