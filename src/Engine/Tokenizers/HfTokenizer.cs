@@ -187,14 +187,7 @@ internal sealed class HfTokenizer : ITokenizer
         return fallback;
     }
 
-    public string Decode(IReadOnlyList<int> ids)
-    {
-        ArgumentNullException.ThrowIfNull(ids);
-        var bytes = new ArrayBufferWriter<byte>(ids.Count * 4 + 16);
-        bool atStart = true;
-        for (int i = 0; i < ids.Count; i++) AppendDecodedBytes(ids[i], ref atStart, bytes);
-        return Encoding.UTF8.GetString(bytes.WrittenSpan);
-    }
+    public string Decode(IReadOnlyList<int> ids) => TokenDecoding.Decode(this, ids);
 
     /// <summary>Special added tokens add nothing (HF's skip_special_tokens); other tokens their decoder bytes.</summary>
     public void AppendDecodedBytes(int id, ref bool atStart, IBufferWriter<byte> output)

@@ -98,14 +98,7 @@ internal abstract class VocabularyTokenizer : ITokenizer
         return output;
     }
 
-    public string Decode(IReadOnlyList<int> ids)
-    {
-        ArgumentNullException.ThrowIfNull(ids);
-        var bytes = new ArrayBufferWriter<byte>(ids.Count * 4 + 16);
-        bool atStart = true;
-        for (int i = 0; i < ids.Count; i++) AppendDecodedBytes(ids[i], ref atStart, bytes);
-        return Encoding.UTF8.GetString(bytes.WrittenSpan);
-    }
+    public string Decode(IReadOnlyList<int> ids) => TokenDecoding.Decode(this, ids);
 
     public void AppendDecodedBytes(int id, ref bool atStart, IBufferWriter<byte> output) =>
         PieceBytes.Append(this, id, AddDummyPrefix, ref atStart, output);

@@ -55,9 +55,14 @@ internal static class FamilyReference
         }
     }
 
-    /// <summary>Logits [T × V] (row-major) of one sequence starting at position 0.</summary>
-    public static double[] Logits(FamilySpec s, IReadOnlyDictionary<string, float[]> w, int[] ids)
+    /// <summary>Logits [T × V] (row-major) of one sequence, at positions 0..T−1 unless <paramref name="positions"/>
+    /// says otherwise; in layer l, query t attends key u iff <paramref name="sees"/>(l, t, u) (default: causal, u ≤ t),
+    /// so masks (packing, sliding windows) are checked against a plain predicate.</summary>
+    public static double[] Logits(FamilySpec s, IReadOnlyDictionary<string, float[]> w, int[] ids,
+                                  int[]? positions = null, Func<int, int, int, bool>? sees = null)
     {
+        positions ??= Enumerable.Range(0, ids.Length).ToArray();
+        sees ??= (_, t, u) => u <= t;
         int T = ids.Length, D = s.Hidden, H = s.Heads, Hkv = s.KvHeads, Dh = s.HeadDim, F = s.Intermediate, V = s.Vocab;
         var (inv, scale) = Rope(s);
         double[] W(string n) => w[n].Select(x => (double)x).ToArray();
@@ -77,26 +82,28 @@ internal static class FamilyReference
                 HeadNorm(q, H, Dh, W($"{p}.self_attn.q_norm.weight"), s.Eps);
                 HeadNorm(k, Hkv, Dh, W($"{p}.self_attn.k_norm.weight"), s.Eps);
             }
-            RotateHalf(q, H, Dh, inv, scale);
-            RotateHalf(k, Hkv, Dh, inv, scale);
+            RotateHalf(q, H, Dh, inv, scale, positions);
+            RotateHalf(k, Hkv, Dh, inv, scale, positions);
             var att = new double[T, H * Dh];
             for (int hh = 0; hh < H; hh++)
             {
                 int g = hh / (H / Hkv);
                 for (int t = 0; t < T; t++)
                 {
-                    var sc = new double[t + 1];
+                    var sc = new double[T];
                     double max = double.NegativeInfinity;
-                    for (int u = 0; u <= t; u++)
+                    for (int u = 0; u < T; u++)
                     {
+                        sc[u] = double.NegativeInfinity;
+                        if (!sees(l, t, u)) continue;
                         double dot = 0;
                         for (int e = 0; e < Dh; e++) dot += q[t, hh * Dh + e] * k[u, g * Dh + e];
                         sc[u] = dot / Math.Sqrt(Dh);
                         max = Math.Max(max, sc[u]);
                     }
                     double z = 0;
-                    for (int u = 0; u <= t; u++) { sc[u] = Math.Exp(sc[u] - max); z += sc[u]; }
-                    for (int u = 0; u <= t; u++)
+                    for (int u = 0; u < T; u++) { sc[u] = Math.Exp(sc[u] - max); z += sc[u]; }
+                    for (int u = 0; u < T; u++)
                         for (int e = 0; e < Dh; e++) att[t, hh * Dh + e] += sc[u] / z * v[u, g * Dh + e];
                 }
             }
@@ -145,14 +152,14 @@ internal static class FamilyReference
     }
 
     /// <summary>HF apply_rotary_pos_emb: x·cos + rotate_half(x)·sin, rotate_half(x) = (−x2, x1).</summary>
-    private static void RotateHalf(double[,] x, int heads, int dh, double[] inv, double scale)
+    private static void RotateHalf(double[,] x, int heads, int dh, double[] inv, double scale, int[] positions)
     {
         int half = dh / 2;
         for (int t = 0; t < x.GetLength(0); t++)
             for (int h = 0; h < heads; h++)
                 for (int i = 0; i < half; i++)
                 {
-                    double c = Math.Cos(t * inv[i]) * scale, sn = Math.Sin(t * inv[i]) * scale;
+                    double c = Math.Cos(positions[t] * inv[i]) * scale, sn = Math.Sin(positions[t] * inv[i]) * scale;
                     double a = x[t, h * dh + i], b = x[t, h * dh + i + half];
                     x[t, h * dh + i] = a * c - b * sn;
                     x[t, h * dh + i + half] = b * c + a * sn;
