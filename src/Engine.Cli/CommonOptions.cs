@@ -28,7 +28,7 @@ public static class CommonOptions
 
     public static Option<string?> Tokenizer() => new("--tokenizer")
     {
-        Description = "tokenizer.model (SentencePiece) or llama2.c tokenizer.bin; default: found next to the model",
+        Description = "an HF tokenizer.json (tokenizer_config.json beside it is read too), a SentencePiece tokenizer.model or a llama2.c tokenizer.bin; default: found next to the model (tokenizer.json first, as HF does)",
     };
 
     public static Option<string?> Adapter(string description) => new("--adapter") { Description = description };
