@@ -23,13 +23,14 @@ public static class ExportCommand
         var pure = new Option<bool>("--pure") { Description = "as llama-quantize --pure: every 2-D weight in the type's base block type, no per-tensor mixture" };
         var output = new Option<string>("--out") { Description = "the .gguf file to write", Required = true };
         var name = new Option<string?>("--name") { Description = "general.name in the file (default: the output file name)" };
+        var modelfile = new Option<bool>("--modelfile") { Description = "also write an Ollama Modelfile beside the GGUF (model.gguf → model.Modelfile): FROM, the model's chat template in Ollama's syntax, stop tokens" };
         var gguf = new Command("gguf", "write the model as a GGUF file (llama.cpp's llama architecture and SentencePiece vocabulary)")
         {
-            model, tokenizer, adapter, type, pure, output, name, CommonOptions.Json,
+            model, tokenizer, adapter, type, pure, output, name, modelfile, CommonOptions.Json,
         };
         gguf.SetAction(p => CliRunner.Run(p, ctx =>
         {
-            var r = ModelFiles.ExportGguf(ctx.Get(model), ctx.Get(output), new GgufExportOptions { Type = ctx.Get(type), Pure = ctx.Get(pure), Name = ctx.Get(name) },
+            var r = ModelFiles.ExportGguf(ctx.Get(model), ctx.Get(output), new GgufExportOptions { Type = ctx.Get(type), Pure = ctx.Get(pure), Name = ctx.Get(name), Modelfile = ctx.Get(modelfile) },
                 ctx.Get(adapter), ctx.Get(tokenizer));
             if (ctx.Get(CommonOptions.Json))
             {
@@ -38,6 +39,7 @@ public static class ExportCommand
             }
             var counts = r.Tensors.GroupBy(t => t.Type).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}");
             ctx.Output.WriteLine($"wrote {r.Path}: {r.Tensors.Count} tensors ({string.Join(", ", counts)}), {r.Bytes:N0} bytes");
+            if (r.ModelfilePath is not null) ctx.Output.WriteLine($"wrote {r.ModelfilePath} (ollama create NAME -f {r.ModelfilePath})");
             foreach (var note in r.Notes) ctx.Output.WriteLine($"note: {note}");
             return 0;
         }));

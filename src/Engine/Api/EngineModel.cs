@@ -166,9 +166,17 @@ public sealed class EngineModel : IDisposable
         var tok = Tokenizer;
         MergeAdapterAndDequantize(DType.F32);
         var report = GgufExporter.Export(_loaded.Model, tok, type, path, options?.Name);
+        var notes = report.Notes.ToList();
+        string? modelfile = null;
+        if (options?.Modelfile == true)
+        {
+            modelfile = Path.ChangeExtension(path, ".Modelfile");
+            var text = OllamaModelfile.Build(Path.GetFileName(path), JinjaChatTemplate.ForModel(_loaded.SourcePath, _loaded.TokenizerPath), tok, notes);
+            Formats.AtomicFile.Write(modelfile, s => s.Write(System.Text.Encoding.UTF8.GetBytes(text)));
+        }
         return new GgufExportResult(path, type.Name, new FileInfo(path).Length,
             report.Tensors.Select(t => new GgufTensorEntry(t.Name, t.Type.Name(), t.Shape.Select(d => (long)d).ToArray())).ToArray(),
-            report.Notes.ToArray());
+            notes.ToArray()) { ModelfilePath = modelfile };
     }
 
     /// <summary>Saves the model as an HF folder (config.json, safetensors, tokenizer) after merging an applied adapter;

@@ -13,6 +13,10 @@ public sealed record GgufExportOptions
     public bool Pure { get; init; }
     /// <summary>general.name in the file; null uses the output file's name.</summary>
     public string? Name { get; init; }
+    /// <summary>Also write an Ollama Modelfile beside the GGUF (<c>model.gguf</c> → <c>model.Modelfile</c>): FROM the
+    /// file, the model's chat template in Ollama's syntax (derived by rendering the model's own template, so Ollama's
+    /// prompt is the text engine trains on) and a stop parameter per end-of-turn token.</summary>
+    public bool Modelfile { get; init; }
 
     /// <summary>Checks the options and returns the export type.</summary>
     internal Checkpoints.GgufQuantType Validate()
@@ -33,7 +37,11 @@ public sealed record GgufTensorEntry(string Name, string Type, IReadOnlyList<lon
 /// <param name="Bytes">The file's size.</param>
 /// <param name="Tensors">Every tensor with the type it was stored in.</param>
 /// <param name="Notes">Where a tensor could not take the requested type and what it got instead.</param>
-public sealed record GgufExportResult(string Path, string Type, long Bytes, IReadOnlyList<GgufTensorEntry> Tensors, IReadOnlyList<string> Notes);
+public sealed record GgufExportResult(string Path, string Type, long Bytes, IReadOnlyList<GgufTensorEntry> Tensors, IReadOnlyList<string> Notes)
+{
+    /// <summary>The Ollama Modelfile written beside the GGUF, or null when none was asked for.</summary>
+    public string? ModelfilePath { get; init; }
+}
 
 /// <summary>The GGUF storage types engine writes.</summary>
 public static class GgufExport

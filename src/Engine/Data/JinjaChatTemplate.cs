@@ -96,6 +96,14 @@ internal sealed class JinjaChatTemplate : ChatTemplate
         return output;
     }
 
+    /// <summary>The plain rendering of (role, content) messages, as <c>apply_chat_template(tokenize=False)</c>.</summary>
+    public string RenderText(IEnumerable<(string Role, string Content)> messages, bool addGenerationPrompt) =>
+        RenderMessages(messages.Select(m => (object?)new Dictionary<string, object?> { ["role"] = m.Role, ["content"] = m.Content }).ToList(),
+            addGenerationPrompt).Text;
+
+    /// <summary>The end-of-turn token texts recognized after a reply: the model's EOS, then <see cref="EndOfTurnTokens"/>.</summary>
+    public IReadOnlyList<string> EndOfTurnTexts => _endOfTurn;
+
     /// <summary>Ids of the end-of-turn tokens this template's model may end a reply with (its EOS and the known
     /// end-of-turn tokens present in <paramref name="tokenizer"/>'s vocabulary), for stopping generation.</summary>
     public IEnumerable<int> EndOfTurnIds(Tokenizers.ITokenizer tokenizer) =>
