@@ -9,6 +9,7 @@ namespace Engine.Cli;
 [JsonSerializable(typeof(ModelInfo))]
 [JsonSerializable(typeof(GenerationResult))]
 [JsonSerializable(typeof(GgufExportResult))]
+[JsonSerializable(typeof(GgufLoraExportResult))]
 [JsonSerializable(typeof(EvalJson))]
 [JsonSerializable(typeof(TokenizeJson))]
 internal sealed partial class CliJson : JsonSerializerContext;

@@ -5,7 +5,8 @@ using Engine.Api;
 namespace Engine.Cli.Commands;
 
 /// <summary><c>engine export gguf --model PATH [--adapter DIR] --type T [--pure] --out FILE</c>: write a model (with a LoRA
-/// adapter merged in) as a GGUF file for llama.cpp, Ollama and LM Studio.</summary>
+/// adapter merged in) as a GGUF file for llama.cpp, Ollama and LM Studio; <c>engine export gguf-lora --model PATH --adapter DIR
+/// --out FILE</c>: write the adapter alone as a llama.cpp LoRA GGUF (llama-cli --lora).</summary>
 public static class ExportCommand
 {
     private static readonly string TypeNames = string.Join("|", GgufExport.Types);
@@ -43,6 +44,31 @@ public static class ExportCommand
             foreach (var note in r.Notes) ctx.Output.WriteLine($"note: {note}");
             return 0;
         }));
-        return new Command("export", "write a model in another format") { gguf };
+        return new Command("export", "write a model in another format") { gguf, CreateLora() };
+    }
+
+    private static Command CreateLora()
+    {
+        var model = CommonOptions.Model();
+        var adapter = new Option<string>("--adapter") { Description = "the PEFT LoRA adapter folder to write", Required = true };
+        var type = new Option<string>("--type") { Description = "storage type of the lora_a/lora_b tensors: f32|f16", DefaultValueFactory = _ => "f32" };
+        var output = new Option<string>("--out") { Description = "the .gguf adapter file to write", Required = true };
+        var name = new Option<string?>("--name") { Description = "general.name in the file (default: the output file name)" };
+        var lora = new Command("gguf-lora", "write a LoRA adapter as a llama.cpp LoRA adapter GGUF, applied at run time to the base exported with `export gguf`")
+        {
+            model, adapter, type, output, name, CommonOptions.Json,
+        };
+        lora.SetAction(p => CliRunner.Run(p, ctx =>
+        {
+            var r = ModelFiles.ExportGgufLora(ctx.Get(model), ctx.Get(adapter), ctx.Get(output), ctx.Get(type), ctx.Get(name));
+            if (ctx.Get(CommonOptions.Json))
+            {
+                ctx.Output.WriteLine(JsonSerializer.Serialize(r, CliJson.Default.GgufLoraExportResult));
+                return 0;
+            }
+            ctx.Output.WriteLine($"wrote {r.Path}: {r.Architecture} LoRA adapter, r {r.Rank}, alpha {r.Alpha}, {r.Tensors.Count} tensors, {r.Bytes:N0} bytes");
+            return 0;
+        }));
+        return lora;
     }
 }

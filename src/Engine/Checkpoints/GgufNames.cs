@@ -16,6 +16,11 @@ internal static class GgufNames
         ["gate_proj"] = "ffn_gate", ["up_proj"] = "ffn_up", ["down_proj"] = "ffn_down",
     };
 
+    /// <summary>llama.cpp's name of layer <paramref name="layer"/>'s projection weight (q_proj → blk.N.attn_q.weight),
+    /// or null for a module llama.cpp has no projection name for.</summary>
+    public static string? ProjectionWeight(int layer, string shortName) =>
+        Projection.TryGetValue(shortName, out var g) ? $"blk.{layer}.{g}.weight" : null;
+
     public static IEnumerable<(string Hf, string Gguf)> Map(LlamaConfig c)
     {
         yield return (LlamaNames.Embed, "token_embd.weight");

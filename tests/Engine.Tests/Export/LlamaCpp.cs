@@ -91,6 +91,15 @@ internal static class LlamaCpp
         }
 
         public LLamaWeights Weights => _weights;
+
+        /// <summary>Loads a LoRA adapter GGUF (llama_adapter_lora_init) and applies it alone to this context with
+        /// <paramref name="scale"/> (llama.cpp multiplies it by the file's alpha / r).</summary>
+        public void ApplyLora(string path, float scale = 1f)
+        {
+            var adapter = _weights.NativeHandle.LoadLoraFromFile(path);
+            Span<(LoraAdapter, float)> list = [(adapter, scale)];
+            _context.NativeHandle.SetLoraAdapters(list);
+        }
         public int VocabSize => _weights.Vocab.Count;
 
         /// <summary>Logits [ids.Length × vocab] after each token of <paramref name="ids"/>, fed from position 0 with an
