@@ -13,6 +13,32 @@ internal static class KQuantSearch
     /// <summary>ggml's nearest_int: round half to even (its 1.5·2^23 trick, exact for |v| &lt;= 4194303).</summary>
     public static int NearestInt(float v) => (int)MathF.Round(v, MidpointRounding.ToEven);
 
+    /// <summary>The transposed start of the symmetric searches: xt[i] = value i of each of the 8 groups (n values per
+    /// group, groups one after another in <paramref name="x"/>), the x² weights wt and wxt = w·x (ggml's w*x[i]*l is
+    /// (w*x[i])*l), and per lane the largest magnitude (amax) and the signed value that has it (max; the first on ties,
+    /// as ggml's strict &gt;).</summary>
+    private static unsafe (Vector256<float> Max, Vector256<float> Amax) TransposeSymmetric(ReadOnlySpan<float> x, int n,
+        Vector256<float>* xt, Vector256<float>* wt, Vector256<float>* wxt)
+    {
+        var max = Vector256<float>.Zero;
+        var amax = Vector256<float>.Zero;
+        var lanes = stackalloc float[8];
+        for (int i = 0; i < n; i++)
+        {
+            for (int g = 0; g < 8; g++) lanes[g] = x[n * g + i];
+            var v = Vector256.Load(lanes);
+            xt[i] = v;
+            var ax = Vector256.Abs(v);
+            var bigger = Vector256.GreaterThan(ax, amax);
+            amax = Vector256.ConditionalSelect(bigger, ax, amax);
+            max = Vector256.ConditionalSelect(bigger, v, max);
+            var w = v * v;
+            wt[i] = w;
+            wxt[i] = w * v;
+        }
+        return (max, amax);
+    }
+
     /// <summary>make_qx_quants with rmse_type 1 and no importance weights (what quantize_row_q6_K_ref calls), for 8
     /// groups of 16 values at once: symmetric levels l in [-nmax, nmax-1] stored as l + nmax in
     /// <paramref name="levels"/>; each group starts from the scale that maps its largest-magnitude value to -nmax, then
@@ -28,22 +54,8 @@ internal static class KQuantSearch
         var xt = stackalloc Vector256<float>[n];
         var wt = stackalloc Vector256<float>[n];
         var wxt = stackalloc Vector256<float>[n];
-        var max = Vector256<float>.Zero;
-        var amax = Vector256<float>.Zero;
+        var (max, amax) = TransposeSymmetric(x, n, xt, wt, wxt);
         var lanes = stackalloc float[8];
-        for (int i = 0; i < n; i++)
-        {
-            for (int g = 0; g < 8; g++) lanes[g] = x[n * g + i];
-            var v = Vector256.Load(lanes);
-            xt[i] = v;
-            var ax = Vector256.Abs(v);
-            var bigger = Vector256.GreaterThan(ax, amax);
-            amax = Vector256.ConditionalSelect(bigger, ax, amax);
-            max = Vector256.ConditionalSelect(bigger, v, max);
-            var w = v * v;
-            wt[i] = w;
-            wxt[i] = w * v; // ggml's w*x[i]*l is (w*x[i])*l
-        }
         var lo = Vector256.Create((float)-nmax);
         var hi = Vector256.Create((float)(nmax - 1));
 
@@ -204,22 +216,8 @@ internal static class KQuantSearch
         var wt = stackalloc Vector256<float>[n];
         var wxt = stackalloc Vector256<float>[n];
         var lt = stackalloc Vector256<float>[n];
+        var (max, amax) = TransposeSymmetric(x, n, xt, wt, wxt);
         var lanes = stackalloc float[8];
-        var max = Vector256<float>.Zero;
-        var amax = Vector256<float>.Zero;
-        for (int i = 0; i < n; i++)
-        {
-            for (int g = 0; g < 8; g++) lanes[g] = x[n * g + i];
-            var v = Vector256.Load(lanes);
-            xt[i] = v;
-            var ax = Vector256.Abs(v);
-            var bigger = Vector256.GreaterThan(ax, amax);
-            amax = Vector256.ConditionalSelect(bigger, ax, amax);
-            max = Vector256.ConditionalSelect(bigger, v, max);
-            var w = v * v;
-            wt[i] = w;
-            wxt[i] = w * v;
-        }
         var lo = Vector256.Create((float)-nmax);
         var hi = Vector256.Create((float)(nmax - 1));
         var iscale = Vector256.Create((float)-nmax) / max;
