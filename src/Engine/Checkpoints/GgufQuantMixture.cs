@@ -93,9 +93,10 @@ internal sealed class GgufQuantMixture
     {
         var t = Type.BaseType;
         if (Type.Pure) return t;
-        if (!t.IsKQuant())
-            return isOutput && t is GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 ? GgmlType.Q8_0 : t;
-        if (isOutput) return rowLength % t.BlockSize() != 0 ? GgmlType.Q8_0 : GgmlType.Q6_K;
+        // llama_tensor_get_type's output rule, for every quantized file type but q8_0: Q6_K, or Q8_0 when the rows are
+        // not a multiple of 256 (a q8_0 file keeps Q8_0).
+        if (isOutput && t.IsQuantized() && t != GgmlType.Q8_0) return rowLength % 256 != 0 ? GgmlType.Q8_0 : GgmlType.Q6_K;
+        if (!t.IsKQuant()) return t;
         string f = Type.Name;
         if (ggufName.Contains("attn_v.weight", StringComparison.Ordinal))
         {

@@ -13,9 +13,9 @@ namespace Engine.Checkpoints;
 /// (tensor_type_fallback: q2_K, q3_K → q4_0, q4_K → q5_0, q5_K → q5_1, q6_K → q8_0, then f16 if even that block size
 /// does not divide the row), and the fallback is reported.</item>
 /// <item>The output projection (output.weight, or token_embd.weight when the embeddings are tied, since llama-quantize
-/// then gives the token embedding the output's type) of a legacy 4/5-bit export (q4_0, q4_1, q5_0, q5_1) is Q8_0, as
-/// engine wrote it before it had k-quants; llama-quantize's default there is Q6_K (Q8_0 when the rows are not a
-/// multiple of 256). The k-quant mixtures give it Q6_K as llama-quantize does; --pure gives it the requested type.
+/// then gives the token embedding the output's type) of a legacy 4/5-bit export (q4_0, q4_1, q5_0, q5_1) is Q6_K, or
+/// Q8_0 when its rows are not a multiple of 256, as llama-quantize's llama_tensor_get_type picks it. The k-quant
+/// mixtures give it Q6_K as llama-quantize does; --pure gives it the requested type.
 /// An untied token embedding keeps the requested type, as in llama-quantize.</item>
 /// <item>A row length (ne[0]) that is not a multiple of the block size (32) cannot be stored as a block type: that
 /// tensor falls back to F16 and the fallback is reported. This is convert_hf_to_gguf's rule for Q8_0 and
@@ -53,7 +53,8 @@ internal static class GgufTensorPolicy
     /// <param name="shape">PyTorch-order shape; the last dimension is ggml's ne[0] (the row length).</param>
     /// <param name="tiedEmbeddings">Whether token_embd.weight also serves as the output projection.</param>
     /// <param name="mixture">llama-quantize's per-tensor choice for a named export type (<paramref name="requested"/>
-    /// is then unused); null: the rules above for <paramref name="requested"/>.</param>
+    /// is then unused; the exporter always passes one); null: <paramref name="requested"/> for every 2-D weight, as
+    /// --pure.</param>
     public static GgmlType Choose(string ggufName, IReadOnlyList<int> shape, GgmlType requested, bool tiedEmbeddings, out string? note,
         GgufQuantMixture? mixture = null)
     {
@@ -61,8 +62,7 @@ internal static class GgufTensorPolicy
         if (shape.Count <= 1 || ggufName.EndsWith("_norm.weight", StringComparison.Ordinal)) return GgmlType.F32;
         bool isOutput = ggufName == "output.weight" || (tiedEmbeddings && ggufName == "token_embd.weight");
         int rowLength = shape[^1];
-        var wanted = mixture?.Pick(ggufName, rowLength, isOutput)
-            ?? (isOutput && requested is GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 ? GgmlType.Q8_0 : requested);
+        var wanted = mixture?.Pick(ggufName, rowLength, isOutput) ?? requested;
         if (wanted.IsKQuant() && rowLength % wanted.BlockSize() != 0)
         {
             var fallback = KQuantFallback(wanted);

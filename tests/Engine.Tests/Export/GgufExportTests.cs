@@ -33,14 +33,19 @@ public class GgufExportTests : IClassFixture<StoriesExports>
     public void File_type_is_llama_ftype(string type, uint expected) => Assert.Equal(expected, GgufTensorPolicy.FileType(Parse(type)));
 
     [Fact]
-    public void Policy_keeps_norms_f32_gives_the_output_q8_0_under_4_and_5_bits_and_falls_back_to_f16_for_odd_rows()
+    public void Policy_keeps_norms_f32_gives_the_output_q6_k_or_q8_0_under_4_and_5_bits_and_falls_back_to_f16_for_odd_rows()
     {
         Assert.Equal(GgmlType.F32, GgufTensorPolicy.Choose("blk.0.attn_norm.weight", new[] { 64 }, GgmlType.Q4_0, true, out _));
         Assert.Equal(GgmlType.F32, GgufTensorPolicy.Choose("output_norm.weight", new[] { 64 }, GgmlType.F16, true, out _));
         Assert.Equal(GgmlType.Q4_0, GgufTensorPolicy.Choose("blk.3.attn_q.weight", new[] { 64, 64 }, GgmlType.Q4_0, true, out _));
-        Assert.Equal(GgmlType.Q8_0, GgufTensorPolicy.Choose("output.weight", new[] { 512, 64 }, GgmlType.Q5_1, false, out _));
-        Assert.Equal(GgmlType.Q8_0, GgufTensorPolicy.Choose("token_embd.weight", new[] { 512, 64 }, GgmlType.Q4_1, true, out _));
-        Assert.Equal(GgmlType.Q4_1, GgufTensorPolicy.Choose("token_embd.weight", new[] { 512, 64 }, GgmlType.Q4_1, false, out _));
+        // llama-quantize's output rule for the legacy types: q6_K, or q8_0 when the rows are not a multiple of 256.
+        var config = new LlamaConfig { NumLayers = 2, NumHeads = 4, NumKvHeads = 2 };
+        GgufQuantMixture Mix(GgmlType t) => new(GgufQuantType.Of(t), config);
+        Assert.Equal(GgmlType.Q8_0, GgufTensorPolicy.Choose("output.weight", new[] { 512, 64 }, GgmlType.Q5_1, false, out _, Mix(GgmlType.Q5_1)));
+        Assert.Equal(GgmlType.Q6_K, GgufTensorPolicy.Choose("output.weight", new[] { 512, 256 }, GgmlType.Q5_1, false, out _, Mix(GgmlType.Q5_1)));
+        Assert.Equal(GgmlType.Q8_0, GgufTensorPolicy.Choose("token_embd.weight", new[] { 512, 64 }, GgmlType.Q4_1, true, out _, Mix(GgmlType.Q4_1)));
+        Assert.Equal(GgmlType.Q4_1, GgufTensorPolicy.Choose("token_embd.weight", new[] { 512, 64 }, GgmlType.Q4_1, false, out _, Mix(GgmlType.Q4_1)));
+        Assert.Equal(GgmlType.Q8_0, GgufTensorPolicy.Choose("output.weight", new[] { 512, 256 }, GgmlType.Q8_0, false, out _, Mix(GgmlType.Q8_0)));
         Assert.Equal(GgmlType.BF16, GgufTensorPolicy.Choose("output.weight", new[] { 512, 64 }, GgmlType.BF16, false, out _));
         Assert.Equal(GgmlType.F16, GgufTensorPolicy.Choose("blk.0.ffn_down.weight", new[] { 64, 172 }, GgmlType.Q8_0, true, out var note));
         Assert.Contains("172", note);

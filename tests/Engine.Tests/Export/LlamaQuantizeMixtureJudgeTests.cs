@@ -33,6 +33,16 @@ public class LlamaQuantizeMixtureJudgeTests
     public void Mixture_with_tied_output_4_heads_per_kv_head_and_rows_off_the_super_block_equals_llama_quantize(string typeName) =>
         Judge(typeName, intermediate: 288, kvHeads: 1, headDim: 32, tied: true);
 
+    /// <summary>The legacy 4/5-bit types with rows of 256: llama-quantize gives output.weight (and a tied token
+    /// embedding) Q6_K and every other 2-D weight the requested type.</summary>
+    [Theory]
+    [InlineData("q4_0", false)]
+    [InlineData("q4_1", true)]
+    [InlineData("q5_0", false)]
+    [InlineData("q5_1", true)]
+    public void Legacy_types_with_a_q6_k_output_equal_llama_quantize(string typeName, bool tied) =>
+        Judge(typeName, intermediate: 512, kvHeads: 2, headDim: 64, tied: tied);
+
     /// <summary>--pure on a mixture name: every 2-D weight in the base type, the file type kept (llama-quantize --pure).</summary>
     [Fact]
     public void Pure_q4_k_m_equals_llama_quantize_pure() => Judge("q4_k_m", intermediate: 512, kvHeads: 2, headDim: 64, pure: true);
