@@ -87,7 +87,7 @@ public class GgufQuantNumbers
             GgufExporter.Export(model, tok, q, tmp.File($"{name}.gguf"));
             double engine = mb / sw.Elapsed.TotalSeconds;
             sw.Restart();
-            LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File($"{name}-cpp.gguf"), q.FileType, null, threads: threads);
+            LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File($"{name}-cpp.gguf"), q.FileType, threads: threads);
             double cpp = mb / sw.Elapsed.TotalSeconds;
             sb.AppendLine($"| {name} | {engine:F1} | {cpp:F1} | {engine / cpp:F2}× |");
         }

@@ -64,16 +64,14 @@ internal static class LlamaCpp
     /// <summary>llama.cpp's own llama_model_quantize (what the llama-quantize tool runs) from
     /// <paramref name="input"/> to <paramref name="output"/>, no imatrix.</summary>
     /// <param name="fileType">llama_ftype (general.file_type) to produce.</param>
-    /// <param name="outputType">ggml type id for output.weight (and a tied token embedding); null: llama.cpp's choice.</param>
     /// <param name="pure">llama-quantize --pure: every quantized tensor in the ftype's default type, no mixture.</param>
     /// <param name="threads">llama-quantize's nthread.</param>
-    public static void Quantize(string input, string output, uint fileType, uint? outputType, bool pure = false, int threads = 1)
+    public static void Quantize(string input, string output, uint fileType, bool pure = false, int threads = 1)
     {
         if (Unavailable.Value is string why) Assert.Skip(why);
         var p = LLamaModelQuantizeParams.Default();
         p.nthread = threads;
         p.ftype = (LLamaFtype)fileType;
-        if (outputType is uint t) p.output_tensor_type = (GGMLType)t;
         p.pure = pure;
         uint rc = NativeApi.llama_model_quantize(input, output, ref p);
         if (rc != 0) throw new InvalidOperationException($"llama_model_quantize returned {rc}: {ErrorLog}");

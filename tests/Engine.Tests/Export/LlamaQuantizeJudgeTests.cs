@@ -43,19 +43,10 @@ public class LlamaQuantizeJudgeTests
     [InlineData("q5_1")]
     public void Exported_bytes_equal_llama_quantize_of_the_f32_export(string typeName)
     {
-        Assert.True(GgmlTypes.TryParse(typeName, out var type));
-        var tok = Tok512();
+        // The model's 64-wide rows are not a multiple of 256, so llama-quantize itself gives output.weight q8_0 under
+        // the 4/5-bit types, as engine does (GgufQuantMixture.Pick); no output type is forced on llama.cpp.
         using var model = RandomModel(out _);
-        using var tmp = new TempDir();
-        GgufExporter.Export(model, tok, GgmlType.F32, tmp.File("f32.gguf"));
-        var direct = GgufExporter.Export(model, tok, type, tmp.File("direct.gguf"));
-        Assert.Empty(direct.Notes);
-        bool low = type is GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1;
-        // llama-quantize gives output.weight q6_K by default; engine's legacy 4/5-bit exports write q8_0 there (see
-        // GgufTensorPolicy: the _M-style mixtures are not implemented), so llama.cpp is told the same with output_tensor_type.
-        LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File("judge.gguf"), GgufTensorPolicy.FileType(type), low ? (uint)GgmlType.Q8_0 : null);
-
-        AssertSameTensors(tmp.File("direct.gguf"), tmp.File("judge.gguf"), typeName);
+        ExportAndJudge(typeName, model, pure: false);
     }
 
     /// <summary>The k-quants as llama-quantize --pure writes them, on a model whose every 2-D weight row is a multiple of
@@ -68,14 +59,21 @@ public class LlamaQuantizeJudgeTests
     [InlineData("q2_k")]
     public void K_quant_bytes_equal_llama_quantize_pure_of_the_f32_export(string typeName)
     {
+        using var model = RandomModel(out _, hidden: 256, intermediate: 512, headDim: 64);
+        ExportAndJudge(typeName, model, pure: true);
+    }
+
+    /// <summary>Exports <paramref name="model"/> as f32 and as <paramref name="typeName"/> (no fallback allowed), has
+    /// llama_model_quantize make the type from the f32 file, and compares every tensor's type and bytes.</summary>
+    private void ExportAndJudge(string typeName, LlamaModel model, bool pure)
+    {
         Assert.True(GgmlTypes.TryParse(typeName, out var type));
         var tok = Tok512();
-        using var model = RandomModel(out _, hidden: 256, intermediate: 512, headDim: 64);
         using var tmp = new TempDir();
         GgufExporter.Export(model, tok, GgmlType.F32, tmp.File("f32.gguf"));
         var direct = GgufExporter.Export(model, tok, type, tmp.File("direct.gguf"));
         Assert.Empty(direct.Notes);
-        LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File("judge.gguf"), GgufTensorPolicy.FileType(type), null, pure: true);
+        LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File("judge.gguf"), GgufTensorPolicy.FileType(type), pure);
         AssertSameTensors(tmp.File("direct.gguf"), tmp.File("judge.gguf"), typeName);
     }
 
@@ -140,7 +138,7 @@ public class LlamaQuantizeJudgeTests
             var direct = GgufExporter.Export(edited.Model, edited.RequireTokenizer(), type, tmp.File("direct.gguf"));
             Assert.Empty(direct.Notes);
         }
-        LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File("judge.gguf"), GgufTensorPolicy.FileType(type), null, pure: true);
+        LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File("judge.gguf"), GgufTensorPolicy.FileType(type), pure: true);
         AssertSameTensors(tmp.File("direct.gguf"), tmp.File("judge.gguf"), typeName);
     }
 
@@ -233,7 +231,7 @@ public class LlamaQuantizeJudgeTests
         double Llama(int threads)
         {
             var sw = System.Diagnostics.Stopwatch.StartNew();
-            LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File($"judge{threads}.gguf"), GgufTensorPolicy.FileType(type), null, pure: true, threads: threads);
+            LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File($"judge{threads}.gguf"), GgufTensorPolicy.FileType(type), pure: true, threads: threads);
             return gb / sw.Elapsed.TotalSeconds;
         }
         Engine(true); // warm up the JIT

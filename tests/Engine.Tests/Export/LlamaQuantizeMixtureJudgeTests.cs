@@ -60,7 +60,7 @@ public class LlamaQuantizeMixtureJudgeTests
         using var tmp = new TempDir();
         GgufExporter.Export(source.Model, tok, GgmlType.F32, tmp.File("f32.gguf"), "stories260K");
         GgufExporter.Export(source.Model, tok, quant, tmp.File("direct.gguf"), "stories260K");
-        LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File("judge.gguf"), quant.FileType, null);
+        LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File("judge.gguf"), quant.FileType);
         LlamaQuantizeJudgeTests.AssertSameTensors(tmp.File("direct.gguf"), tmp.File("judge.gguf"), $"stories260K {typeName}", _log);
     }
 
@@ -73,7 +73,7 @@ public class LlamaQuantizeMixtureJudgeTests
         GgufExporter.Export(model, tok, GgmlType.F32, tmp.File("f32.gguf"));
         var direct = GgufExporter.Export(model, tok, quant, tmp.File("direct.gguf"));
         _log.WriteLine($"{direct.Notes.Count} fallback notes{(direct.Notes.Count > 0 ? ", first: " + direct.Notes[0] : "")}");
-        LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File("judge.gguf"), quant.FileType, null, pure: pure);
+        LlamaCpp.Quantize(tmp.File("f32.gguf"), tmp.File("judge.gguf"), quant.FileType, pure: pure);
         LlamaQuantizeJudgeTests.AssertSameTensors(tmp.File("direct.gguf"), tmp.File("judge.gguf"), $"{typeName}{(pure ? " --pure" : "")}", _log);
         using var mine = GgufFile.Open(tmp.File("direct.gguf"));
         Assert.Equal(quant.FileType, mine.GetU32("general.file_type"));
