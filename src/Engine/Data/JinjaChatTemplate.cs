@@ -64,7 +64,7 @@ internal sealed class JinjaChatTemplate : ChatTemplate
         void Add(string role, string content)
         {
             int owner = messages.Count;
-            messages.Add(new Dictionary<string, object?> { ["role"] = role, ["content"] = MarkedString.Owned(content, owner) });
+            messages.Add(Message(role, MarkedString.Owned(content, owner)));
             assistant.Add(role == "assistant");
         }
         if (c.System is not null) Add("system", c.System);
@@ -88,8 +88,8 @@ internal sealed class JinjaChatTemplate : ChatTemplate
     public IReadOnlyList<TemplateSegment> RenderGenerationPrompt(string? system, string user)
     {
         var messages = new List<object?>();
-        if (system is not null) messages.Add(new Dictionary<string, object?> { ["role"] = "system", ["content"] = MarkedString.Owned(system, 0) });
-        messages.Add(new Dictionary<string, object?> { ["role"] = "user", ["content"] = MarkedString.Owned(user, messages.Count) });
+        if (system is not null) messages.Add(Message("system", MarkedString.Owned(system, 0)));
+        messages.Add(Message("user", MarkedString.Owned(user, messages.Count)));
         var r = RenderMessages(messages, generationPrompt: true);
         var output = new List<TemplateSegment>();
         Split(r, [], output);
@@ -98,7 +98,7 @@ internal sealed class JinjaChatTemplate : ChatTemplate
 
     /// <summary>The plain rendering of (role, content) messages, as <c>apply_chat_template(tokenize=False)</c>.</summary>
     public string RenderText(IEnumerable<(string Role, string Content)> messages, bool addGenerationPrompt) =>
-        RenderMessages(messages.Select(m => (object?)new Dictionary<string, object?> { ["role"] = m.Role, ["content"] = m.Content }).ToList(),
+        RenderMessages(messages.Select(m => (object?)Message(m.Role, m.Content)).ToList(),
             addGenerationPrompt).Text;
 
     /// <summary>The end-of-turn token texts recognized after a reply: the model's EOS, then <see cref="EndOfTurnTokens"/>.</summary>
@@ -108,6 +108,9 @@ internal sealed class JinjaChatTemplate : ChatTemplate
     /// end-of-turn tokens present in <paramref name="tokenizer"/>'s vocabulary), for stopping generation.</summary>
     public IEnumerable<int> EndOfTurnIds(Tokenizers.ITokenizer tokenizer) =>
         _endOfTurn.Select(tokenizer.PieceToId).Where(id => id >= 0);
+
+    /// <summary>A message as the template sees it: a mapping with "role" and "content".</summary>
+    private static Dictionary<string, object?> Message(string role, object content) => new() { ["role"] = role, ["content"] = content };
 
     private RenderedText RenderMessages(List<object?> messages, bool generationPrompt) => _template.Render(new Dictionary<string, object?>
     {
