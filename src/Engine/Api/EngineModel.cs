@@ -32,7 +32,7 @@ public sealed class EngineModel : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         options ??= new ModelOptions();
-        var loaded = ModelLoader.Load(path, Devices.Create(options.Device), new WeightOptions(), options.Tokenizer);
+        var loaded = ModelLoader.Load(path, Devices.Create(options.Device), new WeightOptions { KeepGgmlBlocks = true }, options.Tokenizer);
         return WithAdapter(loaded, loaded.Format.ToString(), options.Adapter);
     }
 
@@ -196,6 +196,7 @@ public sealed class EngineModel : IDisposable
     {
         var model = _loaded.Model;
         Nf4Quantization.DequantizeLinears(model, dtype);
+        GgmlPacking.Dequantize(model, dtype);
         int merged = model.Layers.Sum(l => LlamaNames.Projections.Count(p => l.Get(p.Short) is Nn.LoraLinear));
         LoraAdapter.MergeInto(model);
         HasAdapter = false;
@@ -207,6 +208,7 @@ public sealed class EngineModel : IDisposable
     {
         var c = m.Model.Config;
         var sizes = Nf4Quantization.Sizes(m.Model);
+        var packed = GgmlPacking.Sizes(m.Model);
         return new ModelInfo
         {
             Path = m.SourcePath, Format = format,
@@ -215,9 +217,9 @@ public sealed class EngineModel : IDisposable
             NumAttentionHeads = c.NumHeads, NumKeyValueHeads = c.NumKvHeads, HeadDim = c.HeadDim, VocabSize = c.VocabSize,
             MaxPositionEmbeddings = c.MaxPositionEmbeddings, RmsNormEps = c.RmsNormEps, RopeTheta = c.RopeTheta,
             TieWordEmbeddings = c.TieWordEmbeddings, BosTokenId = c.BosTokenId, EosTokenId = c.EosTokenId,
-            Parameters = sizes.Bf16 / 2,
-            Quantization = sizes.QuantizedProjections == 0 ? null : sizes.DoubleQuant ? "nf4+dq" : "nf4",
-            QuantizedProjections = sizes.QuantizedProjections,
+            Parameters = sizes.Bf16 / 2 + packed.Elements,
+            Quantization = packed.Types ?? (sizes.QuantizedProjections == 0 ? null : sizes.DoubleQuant ? "nf4+dq" : "nf4"),
+            QuantizedProjections = sizes.QuantizedProjections + packed.Projections,
             Tokenizer = m.TokenizerPath ?? (m.Tokenizer is not null ? "embedded" : null),
             TokenizerVocabSize = m.Tokenizer?.VocabSize,
         };

@@ -41,9 +41,10 @@ public sealed record ModelInfo
     public int EosTokenId { get; init; }
     /// <summary>Parameters of the base model (LoRA adapters not counted).</summary>
     public long Parameters { get; init; }
-    /// <summary>"nf4", "nf4+dq" (double-quantized scales) or null when the projections are not quantized.</summary>
+    /// <summary>"nf4", "nf4+dq" (double-quantized scales), the ggml block types a GGUF model is held in on the CPU
+    /// ("q4_0", "q4_K+q6_K", …), or null when nothing is quantized.</summary>
     public string? Quantization { get; init; }
-    /// <summary>Projections held in NF4.</summary>
+    /// <summary>Projections held quantized (NF4, or ggml blocks).</summary>
     public int QuantizedProjections { get; init; }
     /// <summary>The tokenizer file, "embedded" (a GGUF vocabulary or the demo's), or null when none was found.</summary>
     public string? Tokenizer { get; init; }

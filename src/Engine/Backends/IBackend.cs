@@ -60,6 +60,18 @@ internal interface IBackend : IDevice, IDisposable
     /// dimensions of a are rows. Never keeps a full-precision copy of W beyond the call.</summary>
     void Nf4MatMul(Tensor a, Nf4DeviceWeight w, bool transW, Tensor c);
 
+    // ---- ggml block weights (GGUF inference on the quantized weights) ---------------------------------------
+    /// <summary>True when <see cref="GgmlMatMul"/> and <see cref="GgmlEmbedding"/> run here; a backend without them
+    /// gets GGUF block weights dequantized at load instead.</summary>
+    bool SupportsGgmlWeights { get; }
+    /// <summary>c = a·op(W) with W a ggml block weight [Rows, Cols]: transW gives a·Wᵀ (a [.., Cols], c [.., Rows]:
+    /// nn.Linear's forward), else a·W (a [.., Rows], c [.., Cols]: its input gradient). Leading dimensions of a are
+    /// rows. The forward of a few rows (decode) quantizes a's rows to the weight type's 8-bit activation format and
+    /// takes integer block dot products, as llama.cpp does; more rows dequantize W tile by tile into fp32 products.</summary>
+    void GgmlMatMul(Tensor a, GgmlWeight w, bool transW, Tensor c);
+    /// <summary>y[n] = row ids[n] of the ggml block weight [V, D] dequantized; ids I32 [N], y [N, D].</summary>
+    void GgmlEmbedding(GgmlWeight w, Tensor ids, Tensor y);
+
     // ---- model primitives ---------------------------------------------------------------------------------
     /// <summary>y[n] = weight[ids[n]]; weight [V, D], ids I32 [N], y [N, D].</summary>
     void EmbeddingForward(Tensor weight, Tensor ids, Tensor y);

@@ -21,6 +21,10 @@ internal sealed record WeightOptions
     /// <summary>Quantize the frozen projections of every layer to NF4 while loading (QLoRA's base); null keeps them
     /// dense. Projections a checkpoint already stores in NF4 load as NF4 either way.</summary>
     public Nf4Options? Nf4 { get; init; }
+    /// <summary>Keep frozen projections, the embedding and the LM head that a GGUF file stores in a ggml block type
+    /// (q8_0, q4_0, …, the k-quants) in that form, when the backend multiplies with them
+    /// (<see cref="IBackend.SupportsGgmlWeights"/>); otherwise they are dequantized on load.</summary>
+    public bool KeepGgmlBlocks { get; init; }
 }
 
 /// <summary>How to quantize projections to NF4: bitsandbytes' defaults (blocks of 64, double quantization on).</summary>
@@ -85,7 +89,7 @@ internal static class LlamaWeights
     /// NF4 projections).</summary>
     public static ParameterSet Load(ITensorSource src, LlamaConfig c, IBackend be, WeightOptions o)
     {
-        var (set, _) = LoadParts(src, c, be, o with { Nf4 = null }, allowQuantized: false);
+        var (set, _, _) = LoadParts(src, c, be, o with { Nf4 = null, KeepGgmlBlocks = false }, allowQuantized: false);
         return set;
     }
 
@@ -94,20 +98,22 @@ internal static class LlamaWeights
     /// projections are quantized one by one as they are read, so no dense copy of them reaches the backend.</summary>
     public static LlamaModel LoadModel(ITensorSource src, LlamaConfig c, IBackend be, WeightOptions o)
     {
-        var (set, projections) = LoadParts(src, c, be, o, allowQuantized: true);
-        try { return new LlamaModel(c, be, set, projections); }
+        var (set, projections, embedding) = LoadParts(src, c, be, o, allowQuantized: true);
+        try { return new LlamaModel(c, be, set, projections, embedding); }
         catch
         {
             set.Dispose();
             foreach (var p in projections.Values) (p as IDisposable)?.Dispose();
+            embedding?.Dispose();
             throw;
         }
     }
 
-    private static (ParameterSet, Dictionary<string, ILinear>) LoadParts(ITensorSource src, LlamaConfig c, IBackend be, WeightOptions o, bool allowQuantized)
+    private static (ParameterSet, Dictionary<string, ILinear>, GgmlWeight?) LoadParts(ITensorSource src, LlamaConfig c, IBackend be, WeightOptions o, bool allowQuantized)
     {
         var set = new ParameterSet();
         var projections = new Dictionary<string, ILinear>();
+        GgmlWeight? packedEmbedding = null;
         try
         {
             RefuseUnexplained(src, c);
@@ -134,6 +140,14 @@ internal static class LlamaWeights
                         $"shape [{string.Join(", ", info.Shape)}] does not match the config's [{string.Join(", ", shape)}]");
                 RequireFloatType(src.Path, info);
                 var dtype = PlacementType(name, be, o, out bool trainable);
+                if (!trainable && (projection || name is LlamaNames.Embed or LlamaNames.LmHead) && o.KeepGgmlBlocks && be.SupportsGgmlWeights
+                    && info.FileType is string ft && GgmlTypes.TryParse(ft, out var blockType) && blockType.IsQuantized())
+                {
+                    var packed = GgmlBlockWeights.Open(src, name, blockType, shape, o.InterleavedRope && IsRotated(name, out int h) ? h : 0);
+                    if (name == LlamaNames.Embed) packedEmbedding = packed;
+                    else projections[name] = new GgmlLinear(packed);
+                    continue;
+                }
                 var data = new float[info.NumElements];
                 src.ReadFloats(name, data);
                 RequireFinite(src.Path, name, data);
@@ -150,12 +164,13 @@ internal static class LlamaWeights
                 t.RequiresGrad = trainable;
                 set.Add(name, t);
             }
-            return (set, projections);
+            return (set, projections, packedEmbedding);
         }
         catch
         {
             set.Dispose();
             foreach (var p in projections.Values) (p as IDisposable)?.Dispose();
+            packedEmbedding?.Dispose();
             throw;
         }
 

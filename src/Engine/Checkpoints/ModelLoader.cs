@@ -1,6 +1,7 @@
 using Engine.Backends;
 using Engine.Formats;
 using Engine.Models;
+using Engine.Nn;
 using Engine.Tokenizers;
 
 namespace Engine.Checkpoints;
@@ -222,7 +223,24 @@ internal static class ModelLoader
 
     private static LoadedModel LoadGguf(string path, IBackend backend, Func<LlamaConfig, WeightOptions> optionsFor, string? tokenizerPath)
     {
-        using var g = GgufFile.Open(path);
+        var g = GgufFile.Open(path);
+        try
+        {
+            var loaded = LoadGguf(g, path, backend, optionsFor, tokenizerPath);
+            // Weights kept in their blocks are views into the file's map: the model keeps the file open.
+            if (loaded.Model.PackedEmbed is not null || loaded.Model.Owned.OfType<GgmlLinear>().Any()) loaded.Model.Owned.Add(g);
+            else g.Dispose();
+            return loaded;
+        }
+        catch
+        {
+            g.Dispose();
+            throw;
+        }
+    }
+
+    private static LoadedModel LoadGguf(GgufFile g, string path, IBackend backend, Func<LlamaConfig, WeightOptions> optionsFor, string? tokenizerPath)
+    {
         var config = GgufConfig(g, path);
         // Every llama block has at least 9 tensors: check the count against the file before listing per-layer names,
         // so a block_count of 2^31-1 fails at once.

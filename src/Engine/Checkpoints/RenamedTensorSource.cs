@@ -23,6 +23,7 @@ internal sealed class RenamedTensorSource : ITensorSource
     public TensorEntry Info(string name) => _inner.Info(Inner(name)) with { Name = name };
     public void ReadFloats(string name, Span<float> dst) => _inner.ReadFloats(Inner(name), dst);
     public ReadOnlySpan<byte> ReadBytes(string name) => _inner.ReadBytes(Inner(name));
+    public bool BytesStayMapped => _inner.BytesStayMapped;
 
     private string Inner(string name) =>
         _toInner.TryGetValue(name, out var n) ? n : throw new FileFormatException(Path, name, "no such tensor");

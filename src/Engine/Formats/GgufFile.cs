@@ -62,6 +62,9 @@ internal sealed partial class GgufFile : ITensorSource
         };
     }
 
+    /// <summary>Tensor bytes are views into the file's memory map, valid until this file is disposed.</summary>
+    public bool BytesStayMapped => true;
+
     /// <summary>The stored bytes (packed blocks for quantized types).</summary>
     public ReadOnlySpan<byte> ReadBytes(string name)
     {

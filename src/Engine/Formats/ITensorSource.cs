@@ -31,4 +31,7 @@ internal interface ITensorSource : IDisposable
     void ReadFloats(string name, Span<float> dst);
     /// <summary>The tensor's bytes exactly as stored (little-endian elements or packed blocks).</summary>
     ReadOnlySpan<byte> ReadBytes(string name);
+    /// <summary>True when <see cref="ReadBytes"/> returns views into a memory map that stays valid until this source
+    /// is disposed (so a reader may keep them instead of copying).</summary>
+    bool BytesStayMapped => false;
 }

@@ -9,17 +9,24 @@ namespace Engine.Models;
 /// RMSNorm and LM head. Weights are in HF layout (q/k rows in rotate-half order) whatever file they came from.</summary>
 internal sealed class LlamaModel : IDisposable
 {
-    /// <param name="projections">Layer projections built elsewhere (NF4 weights), by weight name
-    /// (model.layers.{i}.self_attn.q_proj.weight); the others are dense weights from <paramref name="parameters"/>.
-    /// The model disposes those that are disposable.</param>
-    public LlamaModel(LlamaConfig config, IBackend backend, ParameterSet parameters, IReadOnlyDictionary<string, ILinear>? projections = null)
+    /// <param name="projections">Layer projections built elsewhere (NF4 or ggml block weights), by weight name
+    /// (model.layers.{i}.self_attn.q_proj.weight, or lm_head.weight for the LM head); the others are dense weights from
+    /// <paramref name="parameters"/>. The model disposes those that are disposable.</param>
+    /// <param name="packedEmbedding">The token embedding kept in a ggml block type, in place of a dense
+    /// model.embed_tokens.weight parameter.</param>
+    public LlamaModel(LlamaConfig config, IBackend backend, ParameterSet parameters, IReadOnlyDictionary<string, ILinear>? projections = null,
+                      GgmlWeight? packedEmbedding = null)
     {
         Config = config;
         Backend = backend;
         Parameters = parameters;
-        Embed = parameters[LlamaNames.Embed];
+        PackedEmbed = packedEmbedding;
+        Embed = packedEmbedding is null ? parameters[LlamaNames.Embed] : null;
         FinalNorm = parameters[LlamaNames.FinalNorm];
-        LmHead = parameters.TryGet(LlamaNames.LmHead, out var head) ? head : Embed;
+        TiedEmbeddings = !parameters.Contains(LlamaNames.LmHead) && projections?.ContainsKey(LlamaNames.LmHead) != true;
+        Head = projections is not null && projections.TryGetValue(LlamaNames.LmHead, out var packedHead) ? packedHead
+             : parameters.TryGet(LlamaNames.LmHead, out var head) ? new Linear(head)
+             : packedEmbedding is not null ? new GgmlLinear(packedEmbedding) : new Linear(Embed!);
         Layers = new LlamaLayer[config.NumLayers];
         for (int i = 0; i < config.NumLayers; i++)
         {
@@ -48,11 +55,16 @@ internal sealed class LlamaModel : IDisposable
     public LlamaConfig Config { get; }
     public IBackend Backend { get; }
     public ParameterSet Parameters { get; }
-    public Tensor Embed { get; }
+    /// <summary>The dense token embedding [V, D]; null while it is kept packed (<see cref="PackedEmbed"/>).</summary>
+    public Tensor? Embed { get; private set; }
+    /// <summary>The token embedding in a ggml block type (GGUF inference on the CPU); null when dense.</summary>
+    public GgmlWeight? PackedEmbed { get; private set; }
     public Tensor FinalNorm { get; }
-    /// <summary>The output projection; the embedding itself when the model ties them.</summary>
-    public Tensor LmHead { get; }
-    public bool TiedEmbeddings => ReferenceEquals(LmHead, Embed);
+    /// <summary>The output projection [V, D]: lm_head.weight, or the embedding itself when the model ties them,
+    /// dense or packed.</summary>
+    public ILinear Head { get; private set; }
+    /// <summary>True when the model has no lm_head of its own and the head is the embedding.</summary>
+    public bool TiedEmbeddings { get; }
     public LlamaLayer[] Layers { get; }
     public RopeTables Rope { get; }
     /// <summary>Recompute each decoder layer in backward instead of keeping its activations.</summary>
@@ -71,7 +83,7 @@ internal sealed class LlamaModel : IDisposable
         int b = ids.Shape[0], t = ids.Shape[1];
         if (cache is not null && b != 1) throw new ArgumentException("the KV cache holds one sequence");
         using var flat = ids.Reshape(b * t);
-        var x = Ops.Embedding(Embed, flat);
+        var x = PackedEmbed is { } packed ? Ops.GgmlEmbedding(packed, flat) : Ops.Embedding(Embed!, flat);
         foreach (var layer in Layers)
         {
             var input = x;
@@ -90,7 +102,20 @@ internal sealed class LlamaModel : IDisposable
     /// <summary>Logits [N, V] of hidden states [N, D].</summary>
     public Tensor Logits(Tensor hidden)
     {
-        return Ops.LinearInActivationType(hidden, LmHead);
+        return Head.Forward(hidden, ForwardContext.Inference);
+    }
+
+    /// <summary>Replaces a packed embedding by its dense copy (registered under its HF name by the caller), and the
+    /// tied head with it; the head of an untied model is replaced with <paramref name="head"/> when given.</summary>
+    public void UseDense(Tensor? embedding, ILinear? head)
+    {
+        if (embedding is not null)
+        {
+            Embed = embedding;
+            PackedEmbed = null;
+            if (TiedEmbeddings) Head = new Linear(embedding);
+        }
+        if (head is not null) Head = head;
     }
 
     private Tensor LayerForward(LlamaLayer l, Tensor x, Tensor positions, Tensor? segmentStarts, int b, int t, ForwardContext ctx, KvCache? cache)
@@ -207,6 +232,7 @@ internal sealed class LlamaModel : IDisposable
     public void Dispose()
     {
         Parameters.Dispose();
+        PackedEmbed?.Dispose();
         Rope.Dispose();
         foreach (var o in Owned) o.Dispose();
     }

@@ -77,7 +77,7 @@ public class ModelFamilyScaleTests
         CpuBackend.Instance.ToFloats(loss, got);
         Assert.Equal(want, got[0], 1e-4 * Math.Max(1, want));
         loss.Backward();
-        var embedGrad = m.Model.Embed.Grad!;
+        var embedGrad = m.Model.Embed!.Grad!;
         Assert.Equal(new Shape(v, 8), embedGrad.Shape);
         var g = new float[embedGrad.NumElements];
         CpuBackend.Instance.ToFloats(embedGrad, g);
