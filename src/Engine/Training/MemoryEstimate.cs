@@ -13,7 +13,7 @@ internal readonly record struct MemoryEstimate(long Weights, long Gradients, lon
     public static MemoryEstimate For(LlamaModel model, IReadOnlyList<(string Name, Tensor Param)> trainable, int batch, int seq, bool checkpointing)
     {
         long weights = model.Parameters.All.Sum(p => p.Tensor.ByteLength) + model.Owned.OfType<Nn.ParameterSet>().Sum(s => s.All.Sum(p => p.Tensor.ByteLength))
-                       + Nf4Quantization.QuantizedProjections(model).Sum(q => q.Linear.ByteSize);
+                       + Nf4Quantization.QuantizedProjections(model).Sum(q => q.Linear.ByteSize) + GgmlPacking.Sizes(model).Bytes;
         long trainBytes = trainable.Sum(t => t.Param.NumElements * 4L);
         var c = model.Config;
         long act = model.Backend.ActivationType.SizeInBytes();

@@ -183,13 +183,19 @@ internal sealed class TrainJob
         };
         if (trainable is not null && mode == TrainMode.Sft)
             TrainableSelection.RequireAny(trainable, LlamaWeights.Expected(cfg).Select(e => e.Name), _o.Trainable!);
-        return new WeightOptions { Trainable = trainable, Nf4 = mode == TrainMode.Qlora ? new Nf4Options(_o.DoubleQuant) : null };
+        // LoRA on a GGUF base keeps the frozen block weights packed on the CPU (the adapter is all that is saved);
+        // QLoRA re-quantizes to NF4 as it does for any base, and full/SFT runs save every weight, so they load dense.
+        return new WeightOptions
+        {
+            Trainable = trainable, Nf4 = mode == TrainMode.Qlora ? new Nf4Options(_o.DoubleQuant) : null, KeepGgmlBlocks = mode == TrainMode.Lora,
+        };
     }
 
     private void Summary(LlamaModel model, LoraAdapter? adapter, List<(string Name, Tensor Param)> trainable, PreparedData data, int steps)
     {
         var sizes = Nf4Quantization.Sizes(model);
-        long total = sizes.Bf16 / 2 + (adapter?.Parameters.CountElements() ?? 0);
+        var packed = GgmlPacking.Sizes(model);
+        long total = sizes.Bf16 / 2 + packed.Elements + (adapter?.Parameters.CountElements() ?? 0);
         long train = trainable.Sum(t => t.Param.NumElements);
         var c = model.Config;
         _out.WriteLine($"model: {c.NumLayers} layers, hidden {c.HiddenSize}, {c.NumHeads} heads ({c.NumKvHeads} kv), vocab {c.VocabSize}; " +
@@ -201,6 +207,9 @@ internal sealed class TrainJob
         if (sizes.QuantizedProjections > 0)
             _out.WriteLine($"base weights: {Mib(sizes.Bf16)} bf16 → {Mib(sizes.Quantized)} {(sizes.DoubleQuant ? "nf4+dq" : "nf4")} " +
                            $"({sizes.QuantizedProjections} projections in NF4; embeddings, norms and lm_head counted at bf16)");
+        if (packed.Types is not null)
+            _out.WriteLine($"base weights: {Mib(packed.Bytes)} kept in the GGUF's {packed.Types} blocks ({packed.Projections} projections" +
+                           $"{(model.PackedEmbed is not null ? ", the embedding" : "")}{(!model.TiedEmbeddings && model.Head is GgmlLinear ? ", lm_head" : "")}), never dequantized as a whole");
         var mem = MemoryEstimate.For(model, trainable, _o.Loop.BatchSize, Math.Min(_o.Data.MaxLength, Math.Max(1, s.LongestSample)), _o.Loop.GradientCheckpointing);
         _plan = mem;
         _out.WriteLine($"memory: expects about {Mib(mem.Total)} on {_be.Name} (weights {Mib(mem.Weights)}, gradients {Mib(mem.Gradients)}, " +
