@@ -21,9 +21,10 @@ public static class GenerateCommand
         var noStop = new Option<bool>("--ignore-eos") { Description = "keep generating after the end-of-sequence token" };
         var chat = new Option<bool>("--chat") { Description = "treat --prompt as a user message: wrap it in the model's own chat template (with the generation prompt) and stop at its end-of-turn tokens" };
         var system = new Option<string?>("--system") { Description = "with --chat: a system message before the user's" };
+        var kvCache = new Option<string>("--kv-cache") { Description = "KV cache element type: auto (f16 for a GGUF model held in its quantized blocks on the CPU, as llama.cpp; else the device's activation type) | f32 | f16", DefaultValueFactory = _ => "auto" };
         var cmd = new Command("generate", "generate text from a prompt (KV cache; greedy, temperature, top-k, top-p)")
         {
-            model, tokenizer, adapter, prompt, maxNew, temperature, topK, topP, seed, noStop, chat, system, CommonOptions.Json,
+            model, tokenizer, adapter, prompt, maxNew, temperature, topK, topP, seed, noStop, chat, system, kvCache, CommonOptions.Json,
         };
         cmd.SetAction(p => CliRunner.Run(p, ctx =>
         {
@@ -32,6 +33,7 @@ public static class GenerateCommand
             {
                 MaxNewTokens = ctx.Get(maxNew), Temperature = ctx.Get(temperature), TopK = ctx.Get(topK), TopP = ctx.Get(topP),
                 Seed = ctx.Get(seed), IgnoreEos = ctx.Get(noStop), Chat = ctx.Get(chat), System = ctx.Get(system),
+                KvCache = ctx.Get(kvCache),
             };
             if (ctx.Get(CommonOptions.Json))
             {

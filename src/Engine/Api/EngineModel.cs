@@ -120,7 +120,13 @@ public sealed class EngineModel : IDisposable
         var sampling = new SamplingOptions { Temperature = options.Temperature, TopK = options.TopK, TopP = options.TopP, Seed = options.Seed };
         var stream = onText is null ? null : new TokenStreamDecoder(tok);
         if (stream is not null) foreach (var id in promptIds) Emit(onText!, stream.Append(id));
-        var all = new Generator(_loaded.Model).Generate(promptIds, options.MaxNewTokens, sampling, stopAtEos: !options.IgnoreEos,
+        if (options.KvCache == "f16" && _loaded.Model.Backend.ActivationType != DType.F32)
+            throw new EngineException($"--kv-cache f16: the f16 cache is a CPU option; {Device} keeps its cache in {_loaded.Model.Backend.ActivationType.Name()}");
+        var generator = new Generator(_loaded.Model)
+        {
+            CacheType = options.KvCache switch { "f32" => DType.F32, "f16" => DType.F16, _ => null },
+        };
+        var all = generator.Generate(promptIds, options.MaxNewTokens, sampling, stopAtEos: !options.IgnoreEos,
             onToken: stream is null ? null : id => Emit(onText!, stream.Append(id)), stopTokens: options.IgnoreEos ? null : stopTokens);
         if (stream is not null) Emit(onText!, stream.Flush());
         return new GenerationResult(promptIds, all, tok.Decode(all), tok.Decode(all[promptIds.Count..]));

@@ -11,6 +11,17 @@ internal sealed class Generator
 
     public Generator(LlamaModel model) => _model = model;
 
+    /// <summary>The KV cache's element type; null: <see cref="DefaultCacheType"/>.</summary>
+    public DType? CacheType { get; init; }
+
+    /// <summary>f16 on the CPU for a model that holds GGUF block weights (llama.cpp's default cache type for the same
+    /// file); otherwise the backend's activation dtype, so a dense fp32 model decodes exactly in fp32.</summary>
+    public static DType DefaultCacheType(LlamaModel model) =>
+        model.Backend.ActivationType == DType.F32 && model.HoldsGgmlBlocks ? DType.F16 : model.Backend.ActivationType;
+
+    /// <summary>A cache for up to <paramref name="maxTokens"/> tokens of this generator's type.</summary>
+    public KvCache NewCache(int maxTokens) => new(_model.Backend, _model.Config, maxTokens, CacheType ?? DefaultCacheType(_model));
+
     /// <summary>Feeds <paramref name="prompt"/> (BOS included if wanted) and generates up to <paramref name="maxNewTokens"/>
     /// tokens, stopping after EOS when <paramref name="stopAtEos"/>. Returns the whole sequence (prompt + generated).
     /// <paramref name="onToken"/> sees each new token as it is produced.</summary>
@@ -23,7 +34,7 @@ internal sealed class Generator
         int total = Math.Min(context, prompt.Count + Math.Max(0, maxNewTokens));
         var sampler = new Sampler(sampling);
         var seq = new List<int>(prompt);
-        using var cache = new KvCache(_model.Backend, _model.Config, total);
+        using var cache = NewCache(total);
         using var _ = GradMode.NoGrad();
         var logits = Step(cache, prompt);
         while (seq.Count < total)

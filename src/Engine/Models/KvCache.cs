@@ -3,25 +3,31 @@ using Engine.Tensors;
 
 namespace Engine.Models;
 
-/// <summary>Keys and values of every layer for one sequence (batch 1), [maxT, Hkv, Dh] each, filled as tokens are fed.</summary>
+/// <summary>Keys and values of every layer for one sequence (batch 1), [maxT, Hkv, Dh] each, filled as tokens are fed.
+/// Stored in the backend's activation dtype, or in f16 where asked (half the memory; llama.cpp's default cache type).</summary>
 internal sealed class KvCache : IDisposable
 {
     private readonly Tensor[] _k, _v;
 
-    public KvCache(IBackend be, LlamaConfig c, int maxTokens)
+    /// <param name="dtype">the cache's element type; null: the backend's activation dtype.</param>
+    public KvCache(IBackend be, LlamaConfig c, int maxTokens, DType? dtype = null)
     {
         MaxTokens = maxTokens;
+        DType = dtype ?? be.ActivationType;
         _k = new Tensor[c.NumLayers];
         _v = new Tensor[c.NumLayers];
         var shape = new Shape(maxTokens, c.NumKvHeads, c.HeadDim);
         for (int i = 0; i < c.NumLayers; i++)
         {
-            _k[i] = TensorScope.Unscoped(() => be.Zeros(shape, be.ActivationType));
-            _v[i] = TensorScope.Unscoped(() => be.Zeros(shape, be.ActivationType));
+            _k[i] = TensorScope.Unscoped(() => be.Zeros(shape, DType));
+            _v[i] = TensorScope.Unscoped(() => be.Zeros(shape, DType));
         }
     }
 
     public int MaxTokens { get; }
+    public DType DType { get; }
+    /// <summary>Bytes held by the keys and values of every layer.</summary>
+    public long ByteSize => _k.Sum(t => t.ByteLength) + _v.Sum(t => t.ByteLength);
     /// <summary>Tokens already in the cache; the next token fed sits at this position.</summary>
     public int Length { get; private set; }
 

@@ -63,6 +63,9 @@ internal sealed class LlamaModel : IDisposable
     /// <summary>The output projection [V, D]: lm_head.weight, or the embedding itself when the model ties them,
     /// dense or packed.</summary>
     public ILinear Head { get; private set; }
+    /// <summary>True when some weight is kept in a GGUF block type (<see cref="GgmlLinear"/>, a packed embedding).</summary>
+    public bool HoldsGgmlBlocks => PackedEmbed is not null || Head is GgmlLinear
+        || Layers.Any(l => LlamaNames.Projections.Any(p => l.Get(p.Short) is GgmlLinear or LoraLinear { Base: GgmlLinear }));
     /// <summary>True when the model has no lm_head of its own and the head is the embedding.</summary>
     public bool TiedEmbeddings { get; }
     public LlamaLayer[] Layers { get; }

@@ -22,6 +22,38 @@ public sealed class MaskedAttentionTests
         { 1, 1, 12, 2, 2, null, 4 },                         // one generated token under a window
     };
 
+    /// <summary>A KV cache held in f16 (generation's cache type for GGUF models) widens keys and values to fp32 and then
+    /// computes exactly what the fp32 path computes on the same (f16-rounded) values: o and lse bit for bit.</summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Half_precision_keys_and_values_give_the_fp32_result_of_their_rounded_values(int b, int tq, int tk, int h, int hkv, int[]? lengths, int window)
+    {
+        var cpu = CpuBackend.Instance;
+        const int dh = 5;
+        var rng = new Rng((ulong)(tq * 17 + tk * 3 + window));
+        using var scope = new TensorScope();
+        var qs = new Shape(b, tq, h, dh);
+        var ks = new Shape(b, tk, hkv, dh);
+        float[] q = Normal(rng, qs), k = Normal(rng, ks), v = Normal(rng, ks);
+        var sample = SampleIds(b, tq, lengths);
+        var mask = new AttentionMask(lengths is null ? null : cpu.FromInts(Starts(sample!, tq), new Shape(b * tq)), window);
+        var k16 = cpu.FromFloats(k, ks, DType.F16);
+        var v16 = cpu.FromFloats(v, ks, DType.F16);
+        var kr = new float[k.Length];
+        var vr = new float[v.Length];
+        cpu.ToFloats(k16, kr);
+        cpu.ToFloats(v16, vr);
+        Assert.NotEqual(k, kr); // the rounding is real
+        var o16 = cpu.Empty(qs, DType.F32);
+        var l16 = cpu.Empty(new Shape(b, h, tq), DType.F32);
+        cpu.AttentionForward(cpu.FromFloats(q, qs, DType.F32), k16, v16, 0.45f, o16, l16, mask);
+        var o32 = cpu.Empty(qs, DType.F32);
+        var l32 = cpu.Empty(new Shape(b, h, tq), DType.F32);
+        cpu.AttentionForward(cpu.FromFloats(q, qs, DType.F32), cpu.FromFloats(kr, ks, DType.F32), cpu.FromFloats(vr, ks, DType.F32), 0.45f, o32, l32, mask);
+        Assert.Equal(o32.F32().ToArray(), o16.F32().ToArray());
+        Assert.Equal(l32.F32().ToArray(), l16.F32().ToArray());
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void Cpu_attention_matches_a_float64_reference(int b, int tq, int tk, int h, int hkv, int[]? lengths, int window)

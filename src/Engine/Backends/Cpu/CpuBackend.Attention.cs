@@ -42,6 +42,11 @@ internal sealed partial class CpuBackend
     {
         var d = AttnDims.Of(q, k, v);
         var firstKeys = FirstKeys(mask, d);
+        if (k.DType == DType.F16 || v.DType == DType.F16)
+        {
+            AttentionForwardHalfKv(q, k, v, scale, o, lse, d, firstKeys);
+            return;
+        }
         var (qa, qo) = Raw(q); var (ka, ko) = Raw(k); var (va, vo) = Raw(v); var (oa, oo) = Raw(o);
         float[]? la = null; int lo = 0;
         if (lse is not null) (la, lo) = Raw(lse);
