@@ -57,6 +57,9 @@ internal static class GgufBenchFile
             values.AsSpan().Fill(LlamaWeights.IsNorm(name) ? 1f : 0f); // as LlamaWeights.Random: norms 1, biases 0
             return;
         }
+        // The previous tensor's arrays are garbage by now; collecting before a large one keeps the maker at about one
+        // tensor (a 7B embedding is 0.5 GB of fp32) instead of leaving two to the large-object heap's budget.
+        if (values.LongLength >= 1L << 24) GC.Collect();
         ulong nameSeed = seed;
         foreach (char ch in name) nameSeed = (nameSeed ^ ch) * 1099511628211UL; // FNV-1a: one stream per tensor name
         int chunks = (int)((values.LongLength + Chunk - 1) / Chunk);
