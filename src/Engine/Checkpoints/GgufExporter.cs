@@ -41,11 +41,30 @@ internal static class GgufExporter
     public static GgufExportReport Export(LlamaModel model, ITokenizer tokenizer, GgufQuantType quant, string outPath, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(quant);
-        var type = quant.BaseType;
         ArgumentNullException.ThrowIfNull(model);
+        return Export(model.Config, model.TiedEmbeddings, tokenizer, quant, outPath,
+            hf => model.Parameters.TryGet(hf, out var t) ? t.Shape.ToArray() : null, // output.weight is absent when tied
+            (hf, values) => model.Backend.ToFloats(model.Parameters[hf], values), name);
+    }
+
+    /// <summary>Writes a model whose weights are produced one tensor at a time, so that the whole model never has to
+    /// be in memory (a benchmark's random 7B-shape file): the same file <see cref="Export(LlamaModel, ITokenizer,
+    /// GgufQuantType, string, string?)"/> writes for a model holding those values.</summary>
+    /// <param name="tiedEmbeddings">Whether token_embd.weight is also the output projection (no output.weight).</param>
+    /// <param name="shapeOf">The PyTorch-order shape of an HF tensor name, or null for a tensor the model does not have.</param>
+    /// <param name="fill">Fills the fp32 values of an HF tensor in engine's layout (half-split RoPE rows); called once
+    /// per tensor, at write time, with an array of the tensor's size.</param>
+    /// <param name="name">general.name; default: the output file's name without extension.</param>
+    public static GgufExportReport Export(LlamaConfig c, bool tiedEmbeddings, ITokenizer tokenizer, GgufQuantType quant, string outPath,
+        Func<string, int[]?> shapeOf, Action<string, float[]> fill, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(quant);
+        var type = quant.BaseType;
+        ArgumentNullException.ThrowIfNull(c);
         ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(shapeOf);
+        ArgumentNullException.ThrowIfNull(fill);
         ArgumentException.ThrowIfNullOrEmpty(outPath);
-        var c = model.Config;
         // An HF tokenizer may have fewer tokens than the model has rows (Qwen pads vocab_size); the rest are written
         // as [PAD{i}] unused tokens, as llama.cpp's converter does.
         if (tokenizer is HfTokenizer ? tokenizer.VocabSize > c.VocabSize : tokenizer.VocabSize != c.VocabSize)
@@ -63,14 +82,13 @@ internal static class GgufExporter
         var mixture = new GgufQuantMixture(quant, c);
         foreach (var (hf, gguf) in GgufNames.Map(c))
         {
-            if (!model.Parameters.TryGet(hf, out var t)) continue; // output.weight is absent when tied
-            var shape = t.Shape.ToArray();
-            var stored = GgufTensorPolicy.Choose(gguf, shape, type, model.TiedEmbeddings, out var note, mixture);
+            if (shapeOf(hf) is not int[] shape) continue;
+            var stored = GgufTensorPolicy.Choose(gguf, shape, type, tiedEmbeddings, out var note, mixture);
             if (note is not null) notes.Add(note);
             int heads = !permute ? 0
                       : hf.EndsWith("q_proj.weight", StringComparison.Ordinal) || hf.EndsWith("q_proj.bias", StringComparison.Ordinal) ? c.NumHeads
                       : hf.EndsWith("k_proj.weight", StringComparison.Ordinal) || hf.EndsWith("k_proj.bias", StringComparison.Ordinal) ? c.NumKvHeads : 0;
-            writer.AddTensor(gguf, stored, shape, s => WriteTensor(s, model, t, shape, stored, heads));
+            writer.AddTensor(gguf, stored, shape, s => WriteTensor(s, hf, fill, shape, stored, heads));
             tensors.Add(new GgufExportedTensor(gguf, stored, shape, hf));
         }
         if (c.RopeScaling is { Type: RopeScalingType.Llama3 })
@@ -117,10 +135,10 @@ internal static class GgufExporter
         return plain.Select((p, i) => (float)(p / scaled[i])).ToArray();
     }
 
-    private static void WriteTensor(Stream s, LlamaModel model, Tensor t, int[] shape, GgmlType stored, int ropeHeads)
+    private static void WriteTensor(Stream s, string hfName, Action<string, float[]> fill, int[] shape, GgmlType stored, int ropeHeads)
     {
-        var values = new float[t.NumElements];
-        model.Backend.ToFloats(t, values);
+        var values = new float[shape.Aggregate(1L, (a, d) => a * d)];
+        fill(hfName, values);
         // llama.cpp's LLM_ARCH_LLAMA rotates adjacent pairs, so q/k rows (and their biases) go back to the layout its
         // converter writes.
         if (ropeHeads > 0) RopeLayout.HalfToInterleaved<float>(values, shape[0], shape.Length > 1 ? shape[1] : 1, ropeHeads);

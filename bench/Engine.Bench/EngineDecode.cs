@@ -1,0 +1,45 @@
+using System.Diagnostics;
+using Engine.Autograd;
+using Engine.Backends.Cpu;
+using Engine.Checkpoints;
+using Engine.Models;
+
+namespace Engine.Bench;
+
+/// <summary>engine's side of <see cref="GgufDecodeChild"/>: the GGUF loaded as <see cref="Api.EngineModel.Load"/>
+/// loads it (CPU backend, block weights kept packed: <see cref="WeightOptions.KeepGgmlBlocks"/>), run by
+/// <see cref="Generator.Step"/> with a KV cache on <see cref="CpuParallel.Threads"/> threads.</summary>
+internal static class EngineDecode
+{
+    public static (GgufDecodeResult Result, float[] PromptLogits) Run(string path, int threads, int[] prompt, int tokens)
+    {
+        CpuParallel.Threads = threads;
+        var be = CpuBackend.Instance;
+        using var loaded = ModelLoader.Load(path, be, new WeightOptions { KeepGgmlBlocks = true });
+        var model = loaded.Model;
+        var gen = new Generator(model);
+        using var noGrad = GradMode.NoGrad();
+
+        using (var warm = new KvCache(be, model.Config, GgufDecodeChild.WarmupPrompt + GgufDecodeChild.WarmupSteps))
+        {
+            var l = gen.Step(warm, prompt[..GgufDecodeChild.WarmupPrompt]);
+            for (int i = 0; i < GgufDecodeChild.WarmupSteps; i++) l = gen.Step(warm, [GgufDecodeChild.Argmax(l)]);
+        }
+
+        using var cache = new KvCache(be, model.Config, prompt.Length + tokens);
+        var sw = Stopwatch.StartNew();
+        var logits = gen.Step(cache, prompt);
+        double promptSeconds = sw.Elapsed.TotalSeconds;
+        var promptLogits = logits;
+        var generated = new int[tokens];
+        sw.Restart();
+        for (int i = 0; i < tokens; i++)
+        {
+            generated[i] = GgufDecodeChild.Argmax(logits);
+            logits = gen.Step(cache, [generated[i]]);
+        }
+        double decodeSeconds = sw.Elapsed.TotalSeconds;
+        return (new GgufDecodeResult("engine", threads, prompt.Length, promptSeconds, tokens, decodeSeconds, 0, generated,
+            $"KeepGgmlBlocks, fp32 KV cache, CpuParallel.Threads {threads}"), promptLogits);
+    }
+}
