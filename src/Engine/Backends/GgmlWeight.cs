@@ -4,8 +4,9 @@ using Engine.Quant;
 namespace Engine.Backends;
 
 /// <summary>
-/// A frozen nn.Linear-shaped weight [Rows = out, Cols = in] kept in a ggml block type (q8_0, q4_0, …, the k-quants)
-/// exactly as a GGUF file stores it: row r is <c>Type.RowSize(Cols)</c> bytes of whole blocks. The bytes live in host
+/// A frozen nn.Linear-shaped weight [Rows = out, Cols = in] kept in the ggml type a GGUF file stores it in (a block
+/// type: q8_0, q4_0, …, the k-quants; or plain f32, f16, bf16), byte for byte: row r is <c>Type.RowSize(Cols)</c> bytes
+/// (whole blocks). The bytes live in host
 /// memory: a view into a memory-mapped file (kept alive by whoever mapped it, which must outlive this weight) or an
 /// array of this weight's own. <see cref="RowOrder"/> lets row r of the weight be stored row RowOrder[r], so a
 /// permutation of whole rows (llama.cpp's interleaved q/k RoPE layout) costs nothing. Backends that say
@@ -19,7 +20,8 @@ internal sealed unsafe class GgmlWeight : IDisposable
     /// <param name="data">the first byte of row 0; Rows·RowBytes bytes must stay readable while this weight lives.</param>
     public GgmlWeight(string name, GgmlType type, int rows, int cols, byte* data, long byteLength, int[]? rowOrder = null)
     {
-        if (!type.IsQuantized()) throw new ArgumentException($"{name}: {type.Name()} is not a ggml block type");
+        if (!type.IsQuantized() && type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16))
+            throw new ArgumentException($"{name}: {type.Name()} is not a ggml type engine multiplies with");
         if (rows <= 0 || cols <= 0) throw new ArgumentException($"{name}: weight shape [{rows}, {cols}] must be positive");
         GgmlBlocks.CheckRowLength(type, cols);
         long rowBytes = type.RowSize(cols);

@@ -141,7 +141,7 @@ internal static class LlamaWeights
                 RequireFloatType(src.Path, info);
                 var dtype = PlacementType(name, be, o, out bool trainable);
                 if (!trainable && (projection || name is LlamaNames.Embed or LlamaNames.LmHead) && o.KeepGgmlBlocks && be.SupportsGgmlWeights
-                    && info.FileType is string ft && GgmlTypes.TryParse(ft, out var blockType) && blockType.IsQuantized())
+                    && KeptType(src, info) is GgmlType blockType)
                 {
                     var packed = GgmlBlockWeights.Open(src, name, blockType, shape, o.InterleavedRope && IsRotated(name, out int h) ? h : 0);
                     if (name == LlamaNames.Embed) packedEmbedding = packed;
@@ -252,6 +252,15 @@ internal static class LlamaWeights
             if (!float.IsFinite(data[i]))
                 throw new FileFormatException(path, name, $"holds a non-finite value ({data[i].ToString(System.Globalization.CultureInfo.InvariantCulture)} at element {i}); the checkpoint is damaged");
         }
+    }
+
+    /// <summary>The ggml type a 2-D weight is kept in without conversion: a GGUF block type, or f32/f16/bf16 when the
+    /// source's bytes stay mapped (a GGUF file), so they are read in place instead of copied; null: load it dense.</summary>
+    private static GgmlType? KeptType(ITensorSource src, TensorEntry info)
+    {
+        if (info.FileType is string ft) return GgmlTypes.TryParse(ft, out var t) && t.IsQuantized() ? t : null;
+        if (!src.BytesStayMapped) return null;
+        return info.DType switch { DType.F32 => GgmlType.F32, DType.F16 => GgmlType.F16, DType.BF16 => GgmlType.BF16, _ => null };
     }
 
     public static bool IsProjection(string name) =>

@@ -1,11 +1,12 @@
 using System.Buffers;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 
 namespace Engine.Quant;
 
-/// <summary>The GEMV kernels of GGUF inference behind one entry per operation, for every ggml block type: a row of
-/// activations is first encoded in the weight type's activation format (ggml's vec_dot_type), then dotted with
-/// weight rows block by block.</summary>
+/// <summary>The GEMV kernels of GGUF inference behind one entry per operation, for every ggml type a weight is kept
+/// in: a row of activations is first encoded in the weight type's activation format (ggml's vec_dot_type), then
+/// dotted with weight rows block by block. f32/f16/bf16 weights take fp32 activations and are widened row by row.</summary>
 internal static class GgmlDot
 {
     /// <summary>Bytes of n activations encoded for weights of <paramref name="weight"/>.</summary>
@@ -21,15 +22,26 @@ internal static class GgmlDot
     {
         var x = MemoryMarshal.Cast<byte, float>(xq)[..n];
         int rowBytes = (int)weight.RowSize(n);
-        var w = ArrayPool<float>.Shared.Rent(n);
+        if (rows.Length < (long)count * rowBytes || dst.Length < count)
+            throw new ArgumentException($"{count} rows of {n} {weight.Name()} values need {(long)count * rowBytes} bytes and {count} outputs; got {rows.Length} and {dst.Length}");
+        if (weight == GgmlType.F32)
+        {
+            var w = MemoryMarshal.Cast<byte, float>(rows);
+            for (int r = 0; r < count; r++) dst[r] = TensorPrimitives.Dot(w.Slice(r * n, n), x);
+            return;
+        }
+        var wide = ArrayPool<float>.Shared.Rent(n);
         try
         {
+            var row = wide.AsSpan(0, n);
             for (int r = 0; r < count; r++)
             {
-                GgmlBlocks.Dequantize(weight, rows.Slice(r * rowBytes, rowBytes), w.AsSpan(0, n));
-                dst[r] = System.Numerics.Tensors.TensorPrimitives.Dot(w.AsSpan(0, n), x);
+                var bytes = rows.Slice(r * rowBytes, rowBytes);
+                if (weight == GgmlType.F16) TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(bytes), row);
+                else GgmlBlocks.Dequantize(weight, bytes, row);
+                dst[r] = TensorPrimitives.Dot(row, x);
             }
         }
-        finally { ArrayPool<float>.Shared.Return(w); }
+        finally { ArrayPool<float>.Shared.Return(wide); }
     }
 }
