@@ -171,6 +171,30 @@ public class GgmlBlocksTests
         Assert.Equal(backOne, back.AsSpan(x.Length - bs, bs).ToArray());
     }
 
+    /// <summary>q3_K searches up to 8 blocks in one call: 19 blocks at once (8 + 8 + 3) give each block the bytes it
+    /// gets alone, also with all-zero groups and groups whose scale rounds to 0 against the block's largest (ggml keeps
+    /// their search levels).</summary>
+    [Fact]
+    public void Q3_K_blocks_searched_together_equal_each_alone()
+    {
+        var rng = new Rng(21);
+        var x = new float[256 * 19];
+        rng.FillNormal(x, 0, 1);
+        for (int g = 0; g < x.Length / 16; g++)
+        {
+            float scale = g % 7 == 0 ? 0f : MathF.Pow(10, g % 5 - 2); // groups 100× below the block's largest round to 0
+            for (int i = 0; i < 16; i++) x[16 * g + i] *= scale;
+        }
+        var whole = new byte[GgmlType.Q3_K.RowSize(x.Length)];
+        BlockQ3_K.Quantize(x, whole);
+        var one = new byte[BlockQ3_K.Bytes];
+        for (int b = 0; b < 19; b++)
+        {
+            BlockQ3_K.Quantize(x.AsSpan(256 * b, 256), one);
+            Assert.Equal(one, whole.AsSpan(b * BlockQ3_K.Bytes, BlockQ3_K.Bytes).ToArray());
+        }
+    }
+
     [Fact]
     public void F32RoundTripIsExact()
     {
