@@ -7,12 +7,17 @@ namespace Engine.Quant;
 /// <summary>The AVX2 + FMA kernels, as ggml-cpu's x86 <c>__AVX2__</c> paths: one block per step, its 32 codes in one
 /// 256-bit vector, the int8 products summed to eight int32 lanes (AVX-VNNI <c>vpdpbusd</c> when the CPU has it, else
 /// <c>vpmaddubsw</c> + <c>vpmaddwd</c>, which cannot saturate on these operands), converted to fp32 and accumulated with
-/// one FMA by the block's scale. Signed weights (q4_0, q5_0, q8_0) use ggml's sign trick: |w| times x with w's sign.</summary>
+/// one FMA by the block's scale. Signed weights (q4_0, q5_0, q8_0) use ggml's sign trick: |w| times x with w's sign.
+/// Unlike ggml, the weight scales (and q4_1/q5_1 mins) of eight blocks at a time are gathered and decoded from fp16 in
+/// one vector (<see cref="Halves8"/>), and the min terms accumulate in a vector too.</summary>
 internal static unsafe partial class LegacyDot
 {
-    private static void RunAvx2(GgmlType type, in Rows a)
+    /// <summary>Blocks whose scales are decoded together.</summary>
+    private const int Group = 8;
+
+    private static void RunAvx2(GgmlType type, in Rows a, bool vnni)
     {
-        if (AvxVnni.IsSupported) RunAvx2<Vnni256>(type, a);
+        if (vnni) RunAvx2<Vnni256>(type, a);
         else RunAvx2<MaddUbs256>(type, a);
     }
 
@@ -47,6 +52,24 @@ internal static unsafe partial class LegacyDot
             Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Vector256.Create((short)1));
     }
 
+    /// <summary>Byte offsets of the same field in <see cref="Group"/> consecutive blocks of <paramref name="blockBytes"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> GroupOffsets(int blockBytes) => Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * blockBytes;
+
+    /// <summary>The fp16 values at <paramref name="p"/> + each offset, as fp32 (one gather, one vector decode).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Halves8(byte* p, Vector256<int> offsets) => HalvesToSingles(Avx2.GatherVector256((int*)p, offsets, 1).AsUInt32());
+
+    /// <summary>The fp16 bits in the low half of each lane as fp32: <see cref="HalfToSingle"/> on eight lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> HalvesToSingles(Vector256<uint> h)
+    {
+        var magnitude = Vector256.ShiftLeft(h & Vector256.Create(0x7FFFu), 13).AsSingle() * Vector256.Create(TwoPow112);
+        var special = Vector256.Equals(h & Vector256.Create(0x7C00u), Vector256.Create(0x7C00u));
+        var quiet = Vector256.AndNot(special, Vector256.Equals(h & Vector256.Create(0x03FFu), Vector256<uint>.Zero)) & Vector256.Create(0x00400000u);
+        return (magnitude.AsUInt32() | (special & Vector256.Create(0x7F800000u)) | quiet | Vector256.ShiftLeft(h & Vector256.Create(0x8000u), 16)).AsSingle();
+    }
+
     /// <summary>The 16 bytes at <paramref name="qs"/> as 32 nibbles in block order: low nibbles (values 0..15), then
     /// high nibbles (16..31).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -72,93 +95,103 @@ internal static unsafe partial class LegacyDot
     private static Vector256<int> SignedDot<TDot>(Vector256<sbyte> w, Vector256<sbyte> x) where TDot : struct, IDot256 =>
         TDot.Dot(Avx2.Abs(w), Avx2.Sign(x, w));
 
+    /// <summary>The eight int32 sums of one block of weight codes with one activation block.</summary>
+    private interface IBlock256
+    {
+        static abstract int WeightBytes { get; }
+        static abstract bool HasMin { get; }
+        static abstract Vector256<int> Sums(byte* w, byte* x);
+    }
+
+    /// <summary>A row: per block acc += fp32(d_w)·d_x·fp32(sums), scales decoded <see cref="Group"/> blocks at a time;
+    /// plus Σ m_w·s_x for the types with a min.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Fma256(float scale, Vector256<int> sums, Vector256<float> acc) =>
-        Fma.MultiplyAdd(Vector256.Create(scale), Avx.ConvertToVector256Single(sums), acc);
-
-    private struct Avx2Q4_0<TDot> : IRowKernel where TDot : struct, IDot256
+    private static float Avx2Row<TBlock>(byte* w, byte* x, float* dx, float* sx, int nb) where TBlock : struct, IBlock256
     {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static float Row(byte* w, byte* x, float* dx, float* sx, int nb)
+        int wb = TBlock.WeightBytes;
+        int xb = TBlock.HasMin ? Q8Activations.Q8_1BlockBytes : Q8Activations.Q8_0BlockBytes;
+        var acc = Vector256<float>.Zero;
+        var mins = Vector256<float>.Zero;
+        var offsets = GroupOffsets(wb);
+        float* scale = stackalloc float[Group];
+        int b = 0;
+        for (; b + Group <= nb; b += Group)
         {
-            var acc = Vector256<float>.Zero;
-            var eight = Vector256.Create((sbyte)8);
-            for (int b = 0; b < nb; b++, w += 18, x += Q8Activations.Q8_0BlockBytes)
-            {
-                var q = Nibbles256(w + 2).AsSByte() - eight;
-                var i = SignedDot<TDot>(q, Vector256.Load((sbyte*)(x + 2)));
-                acc = Fma256(HalfToSingle(Unsafe.ReadUnaligned<ushort>(w)) * dx[b], i, acc);
-            }
-            return Vector256.Sum(acc);
+            (Halves8(w, offsets) * Vector256.Load(dx + b)).Store(scale);
+            if (TBlock.HasMin) mins = Fma.MultiplyAdd(Halves8(w + 2, offsets), Vector256.Load(sx + b), mins);
+            for (int k = 0; k < Group; k++, w += wb, x += xb)
+                acc = Fma.MultiplyAdd(Vector256.Create(scale[k]), Avx.ConvertToVector256Single(TBlock.Sums(w, x)), acc);
         }
+        float tail = 0f;
+        for (; b < nb; b++, w += wb, x += xb)
+        {
+            acc = Fma.MultiplyAdd(Vector256.Create(HalfToSingle(Unsafe.ReadUnaligned<ushort>(w)) * dx[b]), Avx.ConvertToVector256Single(TBlock.Sums(w, x)), acc);
+            if (TBlock.HasMin) tail += HalfToSingle(Unsafe.ReadUnaligned<ushort>(w + 2)) * sx[b];
+        }
+        return TBlock.HasMin ? Vector256.Sum(acc) + (Vector256.Sum(mins) + tail) : Vector256.Sum(acc);
     }
 
-    private struct Avx2Q5_0<TDot> : IRowKernel where TDot : struct, IDot256
+    private struct Avx2Q4_0<TDot> : IRowKernel, IBlock256 where TDot : struct, IDot256
     {
+        public static int WeightBytes => 18;
+        public static bool HasMin => false;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Sums(byte* w, byte* x) =>
+            SignedDot<TDot>(Nibbles256(w + 2).AsSByte() - Vector256.Create((sbyte)8), Vector256.Load((sbyte*)(x + 2)));
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static float Row(byte* w, byte* x, float* dx, float* sx, int nb)
-        {
-            var acc = Vector256<float>.Zero;
-            var high = Vector256.Create((byte)0xF0);
-            for (int b = 0; b < nb; b++, w += 22, x += Q8Activations.Q8_0BlockBytes)
-            {
-                // code - 16 = nibble where bit 4 is set, else nibble - 16 = nibble | 0xF0 as int8.
-                var q = (Nibbles256(w + 6) | Vector256.AndNot(high, Bits256(w + 2))).AsSByte();
-                var i = SignedDot<TDot>(q, Vector256.Load((sbyte*)(x + 2)));
-                acc = Fma256(HalfToSingle(Unsafe.ReadUnaligned<ushort>(w)) * dx[b], i, acc);
-            }
-            return Vector256.Sum(acc);
-        }
+        public static float Row(byte* w, byte* x, float* dx, float* sx, int nb) => Avx2Row<Avx2Q4_0<TDot>>(w, x, dx, sx, nb);
     }
 
-    private struct Avx2Q8_0<TDot> : IRowKernel where TDot : struct, IDot256
+    private struct Avx2Q5_0<TDot> : IRowKernel, IBlock256 where TDot : struct, IDot256
     {
+        public static int WeightBytes => 22;
+        public static bool HasMin => false;
+
+        /// <summary>code - 16 = nibble where qh's bit is set, else nibble - 16 = nibble | 0xF0 as int8.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Sums(byte* w, byte* x) =>
+            SignedDot<TDot>((Nibbles256(w + 6) | Vector256.AndNot(Vector256.Create((byte)0xF0), Bits256(w + 2))).AsSByte(), Vector256.Load((sbyte*)(x + 2)));
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static float Row(byte* w, byte* x, float* dx, float* sx, int nb)
-        {
-            var acc = Vector256<float>.Zero;
-            for (int b = 0; b < nb; b++, w += 34, x += Q8Activations.Q8_0BlockBytes)
-            {
-                var i = SignedDot<TDot>(Vector256.Load((sbyte*)(w + 2)), Vector256.Load((sbyte*)(x + 2)));
-                acc = Fma256(HalfToSingle(Unsafe.ReadUnaligned<ushort>(w)) * dx[b], i, acc);
-            }
-            return Vector256.Sum(acc);
-        }
+        public static float Row(byte* w, byte* x, float* dx, float* sx, int nb) => Avx2Row<Avx2Q5_0<TDot>>(w, x, dx, sx, nb);
     }
 
-    private struct Avx2Q4_1<TDot> : IRowKernel where TDot : struct, IDot256
+    private struct Avx2Q8_0<TDot> : IRowKernel, IBlock256 where TDot : struct, IDot256
     {
+        public static int WeightBytes => 34;
+        public static bool HasMin => false;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Sums(byte* w, byte* x) => SignedDot<TDot>(Vector256.Load((sbyte*)(w + 2)), Vector256.Load((sbyte*)(x + 2)));
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static float Row(byte* w, byte* x, float* dx, float* sx, int nb)
-        {
-            var acc = Vector256<float>.Zero;
-            float mins = 0f;
-            for (int b = 0; b < nb; b++, w += 20, x += Q8Activations.Q8_1BlockBytes)
-            {
-                var i = TDot.Dot(Nibbles256(w + 4), Vector256.Load((sbyte*)(x + 4)));
-                acc = Fma256(HalfToSingle(Unsafe.ReadUnaligned<ushort>(w)) * dx[b], i, acc);
-                mins += HalfToSingle(Unsafe.ReadUnaligned<ushort>(w + 2)) * sx[b];
-            }
-            return Vector256.Sum(acc) + mins;
-        }
+        public static float Row(byte* w, byte* x, float* dx, float* sx, int nb) => Avx2Row<Avx2Q8_0<TDot>>(w, x, dx, sx, nb);
     }
 
-    private struct Avx2Q5_1<TDot> : IRowKernel where TDot : struct, IDot256
+    private struct Avx2Q4_1<TDot> : IRowKernel, IBlock256 where TDot : struct, IDot256
     {
+        public static int WeightBytes => 20;
+        public static bool HasMin => true;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Sums(byte* w, byte* x) => TDot.Dot(Nibbles256(w + 4), Vector256.Load((sbyte*)(x + 4)));
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static float Row(byte* w, byte* x, float* dx, float* sx, int nb)
-        {
-            var acc = Vector256<float>.Zero;
-            var bit4 = Vector256.Create((byte)0x10);
-            float mins = 0f;
-            for (int b = 0; b < nb; b++, w += 24, x += Q8Activations.Q8_1BlockBytes)
-            {
-                var q = Nibbles256(w + 8) | (Bits256(w + 4) & bit4);
-                var i = TDot.Dot(q, Vector256.Load((sbyte*)(x + 4)));
-                acc = Fma256(HalfToSingle(Unsafe.ReadUnaligned<ushort>(w)) * dx[b], i, acc);
-                mins += HalfToSingle(Unsafe.ReadUnaligned<ushort>(w + 2)) * sx[b];
-            }
-            return Vector256.Sum(acc) + mins;
-        }
+        public static float Row(byte* w, byte* x, float* dx, float* sx, int nb) => Avx2Row<Avx2Q4_1<TDot>>(w, x, dx, sx, nb);
+    }
+
+    private struct Avx2Q5_1<TDot> : IRowKernel, IBlock256 where TDot : struct, IDot256
+    {
+        public static int WeightBytes => 24;
+        public static bool HasMin => true;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Sums(byte* w, byte* x) =>
+            TDot.Dot(Nibbles256(w + 8) | (Bits256(w + 4) & Vector256.Create((byte)0x10)), Vector256.Load((sbyte*)(x + 4)));
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static float Row(byte* w, byte* x, float* dx, float* sx, int nb) => Avx2Row<Avx2Q5_1<TDot>>(w, x, dx, sx, nb);
     }
 }

@@ -8,8 +8,9 @@ namespace Engine.Quant;
 /// int16. .NET 10 exposes no 512-bit VNNI, so the 4/5-bit codes c (0..31, unsigned) multiply with
 /// <c>vpmaddubsw</c> (no saturation: |c·x + c'·x'| ≤ 31·128·2) and the offset of q4_0/q5_0 comes off in int16 as a second
 /// <c>vpmaddubsw</c> of the offset against x (exact for any x, so no sign trick); <c>vpmaddwd</c> then gives int32 sums.
-/// Lanes 0..7 of a step hold block b, lanes 8..15 block b+1, each scaled by its own fp32(d_w)·d_x. An odd last block
-/// goes through the scalar block kernel.</summary>
+/// Lanes 0..7 of a step hold block b, lanes 8..15 block b+1, each scaled by its own fp32(d_w)·d_x; the scales (and mins)
+/// of eight blocks are decoded together as on the AVX2 path. An odd last 4/5-bit block goes through the scalar block
+/// kernel.</summary>
 internal static unsafe partial class LegacyDot
 {
     private static void RunAvx512(GgmlType type, in Rows a)
@@ -78,6 +79,19 @@ internal static unsafe partial class LegacyDot
         return Vector512.Equals(spread & bit, bit);
     }
 
+    /// <summary>Bit 4 of the 64 codes of two q5 blocks: bit p of qh (block A's word, then block B's) as 0x10 in byte p.
+    /// With AVX512-VBMI one <c>vpmultishiftqb</c> does it: each qword holds one block's qh twice, and byte p takes the 8
+    /// bits from bit p - 4 (mod 64) up, so its bit 4 is qh bit p.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> HighBits512(byte* qhA, byte* qhB)
+    {
+        if (!Avx512Vbmi.IsSupported) return Bits512(qhA, qhB) & Vector512.Create((byte)0x10);
+        var qh = Join(Vector256.Create(Unsafe.ReadUnaligned<uint>(qhA)), Vector256.Create(Unsafe.ReadUnaligned<uint>(qhB))).AsUInt64();
+        var from = Vector512.Create(0x030201003F3E3D3CUL, 0x0B0A090807060504UL, 0x131211100F0E0D0CUL, 0x1B1A191817161514UL,
+                                    0x232221201F1E1D1CUL, 0x2B2A292827262524UL, 0x333231302F2E2D2CUL, 0x3B3A393837363534UL).AsByte();
+        return Avx512Vbmi.MultiShift(from, qh) & Vector512.Create((byte)0x10);
+    }
+
     /// <summary>Sixteen int32 sums of four adjacent (c - offset)·x products: c unsigned codes, x int8.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<int> CodeDot<TCodes>(Vector512<byte> c, Vector512<sbyte> x) where TCodes : struct, ICodes
@@ -87,74 +101,95 @@ internal static unsafe partial class LegacyDot
         return Avx512BW.MultiplyAddAdjacent(p, Vector512.Create((short)1));
     }
 
-    /// <summary>acc + (scaleA in lanes 0..7, scaleB in 8..15)·fp32(sums).</summary>
+    /// <summary>scaleA in lanes 0..7, scaleB in lanes 8..15.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Fma512(float scaleA, float scaleB, Vector512<int> sums, Vector512<float> acc) =>
-        Avx512F.FusedMultiplyAdd(Avx512F.InsertVector256(Vector512.Create(scaleA), Vector256.Create(scaleB), 1), Avx512F.ConvertToVector512Single(sums), acc);
+    private static Vector512<float> PairScale(float scaleA, float scaleB) =>
+        Avx512F.InsertVector256(Vector512.Create(scaleA), Vector256.Create(scaleB), 1);
+
+    /// <summary>The sixteen int32 sums of two consecutive weight blocks with two activation blocks (lanes 0..7 the first).</summary>
+    private interface IPair512
+    {
+        static abstract int WeightBytes { get; }
+        static abstract bool HasMin { get; }
+        static abstract GgmlType Type { get; }
+        static abstract Vector512<int> Sums(byte* w, byte* x);
+    }
+
+    /// <summary>A row of a 4/5-bit type, two blocks per step, the scales of <see cref="Group"/> blocks decoded together;
+    /// plus Σ m_w·s_x for the types with a min; an odd last block through the scalar kernel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Avx512Row<TPair>(byte* w, byte* x, float* dx, float* sx, int nb) where TPair : struct, IPair512
+    {
+        int wb = TPair.WeightBytes;
+        int xb = TPair.HasMin ? Q8Activations.Q8_1BlockBytes : Q8Activations.Q8_0BlockBytes;
+        var acc = Vector512<float>.Zero;
+        var mins = Vector256<float>.Zero;
+        var offsets = GroupOffsets(wb);
+        float* scale = stackalloc float[Group];
+        int b = 0;
+        for (; b + Group <= nb; b += Group)
+        {
+            (Halves8(w, offsets) * Vector256.Load(dx + b)).Store(scale);
+            if (TPair.HasMin) mins = Fma.MultiplyAdd(Halves8(w + 2, offsets), Vector256.Load(sx + b), mins);
+            for (int k = 0; k < Group; k += 2, w += 2 * wb, x += 2 * xb)
+                acc = Avx512F.FusedMultiplyAdd(PairScale(scale[k], scale[k + 1]), Avx512F.ConvertToVector512Single(TPair.Sums(w, x)), acc);
+        }
+        float tail = 0f;
+        for (; b + 2 <= nb; b += 2, w += 2 * wb, x += 2 * xb)
+        {
+            float dA = HalfToSingle(Unsafe.ReadUnaligned<ushort>(w)) * dx[b], dB = HalfToSingle(Unsafe.ReadUnaligned<ushort>(w + wb)) * dx[b + 1];
+            acc = Avx512F.FusedMultiplyAdd(PairScale(dA, dB), Avx512F.ConvertToVector512Single(TPair.Sums(w, x)), acc);
+            if (TPair.HasMin)
+            {
+                tail += HalfToSingle(Unsafe.ReadUnaligned<ushort>(w + 2)) * sx[b];
+                tail += HalfToSingle(Unsafe.ReadUnaligned<ushort>(w + wb + 2)) * sx[b + 1];
+            }
+        }
+        float sum = TPair.HasMin ? Vector512.Sum(acc) + (Vector256.Sum(mins) + tail) : Vector512.Sum(acc);
+        return b < nb ? sum + ScalarTail(TPair.Type, w, x, dx[b], sx[b]) : sum;
+    }
 
     /// <summary>q4_0 (offset 8) and q4_1 (min): two blocks of 16 nibble bytes per step.</summary>
-    private struct Avx512Q4<TCodes> : IRowKernel where TCodes : struct, ICodes
+    private struct Avx512Q4<TCodes> : IRowKernel, IPair512 where TCodes : struct, ICodes
     {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static float Row(byte* w, byte* x, float* dx, float* sx, int nb)
+        public static int WeightBytes => TCodes.HasMin ? 20 : 18;
+        public static bool HasMin => TCodes.HasMin;
+        public static GgmlType Type => TCodes.HasMin ? GgmlType.Q4_1 : GgmlType.Q4_0;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<int> Sums(byte* w, byte* x)
         {
-            GgmlType type = TCodes.HasMin ? GgmlType.Q4_1 : GgmlType.Q4_0;
-            int wb = TCodes.HasMin ? 20 : 18, qs = TCodes.HasMin ? 4 : 2;
-            int xb = TCodes.HasMin ? Q8Activations.Q8_1BlockBytes : Q8Activations.Q8_0BlockBytes, xs = xb - 32;
-            var acc = Vector512<float>.Zero;
-            float mins = 0f;
-            int b = 0;
-            for (; b + 2 <= nb; b += 2, w += 2 * wb, x += 2 * xb)
-            {
-                var c = Nibbles512(w + qs, w + wb + qs);
-                var y = Join(Vector256.Load((sbyte*)(x + xs)), Vector256.Load((sbyte*)(x + xb + xs)));
-                float dA = HalfToSingle(Unsafe.ReadUnaligned<ushort>(w)), dB = HalfToSingle(Unsafe.ReadUnaligned<ushort>(w + wb));
-                acc = Fma512(dA * dx[b], dB * dx[b + 1], CodeDot<TCodes>(c, y), acc);
-                if (TCodes.HasMin)
-                {
-                    mins += HalfToSingle(Unsafe.ReadUnaligned<ushort>(w + 2)) * sx[b];
-                    mins += HalfToSingle(Unsafe.ReadUnaligned<ushort>(w + wb + 2)) * sx[b + 1];
-                }
-            }
-            float sum = Vector512.Sum(acc) + mins;
-            if (b < nb) sum += ScalarTail(type, w, x, dx[b], sx[b]);
-            return sum;
+            int qs = TCodes.HasMin ? 4 : 2, xb = TCodes.HasMin ? Q8Activations.Q8_1BlockBytes : Q8Activations.Q8_0BlockBytes, xs = xb - 32;
+            var c = Nibbles512(w + qs, w + WeightBytes + qs);
+            return CodeDot<TCodes>(c, Join(Vector256.Load((sbyte*)(x + xs)), Vector256.Load((sbyte*)(x + xb + xs))));
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static float Row(byte* w, byte* x, float* dx, float* sx, int nb) => Avx512Row<Avx512Q4<TCodes>>(w, x, dx, sx, nb);
     }
 
     /// <summary>q5_0 (offset 16) and q5_1 (min): two blocks of qh + 16 nibble bytes per step.</summary>
-    private struct Avx512Q5<TCodes> : IRowKernel where TCodes : struct, ICodes
+    private struct Avx512Q5<TCodes> : IRowKernel, IPair512 where TCodes : struct, ICodes
     {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static float Row(byte* w, byte* x, float* dx, float* sx, int nb)
+        public static int WeightBytes => TCodes.HasMin ? 24 : 22;
+        public static bool HasMin => TCodes.HasMin;
+        public static GgmlType Type => TCodes.HasMin ? GgmlType.Q5_1 : GgmlType.Q5_0;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<int> Sums(byte* w, byte* x)
         {
-            GgmlType type = TCodes.HasMin ? GgmlType.Q5_1 : GgmlType.Q5_0;
-            int wb = TCodes.HasMin ? 24 : 22, qh = TCodes.HasMin ? 4 : 2, qs = qh + 4;
-            int xb = TCodes.HasMin ? Q8Activations.Q8_1BlockBytes : Q8Activations.Q8_0BlockBytes, xs = xb - 32;
-            var acc = Vector512<float>.Zero;
-            var bit4 = Vector512.Create((byte)0x10);
-            float mins = 0f;
-            int b = 0;
-            for (; b + 2 <= nb; b += 2, w += 2 * wb, x += 2 * xb)
-            {
-                var c = Nibbles512(w + qs, w + wb + qs) | (Bits512(w + qh, w + wb + qh) & bit4);
-                var y = Join(Vector256.Load((sbyte*)(x + xs)), Vector256.Load((sbyte*)(x + xb + xs)));
-                float dA = HalfToSingle(Unsafe.ReadUnaligned<ushort>(w)), dB = HalfToSingle(Unsafe.ReadUnaligned<ushort>(w + wb));
-                acc = Fma512(dA * dx[b], dB * dx[b + 1], CodeDot<TCodes>(c, y), acc);
-                if (TCodes.HasMin)
-                {
-                    mins += HalfToSingle(Unsafe.ReadUnaligned<ushort>(w + 2)) * sx[b];
-                    mins += HalfToSingle(Unsafe.ReadUnaligned<ushort>(w + wb + 2)) * sx[b + 1];
-                }
-            }
-            float sum = Vector512.Sum(acc) + mins;
-            if (b < nb) sum += ScalarTail(type, w, x, dx[b], sx[b]);
-            return sum;
+            int qh = TCodes.HasMin ? 4 : 2, qs = qh + 4, xb = TCodes.HasMin ? Q8Activations.Q8_1BlockBytes : Q8Activations.Q8_0BlockBytes, xs = xb - 32;
+            var c = Nibbles512(w + qs, w + WeightBytes + qs) | HighBits512(w + qh, w + WeightBytes + qh);
+            return CodeDot<TCodes>(c, Join(Vector256.Load((sbyte*)(x + xs)), Vector256.Load((sbyte*)(x + xb + xs))));
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static float Row(byte* w, byte* x, float* dx, float* sx, int nb) => Avx512Row<Avx512Q5<TCodes>>(w, x, dx, sx, nb);
     }
 
     /// <summary>q8_0: each block's 32 int8 weights and activations widened to int16 and multiplied with
-    /// <c>vpmaddwd</c>, exact for any int8 (two blocks per step for two independent FMA chains).</summary>
+    /// <c>vpmaddwd</c>, exact for any int8; two blocks per step on two FMA chains, scales decoded
+    /// <see cref="Group"/> blocks at a time.</summary>
     private struct Avx512Q8_0 : IRowKernel
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -163,15 +198,21 @@ internal static unsafe partial class LegacyDot
             const int wb = 34, xb = Q8Activations.Q8_0BlockBytes;
             var acc0 = Vector512<float>.Zero;
             var acc1 = Vector512<float>.Zero;
+            var offsets = GroupOffsets(wb);
+            float* scale = stackalloc float[Group];
             int b = 0;
-            for (; b + 2 <= nb; b += 2, w += 2 * wb, x += 2 * xb)
+            for (; b + Group <= nb; b += Group)
             {
-                acc0 = Avx512F.FusedMultiplyAdd(Vector512.Create(HalfToSingle(Unsafe.ReadUnaligned<ushort>(w)) * dx[b]), Block(w, x), acc0);
-                acc1 = Avx512F.FusedMultiplyAdd(Vector512.Create(HalfToSingle(Unsafe.ReadUnaligned<ushort>(w + wb)) * dx[b + 1]), Block(w + wb, x + xb), acc1);
+                (Halves8(w, offsets) * Vector256.Load(dx + b)).Store(scale);
+                for (int k = 0; k < Group; k += 2, w += 2 * wb, x += 2 * xb)
+                {
+                    acc0 = Avx512F.FusedMultiplyAdd(Vector512.Create(scale[k]), Block(w, x), acc0);
+                    acc1 = Avx512F.FusedMultiplyAdd(Vector512.Create(scale[k + 1]), Block(w + wb, x + xb), acc1);
+                }
             }
-            float sum = Vector512.Sum(acc0 + acc1);
-            if (b < nb) sum += ScalarTail(GgmlType.Q8_0, w, x, dx[b], sx[b]);
-            return sum;
+            for (; b < nb; b++, w += wb, x += xb)
+                acc0 = Avx512F.FusedMultiplyAdd(Vector512.Create(HalfToSingle(Unsafe.ReadUnaligned<ushort>(w)) * dx[b]), Block(w, x), acc0);
+            return Vector512.Sum(acc0 + acc1);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using Engine.Tensors;
 
 namespace Engine.Quant;
@@ -38,8 +39,15 @@ internal static unsafe partial class LegacyDot
     /// of <paramref name="n"/> values each (row r at r·type.RowSize(n) bytes in <paramref name="w"/>, which holds exactly
     /// the rows; <paramref name="dst"/> has exactly <paramref name="rows"/> floats). The GEMV inner loop: arguments are
     /// checked, the activation scales decoded and the kernel chosen once per call, not per row.</summary>
-    public static void DotRows(GgmlType type, ReadOnlySpan<byte> w, int rows, ReadOnlySpan<byte> xq, int n, Span<float> dst, DotIsa isa)
+    public static void DotRows(GgmlType type, ReadOnlySpan<byte> w, int rows, ReadOnlySpan<byte> xq, int n, Span<float> dst, DotIsa isa) =>
+        DotRows(type, w, rows, xq, n, dst, isa, AvxVnni.IsSupported);
+
+    /// <summary><see cref="DotRows(GgmlType, ReadOnlySpan{byte}, int, ReadOnlySpan{byte}, int, Span{float}, DotIsa)"/>
+    /// with the AVX2 path's use of AVX-VNNI chosen (false: <c>vpmaddubsw</c> + <c>vpmaddwd</c>), so tests reach both on
+    /// a machine that has VNNI.</summary>
+    internal static void DotRows(GgmlType type, ReadOnlySpan<byte> w, int rows, ReadOnlySpan<byte> xq, int n, Span<float> dst, DotIsa isa, bool vnni)
     {
+        if (vnni && !AvxVnni.IsSupported) throw new ArgumentException("this machine has no AVX-VNNI", nameof(vnni));
         Check(type);
         if (n <= 0 || n % GgmlTypes.QK != 0)
             throw new ArgumentException($"{type.Name()} dot products take a positive multiple of {GgmlTypes.QK} values; got n = {n}", nameof(n));
@@ -78,7 +86,7 @@ internal static unsafe partial class LegacyDot
                 switch (isa)
                 {
                     case DotIsa.Avx512: RunAvx512(type, a); break;
-                    case DotIsa.Avx2: RunAvx2(type, a); break;
+                    case DotIsa.Avx2: RunAvx2(type, a, vnni); break;
                     default: RunScalar(type, a); break;
                 }
             }
@@ -92,13 +100,15 @@ internal static unsafe partial class LegacyDot
     /// <summary>fp16 bits to fp32, exact for every value (the same as <see cref="HalfConversions.F16ToFloat(ushort)"/>)
     /// and branch- and call-free, so it keeps the kernels' vector registers live: the 15 magnitude bits shifted into an
     /// fp32 read a value 2^-112 times the half's (subnormals included), which a multiply by 2^112 rescales exactly;
-    /// an all-ones fp16 exponent (infinity, NaN) sets the fp32 exponent to all ones, keeping the payload.</summary>
+    /// an all-ones fp16 exponent (infinity, NaN) sets the fp32 exponent to all ones, keeping the payload and quieting a
+    /// signaling NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static float HalfToSingle(ushort h)
     {
-        uint special = (0u - ((uint)((h & 0x7C00) + 0x0400) >> 15)) & 0x7F800000u;
+        uint special = (uint)((h & 0x7C00) + 0x0400) >> 15;                   // 1 for infinity and NaN
+        uint quiet = (special & (uint)((h & 0x03FF) + 0x03FF) >> 10) << 22;   // NaN: set the quiet bit, as vcvtph2ps does
         float magnitude = BitConverter.UInt32BitsToSingle((uint)(h & 0x7FFF) << 13) * TwoPow112;
-        return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(magnitude) | special | (uint)(h & 0x8000) << 16);
+        return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(magnitude) | ((0u - special) & 0x7F800000u) | quiet | (uint)(h & 0x8000) << 16);
     }
 
     private const float TwoPow112 = 5.192296858534828E+33f;
