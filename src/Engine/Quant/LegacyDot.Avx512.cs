@@ -68,7 +68,7 @@ internal static unsafe partial class LegacyDot
 
     /// <summary>The qh words of two q5 blocks as 64 bytes (block A's 32 then block B's), 0xFF where the bit is set.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> Bits512(byte* qhA, byte* qhB)
+    internal static Vector512<byte> Bits512(byte* qhA, byte* qhB)
     {
         ulong qh = Unsafe.ReadUnaligned<uint>(qhA) | (ulong)Unsafe.ReadUnaligned<uint>(qhB) << 32;
         // 128-bit lane k holds codes 16k..16k+15 of the pair: bits of qh bytes 2k (first 8) and 2k+1.
@@ -83,7 +83,7 @@ internal static unsafe partial class LegacyDot
     /// With AVX512-VBMI one <c>vpmultishiftqb</c> does it: each qword holds one block's qh twice, and byte p takes the 8
     /// bits from bit p - 4 (mod 64) up, so its bit 4 is qh bit p.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> HighBits512(byte* qhA, byte* qhB)
+    internal static Vector512<byte> HighBits512(byte* qhA, byte* qhB)
     {
         if (!Avx512Vbmi.IsSupported) return Bits512(qhA, qhB) & Vector512.Create((byte)0x10);
         var qh = Join(Vector256.Create(Unsafe.ReadUnaligned<uint>(qhA)), Vector256.Create(Unsafe.ReadUnaligned<uint>(qhB))).AsUInt64();

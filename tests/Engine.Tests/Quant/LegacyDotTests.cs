@@ -212,6 +212,32 @@ public class LegacyDotTests
         LegacyDot.DotRows(GgmlType.Q4_0, ReadOnlySpan<byte>.Empty, 0, xq, 64, Span<float>.Empty, DotIsa.Scalar); // no rows: nothing to do
     }
 
+    /// <summary>q5's high bits on AVX-512: the compare-based expansion (what a CPU without AVX512-VBMI runs) and the
+    /// vpmultishiftqb one (where VBMI exists) both put bit p of the two qh words (block A's, then B's) into byte p.</summary>
+    [Fact]
+    public unsafe void Q5_high_bits_expand_to_their_code_bytes()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) Assert.Skip("this machine has no AVX-512 BW");
+        var rng = new Rng(99);
+        var qh = new uint[2];
+        for (int t = 0; t < 200; t++)
+        {
+            qh[0] = (uint)rng.NextU64();
+            qh[1] = t == 0 ? 0u : t == 1 ? uint.MaxValue : (uint)rng.NextU64();
+            fixed (uint* p = qh)
+            {
+                var mask = LegacyDot.Bits512((byte*)p, (byte*)(p + 1));
+                var high = LegacyDot.HighBits512((byte*)p, (byte*)(p + 1));
+                for (int i = 0; i < 64; i++)
+                {
+                    bool set = ((qh[i / 32] >> (i % 32)) & 1) != 0;
+                    Assert.Equal(set ? (byte)0xFF : (byte)0, mask[i]);
+                    Assert.Equal(set ? (byte)0x10 : (byte)0, high[i]);
+                }
+            }
+        }
+    }
+
     /// <summary>The kernels' fp16 decoders (scalar, and eight lanes with junk in the upper 16 bits of each, as a gather
     /// reads them) equal .NET's Half conversion bit for bit on all 65536 values, NaN payloads included.</summary>
     [Fact]
