@@ -8,8 +8,8 @@ namespace Engine.Quant;
 /// 4/6/8-bit scale), the min term Σ_g m_g·bsums_g for the affine types Q2_K/Q4_K/Q5_K (and the code offset
 /// -4·Σ sc_g·bsums_g / -32·Σ sc_g·bsums_g for the signed Q3_K/Q6_K codes, stored unsigned), and the super-block adds
 /// d·d_x·sum - dmin·d_x·mins to an fp32 accumulator. Every ISA path computes the same integer sums; they differ only
-/// in the order of the fp32 sums. <see cref="DotIsa.Avx512"/> runs the AVX2 kernels (with AVX-VNNI's vpdpwssd when
-/// the CPU has it).</summary>
+/// in the order of the fp32 sums. The AVX2 kernels use AVX-VNNI's vpdpwssd when the CPU has it; the AVX-512 (F + BW)
+/// kernels work on 64-value chunks.</summary>
 internal static unsafe partial class KQuantDot
 {
     /// <summary>Σ_i w_i·x_i over <paramref name="n"/> values (a multiple of 256): <paramref name="w"/> is n values of
@@ -78,6 +78,17 @@ internal static unsafe partial class KQuantDot
                 GgmlType.Q4_K => &Q4KScalar,
                 GgmlType.Q5_K => &Q5KScalar,
                 _ => &Q6KScalar,
+            };
+        }
+        if (isa == DotIsa.Avx512)
+        {
+            return type switch
+            {
+                GgmlType.Q2_K => &Q2KAvx512,
+                GgmlType.Q3_K => &Q3KAvx512,
+                GgmlType.Q4_K => &Q4KAvx512,
+                GgmlType.Q5_K => &Q5KAvx512,
+                _ => &Q6KAvx512,
             };
         }
         return type switch
