@@ -42,20 +42,23 @@ internal static unsafe partial class KQuantDot
         for (int b = 0; b < blocks; b++, w += BlockQ3_K.Bytes, x += Q8KActivations.BlockBytes)
         {
             KQuantScales.Q3K(w + 96, out sc[0], out sc[1], out sc[2], out sc[3]);
-            byte* hmask = w, qs = w + 32;
+            byte* hmask = w;
             sbyte* q8 = (sbyte*)(x + Q8Qs);
             int isum = 0;
-            for (int g = 0; g < 16; g++)
+            for (int h = 0; h < 2; h++)
             {
-                int t = 0;
-                for (int l = 0; l < 16; l++)
+                byte* qs = w + 32 + 32 * h;
+                for (int s = 0; s < 4; s++, q8 += 32)
                 {
-                    int j = 16 * g + l;
-                    int low = (qs[32 * (j / 128) + j % 32] >> (2 * (j % 128 / 32))) & 3;
-                    int q = low - (((hmask[j % 32] >> (j / 32)) & 1) != 0 ? 0 : 4);
-                    t += q * q8[j];
+                    int shift = 2 * s, hbit = 4 * h + s;
+                    for (int k = 0; k < 2; k++)
+                    {
+                        int t = 0;
+                        for (int l = 16 * k; l < 16 * k + 16; l++)
+                            t += (((qs[l] >> shift) & 3) + (((hmask[l] >> hbit) & 1) << 2) - 4) * q8[l];
+                        isum += (((byte*)sc)[8 * h + 2 * s + k] - 32) * t;
+                    }
                 }
-                isum += (((byte*)sc)[g] - 32) * t;
             }
             sum += Unsafe.ReadUnaligned<float>(x) * KQuantScales.Half(w + 108) * isum;
         }
@@ -67,6 +70,7 @@ internal static unsafe partial class KQuantDot
     private static float Q5KScalar(byte* w, byte* x, int blocks) => Q4Or5KScalar(w, x, blocks, 5);
 
     /// <summary>q4_K (<paramref name="bits"/> 4) and q5_K (5): 8 sub-blocks of 32 with 6-bit scales and mins.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Q4Or5KScalar(byte* w, byte* x, int blocks, int bits)
     {
         float sum = 0;
@@ -101,21 +105,24 @@ internal static unsafe partial class KQuantDot
         float sum = 0;
         for (int b = 0; b < blocks; b++, w += BlockQ6_K.Bytes, x += Q8KActivations.BlockBytes)
         {
-            sbyte* sc = (sbyte*)(w + 192);
             sbyte* q8 = (sbyte*)(x + Q8Qs);
             int isum = 0;
-            for (int g = 0; g < 16; g++)
+            for (int h = 0; h < 2; h++, q8 += 128)
             {
-                int t = 0;
-                for (int l = 0; l < 16; l++)
+                byte* ql = w + 64 * h, qh = w + 128 + 32 * h;
+                sbyte* sc = (sbyte*)(w + 192 + 8 * h);
+                for (int k = 0; k < 2; k++)
                 {
-                    int j = 16 * g + l, h = j / 128, s = j % 128 / 32, i = j % 32;
-                    byte* ql = w + 64 * h + 32 * (s % 2);
-                    int low = (ql[i] >> (4 * (s / 2))) & 0xF;
-                    int high = (w[128 + 32 * h + i] >> (2 * s)) & 3;
-                    t += ((low | (high << 4)) - 32) * q8[j];
+                    int t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+                    for (int l = 16 * k; l < 16 * k + 16; l++)
+                    {
+                        t0 += ((ql[l] & 0xF | (qh[l] & 3) << 4) - 32) * q8[l];
+                        t1 += ((ql[l + 32] & 0xF | (qh[l] >> 2 & 3) << 4) - 32) * q8[l + 32];
+                        t2 += ((ql[l] >> 4 | (qh[l] >> 4 & 3) << 4) - 32) * q8[l + 64];
+                        t3 += ((ql[l + 32] >> 4 | (qh[l] >> 6) << 4) - 32) * q8[l + 96];
+                    }
+                    isum += sc[k] * t0 + sc[2 + k] * t1 + sc[4 + k] * t2 + sc[6 + k] * t3;
                 }
-                isum += sc[g] * t;
             }
             sum += Unsafe.ReadUnaligned<float>(x) * KQuantScales.Half(w + 208) * isum;
         }
