@@ -1,0 +1,78 @@
+using System.Buffers.Binary;
+
+namespace Engine.Quant;
+
+/// <summary>Activations as ggml block_q8_K = { float d; int8 qs[256]; int16 bsums[16] } (292 bytes per 256 values,
+/// little-endian): the vec_dot_type the k-quant kernels of <see cref="KQuantDot"/> multiply with. Quantized exactly like
+/// ggml's quantize_row_q8_K_ref (which the x86 CPU backend's quantize_row_q8_K also calls): per block, max is the
+/// first value of largest magnitude (strict &gt;); when that magnitude is 0 (or no value compares greater, as with all
+/// NaN) the block is all zero, d = 0; otherwise iscale = -127/max (fp32), qs[j] = min(127, nearest_int(iscale·x[j]))
+/// with nearest_int rounding half to even, and d = 1/iscale (fp32), so d has the sign of -max and d·qs of the largest
+/// value is max. bsums[j] is the sum of qs[16j .. 16j+15]. Dequantized as d·qs. (ggml leaves an all-zero block's
+/// bsums unwritten; here they are 0 like the rest of the block.)</summary>
+internal static class Q8KActivations
+{
+    /// <summary>Bytes of one block_q8_K.</summary>
+    public const int BlockBytes = 292;
+
+    /// <summary>Byte offset of qs[0] in a block.</summary>
+    public const int QsOffset = 4;
+
+    /// <summary>Byte offset of bsums[0] in a block.</summary>
+    public const int BsumsOffset = 4 + GgmlTypes.QK_K;
+
+    /// <summary>Quantizes <paramref name="x"/> (a multiple of 256 values) into <paramref name="dst"/>, which must be
+    /// exactly x.Length/256·292 bytes.</summary>
+    public static void Quantize(ReadOnlySpan<float> x, Span<byte> dst)
+    {
+        if (x.Length % GgmlTypes.QK_K != 0)
+            throw new ArgumentException($"q8_K quantizes blocks of {GgmlTypes.QK_K} values; got {x.Length} values, not a multiple of {GgmlTypes.QK_K}", nameof(x));
+        long bytes = (long)x.Length / GgmlTypes.QK_K * BlockBytes;
+        if (dst.Length != bytes)
+            throw new ArgumentException($"{x.Length} values as q8_K take {bytes} bytes; destination has {dst.Length}", nameof(dst));
+        for (int b = 0; b < x.Length / GgmlTypes.QK_K; b++)
+            QuantizeBlock(x.Slice(b * GgmlTypes.QK_K, GgmlTypes.QK_K), dst.Slice(b * BlockBytes, BlockBytes));
+    }
+
+    /// <summary>Decodes q8_K blocks (exactly dst.Length/256·292 bytes) as d·qs.</summary>
+    public static void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
+    {
+        if (dst.Length % GgmlTypes.QK_K != 0)
+            throw new ArgumentException($"q8_K stores blocks of {GgmlTypes.QK_K} values; destination has {dst.Length} values, not a multiple of {GgmlTypes.QK_K}", nameof(dst));
+        long bytes = (long)dst.Length / GgmlTypes.QK_K * BlockBytes;
+        if (src.Length != bytes)
+            throw new ArgumentException($"{dst.Length} values as q8_K take {bytes} bytes; source has {src.Length}", nameof(src));
+        for (int b = 0; b < dst.Length / GgmlTypes.QK_K; b++)
+        {
+            var blk = src.Slice(b * BlockBytes, BlockBytes);
+            float d = BinaryPrimitives.ReadSingleLittleEndian(blk);
+            var o = dst.Slice(b * GgmlTypes.QK_K, GgmlTypes.QK_K);
+            for (int j = 0; j < GgmlTypes.QK_K; j++) o[j] = d * (sbyte)blk[QsOffset + j];
+        }
+    }
+
+    private static void QuantizeBlock(ReadOnlySpan<float> x, Span<byte> y)
+    {
+        float max = 0, amax = 0;
+        for (int j = 0; j < x.Length; j++)
+        {
+            float ax = MathF.Abs(x[j]);
+            if (ax > amax) { amax = ax; max = x[j]; }
+        }
+        if (amax == 0)
+        {
+            y.Clear();
+            return;
+        }
+        float iscale = -127f / max;
+        var qs = y.Slice(QsOffset, GgmlTypes.QK_K);
+        for (int j = 0; j < x.Length; j++) qs[j] = (byte)(sbyte)Math.Min(127, KQuantSearch.NearestInt(iscale * x[j]));
+        for (int g = 0; g < GgmlTypes.QK_K / 16; g++)
+        {
+            int sum = 0;
+            for (int l = 0; l < 16; l++) sum += (sbyte)qs[16 * g + l];
+            BinaryPrimitives.WriteInt16LittleEndian(y[(BsumsOffset + 2 * g)..], (short)sum);
+        }
+        BinaryPrimitives.WriteSingleLittleEndian(y, 1 / iscale);
+    }
+}
