@@ -5,21 +5,44 @@ using System.Runtime.InteropServices;
 namespace Engine.Quant;
 
 /// <summary>The GEMV kernels of GGUF inference behind one entry per operation, for every ggml type a weight is kept
-/// in: a row of activations is first encoded in the weight type's activation format (ggml's vec_dot_type), then
-/// dotted with weight rows block by block. f32/f16/bf16 weights take fp32 activations and are widened row by row.</summary>
+/// in: a row of activations is first encoded in the weight type's activation format (ggml's vec_dot_type: q8_0 for
+/// q4_0/q5_0/q8_0, q8_1 for q4_1/q5_1, q8_K for the k-quants, see <see cref="LegacyDot"/> and <see cref="KQuantDot"/>),
+/// then dotted with weight rows block by block in integers, as llama.cpp's CPU backend does. f32/f16/bf16 weights
+/// take fp32 activations and are widened row by row (exact products, unlike llama.cpp's f16 path, which rounds the
+/// activations to f16).</summary>
 internal static class GgmlDot
 {
     /// <summary>Bytes of n activations encoded for weights of <paramref name="weight"/>.</summary>
-    public static int ActivationBytes(GgmlType weight, int n) => checked(n * sizeof(float));
+    public static int ActivationBytes(GgmlType weight, int n)
+    {
+        if (weight.IsKQuant()) return checked(n / GgmlTypes.QK_K * Q8KActivations.BlockBytes);
+        if (weight.IsQuantized()) return checked(n / GgmlTypes.QK * (LegacyDot.TakesQ8_1(weight) ? Q8Activations.Q8_1BlockBytes : Q8Activations.Q8_0BlockBytes));
+        return checked(n * sizeof(float));
+    }
 
     /// <summary>Encodes the activation row x (a whole number of the weight type's blocks) for <see cref="DotRows"/>.</summary>
-    public static void QuantizeActivations(GgmlType weight, ReadOnlySpan<float> x, Span<byte> dst) =>
-        x.CopyTo(MemoryMarshal.Cast<byte, float>(dst));
+    public static void QuantizeActivations(GgmlType weight, ReadOnlySpan<float> x, Span<byte> dst)
+    {
+        if (weight.IsKQuant()) Q8KActivations.Quantize(x, dst);
+        else if (!weight.IsQuantized()) x.CopyTo(MemoryMarshal.Cast<byte, float>(dst));
+        else if (LegacyDot.TakesQ8_1(weight)) Q8Activations.QuantizeQ8_1(x, dst);
+        else Q8Activations.QuantizeQ8_0(x, dst);
+    }
 
     /// <summary>dst[r] = row r of <paramref name="rows"/> (count rows of n values of <paramref name="weight"/>, laid end
     /// to end) · the encoded activations.</summary>
     public static void DotRows(GgmlType weight, ReadOnlySpan<byte> rows, int count, ReadOnlySpan<byte> xq, int n, Span<float> dst)
     {
+        if (weight.IsKQuant())
+        {
+            KQuantDot.DotRows(weight, rows[..(int)(count * weight.RowSize(n))], count, xq, n, dst[..count], DotIsas.Detected);
+            return;
+        }
+        if (weight.IsQuantized())
+        {
+            LegacyDot.DotRows(weight, rows[..(int)(count * weight.RowSize(n))], count, xq, n, dst[..count], DotIsas.Detected);
+            return;
+        }
         var x = MemoryMarshal.Cast<byte, float>(xq)[..n];
         int rowBytes = (int)weight.RowSize(n);
         if (rows.Length < (long)count * rowBytes || dst.Length < count)
