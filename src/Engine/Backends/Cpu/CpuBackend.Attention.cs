@@ -47,6 +47,11 @@ internal sealed partial class CpuBackend
             AttentionForwardHalfKv(q, k, v, scale, o, lse, d, firstKeys);
             return;
         }
+        if (d.Tq >= GemmAttentionMinQueries && (long)d.Tq * d.Tk <= GemmAttentionMaxScores)
+        {
+            AttentionForwardGemm(q, k, v, scale, o, lse, d, firstKeys);
+            return;
+        }
         var (qa, qo) = Raw(q); var (ka, ko) = Raw(k); var (va, vo) = Raw(v); var (oa, oo) = Raw(o);
         float[]? la = null; int lo = 0;
         if (lse is not null) (la, lo) = Raw(lse);

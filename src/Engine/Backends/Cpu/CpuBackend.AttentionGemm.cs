@@ -1,0 +1,50 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using Engine.Tensors;
+
+namespace Engine.Backends.Cpu;
+
+internal sealed partial class CpuBackend
+{
+    /// <summary>Forward calls with at least this many queries (a prompt, a training row) compute each head's scores
+    /// and output as two SGEMMs instead of one dot product per (query, key) pair.</summary>
+    internal const int GemmAttentionMinQueries = 16;
+
+    /// <summary>Largest Tq·Tk score matrix (per thread, fp32) the GEMM path holds: 16 MiB.</summary>
+    internal const long GemmAttentionMaxScores = 1L << 22;
+
+    /// <summary>Attention forward per (batch, head) as S = scale·Q·Kᵀ (one SGEMM over all queries and keys), a masked
+    /// softmax per row in place (the dot path's formula: exp(s − max), fp64 sum, 1/sum), then O = P·V (a second
+    /// SGEMM). Masked-out scores are zero in P, so the product adds nothing for them. Same results as the dot path up
+    /// to the order of the sums inside each product.</summary>
+    private static void AttentionForwardGemm(Tensor q, Tensor k, Tensor v, float scale, Tensor o, Tensor? lse, AttnDims d, int[]? firstKeys)
+    {
+        var (qa, qo) = Raw(q); var (ka, ko) = Raw(k); var (va, vo) = Raw(v); var (oa, oo) = Raw(o);
+        float[]? la = null; int lo = 0;
+        if (lse is not null) (la, lo) = Raw(lse);
+        int dh = d.Dh, ldq = d.H * dh, ldk = d.Hkv * dh;
+        CpuParallel.For(d.B * d.H, (long)d.Tq * d.Tk * dh * 2, (w0, w1) =>
+        {
+            var p = new float[d.Tq * d.Tk];
+            for (int w = w0; w < w1; w++)
+            {
+                int b = w / d.H, h = w % d.H, kh = h / d.Group;
+                int qBase = qo + b * d.Tq * ldq + h * dh, kBase = ko + b * d.Tk * ldk + kh * dh, vBase = vo + b * d.Tk * ldk + kh * dh;
+                CpuGemm.Sgemm(false, true, d.Tq, d.Tk, dh, scale, qa, qBase, ldq, ka, kBase, ldk, 0f, p, 0, d.Tk, CpuGemm.DetectedIsa, 1);
+                for (int t = 0; t < d.Tq; t++)
+                {
+                    int first = firstKeys is null ? 0 : firstKeys[b * d.Tq + t], last = t + d.Offset;
+                    var row = p.AsSpan(t * d.Tk, d.Tk);
+                    float max = TensorPrimitives.Max(row[first..(last + 1)]);
+                    double sum = 0;
+                    for (int j = first; j <= last; j++) { float e = MathF.Exp(row[j] - max); row[j] = e; sum += e; }
+                    float inv = (float)(1.0 / sum);
+                    row[..first].Clear();
+                    TensorPrimitives.Multiply(row[first..(last + 1)], inv, row[first..(last + 1)]);
+                    row[(last + 1)..].Clear();
+                    if (la is not null) la[lo + (b * d.H + h) * d.Tq + t] = max + (float)Math.Log(sum);
+                }
+                CpuGemm.Sgemm(false, false, d.Tq, dh, d.Tk, 1f, p, 0, d.Tk, va, vBase, ldk, 0f, oa, oo + b * d.Tq * ldq + h * dh, ldq, CpuGemm.DetectedIsa, 1);
+            }
+        });
+    }
+}
