@@ -76,8 +76,7 @@ internal static unsafe partial class LegacyDot
     private static Vector256<byte> Nibbles256(byte* qs)
     {
         var v = Vector128.Load(qs);
-        var m = Vector128.Create((byte)0x0F);
-        return Vector256.Create(v & m, Vector128.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & m);
+        return Vector256.Create(v, Vector128.ShiftRightLogical(v.AsUInt16(), 4).AsByte()) & Vector256.Create((byte)0x0F);
     }
 
     /// <summary>The 32 bits of q5's qh at <paramref name="qh"/> as 32 bytes, 0xFF where the bit is set.</summary>
@@ -111,6 +110,7 @@ internal static unsafe partial class LegacyDot
         int wb = TBlock.WeightBytes;
         int xb = TBlock.HasMin ? Q8Activations.Q8_1BlockBytes : Q8Activations.Q8_0BlockBytes;
         var acc = Vector256<float>.Zero;
+        var acc1 = Vector256<float>.Zero; // a second FMA chain, so the FMA latency does not bound the loop
         var mins = Vector256<float>.Zero;
         var offsets = GroupOffsets(wb);
         float* scale = stackalloc float[Group];
@@ -119,9 +119,13 @@ internal static unsafe partial class LegacyDot
         {
             (Halves8(w, offsets) * Vector256.Load(dx + b)).Store(scale);
             if (TBlock.HasMin) mins = Fma.MultiplyAdd(Halves8(w + 2, offsets), Vector256.Load(sx + b), mins);
-            for (int k = 0; k < Group; k++, w += wb, x += xb)
+            for (int k = 0; k < Group; k += 2, w += 2 * wb, x += 2 * xb)
+            {
                 acc = Fma.MultiplyAdd(Vector256.Create(scale[k]), Avx.ConvertToVector256Single(TBlock.Sums(w, x)), acc);
+                acc1 = Fma.MultiplyAdd(Vector256.Create(scale[k + 1]), Avx.ConvertToVector256Single(TBlock.Sums(w + wb, x + xb)), acc1);
+            }
         }
+        acc += acc1;
         float tail = 0f;
         for (; b < nb; b++, w += wb, x += xb)
         {

@@ -13,8 +13,8 @@ namespace Engine.Quant;
 /// q4_1/q5_1: the unsigned codes) with the int8 activations, times fp32(d_w)·fp32(d_x) (exact in fp32), plus for
 /// q4_1/q5_1 the min term m_w·s_x with the activation block's stored fp16 s = d_x·Σqs; summed in fp32. Every
 /// <see cref="DotIsa"/> path gives the scalar result up to fp32 rounding and summation order. q8_0 activations must
-/// hold [-127, 127] (what <see cref="Q8Activations"/> writes): the SIMD paths of q4_0/q5_0/q8_0 use ggml's sign trick,
-/// which cannot negate -128.</summary>
+/// hold [-127, 127] (what <see cref="Q8Activations"/> writes): the AVX2 path of q4_0/q5_0/q8_0 uses ggml's sign trick,
+/// which cannot negate -128 (the scalar and AVX-512 paths are exact for any int8).</summary>
 internal static unsafe partial class LegacyDot
 {
     /// <summary>The activation block format of a weight type: q8_1 (with its s = d·Σqs for the min term) for Q4_1 and
@@ -53,7 +53,7 @@ internal static unsafe partial class LegacyDot
             throw new ArgumentException($"{type.Name()} dot products take a positive multiple of {GgmlTypes.QK} values; got n = {n}", nameof(n));
         if (rows < 0) throw new ArgumentException($"rows must be non-negative; got {rows}", nameof(rows));
         int nb = n / GgmlTypes.QK;
-        int rowBytes = nb * type.TypeSize();
+        int rowBytes = checked(nb * type.TypeSize());
         if (w.Length != (long)rows * rowBytes)
             throw new ArgumentException($"{rows} rows of {n} {type.Name()} values take {(long)rows * rowBytes} bytes; the weights have {w.Length}", nameof(w));
         bool q81 = TakesQ8_1(type);
