@@ -8,6 +8,7 @@ namespace Engine.Quant;
 /// 8 shifts of the 64 2-bit bytes is a 32-value chunk of two 16-value sub-blocks.</summary>
 internal static unsafe partial class KQuantDot
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q2KAvx2(byte* w, byte* x, int blocks)
     {
         var acc = Vector256<float>.Zero;
@@ -46,6 +47,7 @@ internal static unsafe partial class KQuantDot
 
     /// <summary>q3_K: codes 0..7 = 2 low bits | hmask bit (4·half + shift) as bit 2; the format's q - 4 is taken off as
     /// 4·Σ sc·bsums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q3KAvx2(byte* w, byte* x, int blocks)
     {
         var acc = Vector256<float>.Zero;

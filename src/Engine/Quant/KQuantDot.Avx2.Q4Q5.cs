@@ -9,8 +9,10 @@ namespace Engine.Quant;
 /// halves in one vpmaddwd per super-block.</summary>
 internal static unsafe partial class KQuantDot
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q4KAvx2(byte* w, byte* x, int blocks) => Q4Or5KAvx2(w, x, blocks, five: false);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q5KAvx2(byte* w, byte* x, int blocks) => Q4Or5KAvx2(w, x, blocks, five: true);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

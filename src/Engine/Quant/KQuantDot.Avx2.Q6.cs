@@ -8,6 +8,7 @@ namespace Engine.Quant;
 /// 2-bit high parts give four 32-value chunks of codes 0..63; the format's q - 32 is taken off as 32·Σ sc·bsums.</summary>
 internal static unsafe partial class KQuantDot
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q6KAvx2(byte* w, byte* x, int blocks)
     {
         var acc = Vector256<float>.Zero;

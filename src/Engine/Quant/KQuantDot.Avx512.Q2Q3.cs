@@ -8,6 +8,7 @@ namespace Engine.Quant;
 /// (low 256 bits) and 4t + 2 (high); q3_K's high bit of value 128h + 32s + l is bit 4h + s of hmask[l].</summary>
 internal static unsafe partial class KQuantDot
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q2KAvx512(byte* w, byte* x, int blocks)
     {
         var acc = Vector512<float>.Zero;
@@ -38,6 +39,7 @@ internal static unsafe partial class KQuantDot
         return Vector512.Sum(acc) - Vector256.Sum(accMin);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q3KAvx512(byte* w, byte* x, int blocks)
     {
         var acc = Vector512<float>.Zero;

@@ -9,8 +9,10 @@ namespace Engine.Quant;
 /// chunk and then left by 4 (low half) or 3 (high half).</summary>
 internal static unsafe partial class KQuantDot
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q4KAvx512(byte* w, byte* x, int blocks) => Q4Or5KAvx512(w, x, blocks, five: false);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q5KAvx512(byte* w, byte* x, int blocks) => Q4Or5KAvx512(w, x, blocks, five: true);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -9,6 +9,7 @@ namespace Engine.Quant;
 /// by 4 (low 256 bits) or 2 (high) into bits 4-5.</summary>
 internal static unsafe partial class KQuantDot
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q6KAvx512(byte* w, byte* x, int blocks)
     {
         var acc = Vector512<float>.Zero;

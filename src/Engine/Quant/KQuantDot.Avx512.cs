@@ -22,7 +22,11 @@ internal static unsafe partial class KQuantDot
 
     /// <summary>The 32 bytes at <paramref name="p"/> in both 256-bit halves.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> Both(byte* p) => Vector512.Create(Avx.LoadVector256(p));
+    private static Vector512<byte> Both(byte* p)
+    {
+        var v = Avx.LoadVector256(p);
+        return Avx512F.InsertVector256(v.ToVector512Unsafe(), v, 1);
+    }
 
     /// <summary>Each 16-bit word shifted right by <paramref name="lo"/> in the low 256 bits and <paramref name="hi"/> in the high.</summary>
     private static Vector512<ushort> Counts(int lo, int hi) => Vector512.Create(Vector256.Create((ushort)lo), Vector256.Create((ushort)hi));

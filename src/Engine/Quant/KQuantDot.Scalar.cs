@@ -13,6 +13,7 @@ internal static unsafe partial class KQuantDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Bsum(byte* x, int g) => Unsafe.ReadUnaligned<short>(x + Q8Bsums + 2 * g);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q2KScalar(byte* w, byte* x, int blocks)
     {
         float sum = 0;
@@ -35,6 +36,7 @@ internal static unsafe partial class KQuantDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q3KScalar(byte* w, byte* x, int blocks)
     {
         float sum = 0;
@@ -65,8 +67,10 @@ internal static unsafe partial class KQuantDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q4KScalar(byte* w, byte* x, int blocks) => Q4Or5KScalar(w, x, blocks, 4);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q5KScalar(byte* w, byte* x, int blocks) => Q4Or5KScalar(w, x, blocks, 5);
 
     /// <summary>q4_K (<paramref name="bits"/> 4) and q5_K (5): 8 sub-blocks of 32 with 6-bit scales and mins.</summary>
@@ -100,6 +104,7 @@ internal static unsafe partial class KQuantDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q6KScalar(byte* w, byte* x, int blocks)
     {
         float sum = 0;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Engine.Quant;
 
 /// <summary>Dot products of k-quant weights (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, in their packed ggml block layout) with
@@ -9,7 +11,8 @@ namespace Engine.Quant;
 /// -4·Σ sc_g·bsums_g / -32·Σ sc_g·bsums_g for the signed Q3_K/Q6_K codes, stored unsigned), and the super-block adds
 /// d·d_x·sum - dmin·d_x·mins to an fp32 accumulator. Every ISA path computes the same integer sums; they differ only
 /// in the order of the fp32 sums. The AVX2 kernels use AVX-VNNI's vpdpwssd when the CPU has it; the AVX-512 (F + BW)
-/// kernels work on 64-value chunks.</summary>
+/// kernels work on 64-value chunks. The kernels are compiled fully optimized at once (AggressiveOptimization): their
+/// tier-0 code is about ten times slower, and under load the tier-up can lag far behind.</summary>
 internal static unsafe partial class KQuantDot
 {
     /// <summary>Σ_i w_i·x_i over <paramref name="n"/> values (a multiple of 256): <paramref name="w"/> is n values of
@@ -31,6 +34,7 @@ internal static unsafe partial class KQuantDot
     /// <summary>dst[r] = the dot of weight row r with <paramref name="xq"/> for <paramref name="rows"/> consecutive rows
     /// of <paramref name="n"/> values each (row r at r·type.RowSize(n) bytes of <paramref name="w"/>): the GEMV inner
     /// loop. Arguments are checked and the kernel chosen once per call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DotRows(GgmlType type, ReadOnlySpan<byte> w, int rows, ReadOnlySpan<byte> xq, int n, Span<float> dst, DotIsa isa)
     {
         var kernel = Select(type, isa);

@@ -41,7 +41,7 @@ public class KQuantDotTests
     private static void SetHalf(byte[] w, int at, Half h) => BinaryPrimitives.WriteUInt16LittleEndian(w.AsSpan(at), BitConverter.HalfToUInt16Bits(h));
 
     /// <summary>Random block bytes with finite random fp16 d and dmin.</summary>
-    private static byte[] RawWeights(GgmlType t, int n, Rng rng, int rows = 1)
+    internal static byte[] RawWeights(GgmlType t, int n, Rng rng, int rows = 1)
     {
         var w = new byte[t.RowSize(n) * rows];
         for (int i = 0; i < w.Length; i++) w[i] = (byte)rng.NextInt(256);
@@ -54,7 +54,7 @@ public class KQuantDotTests
         return w;
     }
 
-    private static byte[] QuantizedWeights(GgmlType t, int n, Rng rng)
+    internal static byte[] QuantizedWeights(GgmlType t, int n, Rng rng)
     {
         var x = new float[n];
         rng.FillNormal(x, 0.05, 1);
@@ -63,7 +63,7 @@ public class KQuantDotTests
         return w;
     }
 
-    private static byte[] Activations(int n, Rng rng)
+    internal static byte[] Activations(int n, Rng rng)
     {
         var x = new float[n];
         rng.FillNormal(x, 0, 2);
@@ -80,7 +80,7 @@ public class KQuantDotTests
     }
 
     /// <summary>The float64 Σ w·x and the bound's scale S (see the class summary).</summary>
-    private static (double Sum, double S) Reference(GgmlType t, byte[] w, byte[] xq, int n)
+    internal static (double Sum, double S) Reference(GgmlType t, byte[] w, byte[] xq, int n)
     {
         var x = new float[n];
         Q8KActivations.Dequantize(xq, x);
@@ -105,7 +105,7 @@ public class KQuantDotTests
         return (sum, s);
     }
 
-    private static double Tolerance(double s, int n) => (8 + n / 256) * Math.Pow(2, -24) * s;
+    internal static double Tolerance(double s, int n) => (8 + n / 256) * Math.Pow(2, -24) * s;
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -215,6 +215,19 @@ public class KQuantDotTests
                 Assert.Equal(KQuantDot.Dot(t, w.AsSpan(r * rowBytes, rowBytes), xq, n, isa), dst[r]);
         }
         KQuantDot.DotRows(t, ReadOnlySpan<byte>.Empty, 0, xq, n, Span<float>.Empty, DotIsa.Scalar);
+    }
+
+    /// <summary>The kernels' inline fp16 conversion gives System.Half's value for every bit pattern (NaN as NaN).</summary>
+    [Fact]
+    public unsafe void Inline_fp16_conversion_equals_System_Half_for_every_value()
+    {
+        for (int i = 0; i < 65536; i++)
+        {
+            ushort h = (ushort)i;
+            float expected = HalfConversions.F16ToFloat(h), got = KQuantScales.Half((byte*)&h);
+            if (float.IsNaN(expected)) Assert.True(float.IsNaN(got), $"0x{i:X4}");
+            else Assert.Equal(BitConverter.SingleToUInt32Bits(expected), BitConverter.SingleToUInt32Bits(got));
+        }
     }
 
     [Fact]
