@@ -40,6 +40,6 @@ internal static class EngineDecode
         }
         double decodeSeconds = sw.Elapsed.TotalSeconds;
         return (new GgufDecodeResult("engine", threads, prompt.Length, promptSeconds, tokens, decodeSeconds, 0, generated,
-            $"KeepGgmlBlocks, fp32 KV cache, CpuParallel.Threads {threads}"), promptLogits);
+            $"KeepGgmlBlocks, fp32 KV cache, CpuParallel.Threads {threads}, huge pages {GgufDecodeChild.AnonHugePagesKb() / 1024} MiB"), promptLogits);
     }
 }

@@ -72,6 +72,17 @@ internal static class GgufDecodeChild
         return best;
     }
 
+    /// <summary>Resident anonymous memory in transparent huge pages (KiB) from /proc/self/smaps_rollup; -1 where there is none.</summary>
+    public static long AnonHugePagesKb()
+    {
+        const string rollup = "/proc/self/smaps_rollup";
+        if (!File.Exists(rollup)) return -1;
+        foreach (var line in File.ReadLines(rollup))
+            if (line.StartsWith("AnonHugePages:", StringComparison.Ordinal))
+                return long.Parse(line["AnonHugePages:".Length..].Trim().Split(' ')[0]);
+        return -1;
+    }
+
     /// <summary>VmHWM (peak resident set, KiB) of this process from /proc/self/status; -1 where there is none.</summary>
     public static long PeakRssKb()
     {

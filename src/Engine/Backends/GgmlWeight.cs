@@ -7,8 +7,8 @@ namespace Engine.Backends;
 /// A frozen nn.Linear-shaped weight [Rows = out, Cols = in] kept in the ggml type a GGUF file stores it in (a block
 /// type: q8_0, q4_0, …, the k-quants; or plain f32, f16, bf16), byte for byte: row r is <c>Type.RowSize(Cols)</c> bytes
 /// (whole blocks). The bytes live in host
-/// memory: a view into a memory-mapped file (kept alive by whoever mapped it, which must outlive this weight) or an
-/// array of this weight's own. <see cref="RowOrder"/> lets row r of the weight be stored row RowOrder[r], so a
+/// memory: a copy in a <see cref="HostArena"/> (huge pages: what the loader makes), a view into a memory-mapped file
+/// (kept alive by whoever mapped it, which must outlive this weight) or an array of this weight's own. <see cref="RowOrder"/> lets row r of the weight be stored row RowOrder[r], so a
 /// permutation of whole rows (llama.cpp's interleaved q/k RoPE layout) costs nothing. Backends that say
 /// <see cref="IBackend.SupportsGgmlWeights"/> multiply with it directly (see <see cref="IBackend.GgmlMatMul"/>).
 /// </summary>
@@ -28,16 +28,7 @@ internal sealed unsafe class GgmlWeight : IDisposable
         if (byteLength != rowBytes * rows)
             throw new ArgumentException($"{name}: {rows} rows of {cols} {type.Name()} values take {rowBytes * rows} bytes; got {byteLength}");
         if (data == null) throw new ArgumentNullException(nameof(data));
-        if (rowOrder is not null)
-        {
-            if (rowOrder.Length != rows) throw new ArgumentException($"{name}: the row order has {rowOrder.Length} entries for {rows} rows");
-            var seen = new bool[rows];
-            foreach (int r in rowOrder)
-            {
-                if ((uint)r >= (uint)rows || seen[r]) throw new ArgumentException($"{name}: the row order is not a permutation of 0..{rows - 1}");
-                seen[r] = true;
-            }
-        }
+        if (rowOrder is not null) CheckOrder(name, rowOrder, rows);
         Name = name;
         Type = type;
         Rows = rows;
@@ -61,6 +52,34 @@ internal sealed unsafe class GgmlWeight : IDisposable
         {
             pin.Free();
             throw;
+        }
+    }
+
+    /// <summary>A weight whose bytes are a copy of <paramref name="bytes"/> taken from <paramref name="arena"/> (huge
+    /// pages where the OS gives them), with the rows put in weight order: stored row <paramref name="rowOrder"/>[r]
+    /// becomes row r, so the copy needs no row order. The arena owns the memory.</summary>
+    public static GgmlWeight CopyInto(HostArena arena, string name, GgmlType type, int rows, int cols, ReadOnlySpan<byte> bytes, int[]? rowOrder = null)
+    {
+        long rowBytes = type.RowSize(cols);
+        if (bytes.Length != rowBytes * rows)
+            throw new ArgumentException($"{name}: {rows} rows of {cols} {type.Name()} values take {rowBytes * rows} bytes; got {bytes.Length}");
+        if (rowOrder is not null) CheckOrder(name, rowOrder, rows);
+        byte* p = arena.Take(bytes.Length);
+        if (rowOrder is null) bytes.CopyTo(new Span<byte>(p, bytes.Length));
+        else
+            for (int r = 0; r < rows; r++)
+                bytes.Slice((int)(rowOrder[r] * rowBytes), (int)rowBytes).CopyTo(new Span<byte>(p + r * rowBytes, (int)rowBytes));
+        return new GgmlWeight(name, type, rows, cols, p, bytes.Length);
+    }
+
+    private static void CheckOrder(string name, int[] rowOrder, int rows)
+    {
+        if (rowOrder.Length != rows) throw new ArgumentException($"{name}: the row order has {rowOrder.Length} entries for {rows} rows");
+        var seen = new bool[rows];
+        foreach (int r in rowOrder)
+        {
+            if ((uint)r >= (uint)rows || seen[r]) throw new ArgumentException($"{name}: the row order is not a permutation of 0..{rows - 1}");
+            seen[r] = true;
         }
     }
 

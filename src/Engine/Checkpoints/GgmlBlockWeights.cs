@@ -7,14 +7,26 @@ using Engine.Threading;
 
 namespace Engine.Checkpoints;
 
-/// <summary>Opens a checkpoint tensor stored in a ggml block type as a <see cref="GgmlWeight"/> without
-/// dequantizing it: a view into the file's memory map when the source keeps one (GGUF), else a copy of its bytes.</summary>
+/// <summary>Where GGUF weights kept in their ggml types live on the CPU.</summary>
+internal enum GgmlPlacement
+{
+    /// <summary>Copied into huge-page host memory (<see cref="HostArena"/>), q/k rows put in HF order, the file's pages
+    /// released after each copy: decode streams them about 1.6–2× faster than through the file's 4 KiB pages.</summary>
+    HostMemory,
+    /// <summary>Read in place from the file's memory map (instant load, pages shared with other processes).</summary>
+    Mapped,
+}
+
+/// <summary>Opens a checkpoint tensor stored in a ggml type as a <see cref="GgmlWeight"/> without converting it: a copy
+/// in a huge-page arena (the default), or a view into the file's memory map.</summary>
 internal static class GgmlBlockWeights
 {
     /// <param name="ropeHeads">for a q/k projection stored in the interleaved RoPE order (llama.cpp's llama
     /// architecture), its number of heads: the weight reads its rows in HF's half-split order through a row order
     /// instead of moving them. 0 otherwise.</param>
-    public static unsafe GgmlWeight Open(ITensorSource src, string name, GgmlType type, int[] shape, int ropeHeads)
+    /// <param name="arena">where copies go (<see cref="GgmlPlacement.HostMemory"/>, or any source whose bytes are not
+    /// mapped).</param>
+    public static unsafe GgmlWeight Open(ITensorSource src, string name, GgmlType type, int[] shape, int ropeHeads, GgmlPlacement placement, HostArena arena)
     {
         if (shape.Length != 2) throw new FileFormatException(src.Path, name, $"is {shape.Length}-D; a ggml block weight is [out, in]");
         int rows = shape[0], cols = shape[1];
@@ -28,9 +40,14 @@ internal static class GgmlBlockWeights
             for (int i = 0; i < rows; i++) order[i] = i;
             RopeLayout.InterleavedToHalf<int>(order, rows, 1, ropeHeads);
         }
-        var w = src.BytesStayMapped
-            ? new GgmlWeight(name, type, rows, cols, (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(bytes)), bytes.Length, order)
-            : GgmlWeight.FromBytes(name, type, rows, cols, bytes, order);
+        byte* source = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(bytes));
+        GgmlWeight w;
+        if (src.BytesStayMapped && placement == GgmlPlacement.Mapped) w = new GgmlWeight(name, type, rows, cols, source, bytes.Length, order);
+        else
+        {
+            w = GgmlWeight.CopyInto(arena, name, type, rows, cols, bytes, order);
+            if (src.BytesStayMapped) HostMemory.Release(source, bytes.Length); // the copy is what stays resident
+        }
         try { RequireFinite(src.Path, w); }
         catch { w.Dispose(); throw; }
         return w;

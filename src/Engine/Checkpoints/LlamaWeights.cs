@@ -25,6 +25,8 @@ internal sealed record WeightOptions
     /// (q8_0, q4_0, …, the k-quants) in that form, when the backend multiplies with them
     /// (<see cref="IBackend.SupportsGgmlWeights"/>); otherwise they are dequantized on load.</summary>
     public bool KeepGgmlBlocks { get; init; }
+    /// <summary>Where kept GGUF weights live (see <see cref="GgmlPlacement"/>).</summary>
+    public GgmlPlacement GgmlPlacement { get; init; } = GgmlPlacement.HostMemory;
 }
 
 /// <summary>How to quantize projections to NF4: bitsandbytes' defaults (blocks of 64, double quantization on).</summary>
@@ -89,7 +91,8 @@ internal static class LlamaWeights
     /// NF4 projections).</summary>
     public static ParameterSet Load(ITensorSource src, LlamaConfig c, IBackend be, WeightOptions o)
     {
-        var (set, _, _) = LoadParts(src, c, be, o with { Nf4 = null, KeepGgmlBlocks = false }, allowQuantized: false);
+        using var arena = new HostArena(); // unused: nothing is kept in blocks here
+        var (set, _, _) = LoadParts(src, c, be, o with { Nf4 = null, KeepGgmlBlocks = false }, allowQuantized: false, arena);
         return set;
     }
 
@@ -98,18 +101,26 @@ internal static class LlamaWeights
     /// projections are quantized one by one as they are read, so no dense copy of them reaches the backend.</summary>
     public static LlamaModel LoadModel(ITensorSource src, LlamaConfig c, IBackend be, WeightOptions o)
     {
-        var (set, projections, embedding) = LoadParts(src, c, be, o, allowQuantized: true);
-        try { return new LlamaModel(c, be, set, projections, embedding); }
+        var arena = new HostArena();
+        var (set, projections, embedding) = LoadParts(src, c, be, o, allowQuantized: true, arena);
+        try
+        {
+            var model = new LlamaModel(c, be, set, projections, embedding);
+            model.Owned.Add(arena); // after the weights taken from it: the model disposes in order
+            return model;
+        }
         catch
         {
             set.Dispose();
             foreach (var p in projections.Values) (p as IDisposable)?.Dispose();
             embedding?.Dispose();
+            arena.Dispose();
             throw;
         }
     }
 
-    private static (ParameterSet, Dictionary<string, ILinear>, GgmlWeight?) LoadParts(ITensorSource src, LlamaConfig c, IBackend be, WeightOptions o, bool allowQuantized)
+    private static (ParameterSet, Dictionary<string, ILinear>, GgmlWeight?) LoadParts(ITensorSource src, LlamaConfig c, IBackend be, WeightOptions o, bool allowQuantized,
+        HostArena arena)
     {
         var set = new ParameterSet();
         var projections = new Dictionary<string, ILinear>();
@@ -143,7 +154,7 @@ internal static class LlamaWeights
                 if (!trainable && (projection || name is LlamaNames.Embed or LlamaNames.LmHead) && o.KeepGgmlBlocks && be.SupportsGgmlWeights
                     && KeptType(src, info) is GgmlType blockType)
                 {
-                    var packed = GgmlBlockWeights.Open(src, name, blockType, shape, o.InterleavedRope && IsRotated(name, out int h) ? h : 0);
+                    var packed = GgmlBlockWeights.Open(src, name, blockType, shape, o.InterleavedRope && IsRotated(name, out int h) ? h : 0, o.GgmlPlacement, arena);
                     if (name == LlamaNames.Embed) packedEmbedding = packed;
                     else projections[name] = new GgmlLinear(packed);
                     continue;

@@ -227,8 +227,8 @@ internal static class ModelLoader
         try
         {
             var loaded = LoadGguf(g, path, backend, optionsFor, tokenizerPath);
-            // Weights kept in their blocks are views into the file's map: the model keeps the file open.
-            if (loaded.Model.PackedEmbed is not null || loaded.Model.Owned.OfType<GgmlLinear>().Any()) loaded.Model.Owned.Add(g);
+            // Weights read in place are views into the file's map: then the model keeps the file open.
+            if (loaded.Model.HoldsGgmlBlocks && optionsFor(loaded.Model.Config).GgmlPlacement == GgmlPlacement.Mapped) loaded.Model.Owned.Add(g);
             else g.Dispose();
             return loaded;
         }

@@ -53,6 +53,25 @@ public class PackedInferenceJudgeTests : IClassFixture<StoriesExports>
         return Math.Sqrt(s / a.Length);
     }
 
+    /// <summary>The two placements hold the same bytes in the same row order (the copy puts q/k rows in HF order, the
+    /// mapped view reads them through a row order), so decode logits are bit-identical; the copy leaves the file
+    /// closed, the view keeps it open.</summary>
+    [Fact]
+    public void Weights_copied_to_huge_pages_and_read_in_place_from_the_map_decode_identically()
+    {
+        var file = _exports.File(GgmlType.Q4_0);
+        using var copied = ModelLoader.Load(file, CpuBackend.Instance, new WeightOptions { KeepGgmlBlocks = true });
+        using var mapped = ModelLoader.Load(file, CpuBackend.Instance, new WeightOptions { KeepGgmlBlocks = true, GgmlPlacement = GgmlPlacement.Mapped });
+        Assert.NotNull(((GgmlLinear)mapped.Model.Layers[0].Q).Weight.RowOrder);
+        Assert.Null(((GgmlLinear)copied.Model.Layers[0].Q).Weight.RowOrder);
+        Assert.Contains(mapped.Model.Owned, o => o is Engine.Formats.GgufFile);
+        Assert.DoesNotContain(copied.Model.Owned, o => o is Engine.Formats.GgufFile);
+        var tok = copied.RequireTokenizer();
+        var ids = new List<int> { tok.BosId };
+        ids.AddRange(tok.Encode(StoriesExports.Stories()[1]).Take(20));
+        Assert.Equal(DecodeLogits(mapped.Model, ids), DecodeLogits(copied.Model, ids));
+    }
+
     [Theory]
     [InlineData("q8_0")]
     [InlineData("q4_0")]
