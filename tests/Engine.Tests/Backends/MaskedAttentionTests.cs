@@ -22,6 +22,41 @@ public sealed class MaskedAttentionTests
         { 1, 1, 12, 2, 2, null, 4 },                         // one generated token under a window
     };
 
+    /// <summary>A prompt-sized call (the two-SGEMM path) where one packed sample's value row overflowed to +∞: the
+    /// other sample's outputs, and the overflowing sample's queries before that row, stay exactly what they are with a
+    /// finite value there (a masked key contributes nothing, not 0·∞ = NaN). The head holding the inf is computed by
+    /// the dot path instead, so its finite outputs match the clean run to rounding; the other head's exactly.</summary>
+    [Fact]
+    public void An_infinite_value_reaches_only_the_queries_that_see_it()
+    {
+        var cpu = CpuBackend.Instance;
+        const int t = 24, h = 2, dh = 4;
+        var rng = new Rng(77);
+        using var scope = new TensorScope();
+        var qs = new Shape(1, t, h, dh);
+        float[] q = Normal(rng, qs), k = Normal(rng, qs), v = Normal(rng, qs);
+        var mask = new AttentionMask(cpu.FromInts(Starts(SampleIds(1, t, [12, 12])!, t), new Shape(t)), 0);
+        float[] Run(float[] values)
+        {
+            var o = cpu.Empty(qs, DType.F32);
+            cpu.AttentionForward(cpu.FromFloats(q, qs, DType.F32), cpu.FromFloats(k, qs, DType.F32), cpu.FromFloats(values, qs, DType.F32), 0.5f, o, null, mask);
+            return o.F32().ToArray();
+        }
+        var clean = Run(v);
+        var bad = (float[])v.Clone();
+        bad[(18 * h + 1) * dh + 2] = float.PositiveInfinity; // token 18 (second sample), head 1
+        var got = Run(bad);
+        Assert.True(t >= CpuBackend.GemmAttentionMinQueries);
+        for (int tok = 0; tok < t; tok++)
+            for (int i = 0; i < h * dh; i++)
+            {
+                int at = tok * h * dh + i;
+                if (tok >= 18 && i == dh + 2) Assert.False(float.IsFinite(got[at]), $"token {tok} must see the inf");
+                else if (i / dh == 1) Assert.Equal(clean[at], got[at], 1e-5f * (1 + Math.Abs(clean[at])));
+                else Assert.Equal(clean[at], got[at]);
+            }
+    }
+
     /// <summary>A KV cache held in f16 (generation's cache type for GGUF models) widens keys and values to fp32 and then
     /// computes exactly what the fp32 path computes on the same (f16-rounded) values: o and lse bit for bit.</summary>
     [Theory]

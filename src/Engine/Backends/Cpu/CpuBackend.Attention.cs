@@ -47,7 +47,7 @@ internal sealed partial class CpuBackend
             AttentionForwardHalfKv(q, k, v, scale, o, lse, d, firstKeys);
             return;
         }
-        if (d.Tq >= GemmAttentionMinQueries && (long)d.Tq * d.Tk <= GemmAttentionMaxScores)
+        if (lse is null && d.Tq >= GemmAttentionMinQueries && (long)d.Tq * d.Tk <= GemmAttentionMaxScores)
         {
             AttentionForwardGemm(q, k, v, scale, o, lse, d, firstKeys);
             return;
@@ -60,30 +60,36 @@ internal sealed partial class CpuBackend
         {
             var scores = new float[d.Tk];
             for (int w = w0; w < w1; w++)
-            {
-                int b = w / d.H, h = w % d.H, kh = h / d.Group;
-                for (int t = 0; t < d.Tq; t++)
-                {
-                    int first = firstKeys is null ? 0 : firstKeys[b * d.Tq + t], last = t + d.Offset;
-                    var qs = new ReadOnlySpan<float>(qa, qo + ((b * d.Tq + t) * d.H + h) * dh, dh);
-                    float max = float.NegativeInfinity;
-                    for (int j = first; j <= last; j++)
-                    {
-                        float s = scale * TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(ka, ko + ((b * d.Tk + j) * d.Hkv + kh) * dh, dh));
-                        scores[j] = s;
-                        if (s > max) max = s;
-                    }
-                    double sum = 0;
-                    for (int j = first; j <= last; j++) { float e = MathF.Exp(scores[j] - max); scores[j] = e; sum += e; }
-                    float inv = (float)(1.0 / sum);
-                    var os = new Span<float>(oa, oo + ((b * d.Tq + t) * d.H + h) * dh, dh);
-                    os.Clear();
-                    for (int j = first; j <= last; j++)
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(va, vo + ((b * d.Tk + j) * d.Hkv + kh) * dh, dh), scores[j] * inv, os, os);
-                    if (la is not null) la[lo + (b * d.H + h) * d.Tq + t] = max + (float)Math.Log(sum);
-                }
-            }
+                AttendHeadByDots(qa, qo, ka, ko, va, vo, oa, oo, la, lo, scale, d, firstKeys, w / d.H, w % d.H, scores);
         });
+    }
+
+    /// <summary>Every query of head h in row b, one dot product per visible (query, key) pair: only the keys and values
+    /// a query sees are ever read.</summary>
+    private static void AttendHeadByDots(float[] qa, int qo, float[] ka, int ko, float[] va, int vo, float[] oa, int oo, float[]? la, int lo,
+                                         float scale, AttnDims d, int[]? firstKeys, int b, int h, float[] scores)
+    {
+        int dh = d.Dh, kh = h / d.Group;
+        for (int t = 0; t < d.Tq; t++)
+        {
+            int first = firstKeys is null ? 0 : firstKeys[b * d.Tq + t], last = t + d.Offset;
+            var qs = new ReadOnlySpan<float>(qa, qo + ((b * d.Tq + t) * d.H + h) * dh, dh);
+            float max = float.NegativeInfinity;
+            for (int j = first; j <= last; j++)
+            {
+                float s = scale * TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(ka, ko + ((b * d.Tk + j) * d.Hkv + kh) * dh, dh));
+                scores[j] = s;
+                if (s > max) max = s;
+            }
+            double sum = 0;
+            for (int j = first; j <= last; j++) { float e = MathF.Exp(scores[j] - max); scores[j] = e; sum += e; }
+            float inv = (float)(1.0 / sum);
+            var os = new Span<float>(oa, oo + ((b * d.Tq + t) * d.H + h) * dh, dh);
+            os.Clear();
+            for (int j = first; j <= last; j++)
+                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(va, vo + ((b * d.Tk + j) * d.Hkv + kh) * dh, dh), scores[j] * inv, os, os);
+            if (la is not null) la[lo + (b * d.H + h) * d.Tq + t] = max + (float)Math.Log(sum);
+        }
     }
 
     public void AttentionBackward(Tensor dO, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, float scale,

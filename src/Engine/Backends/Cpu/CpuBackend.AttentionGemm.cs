@@ -5,8 +5,10 @@ namespace Engine.Backends.Cpu;
 
 internal sealed partial class CpuBackend
 {
-    /// <summary>Forward calls with at least this many queries (a prompt, a training row) compute each head's scores
-    /// and output as two SGEMMs instead of one dot product per (query, key) pair.</summary>
+    /// <summary>Inference forward calls (no lse kept for a backward) with at least this many queries (a prompt)
+    /// compute each head's scores and output as two SGEMMs instead of one dot product per (query, key) pair. Training
+    /// keeps the dot path, whose lse its backward was written against (and whose results runs and resumes compare bit
+    /// for bit); on a diverging run (lr 1e6) the two paths also part ways, the GEMM one reaching NaN first.</summary>
     internal const int GemmAttentionMinQueries = 16;
 
     /// <summary>Largest Tq·Tk score matrix (per thread, fp32) the GEMM path holds: 16 MiB.</summary>
@@ -14,8 +16,10 @@ internal sealed partial class CpuBackend
 
     /// <summary>Attention forward per (batch, head) as S = scale·Q·Kᵀ (one SGEMM over all queries and keys), a masked
     /// softmax per row in place (the dot path's formula: exp(s − max), fp64 sum, 1/sum), then O = P·V (a second
-    /// SGEMM). Masked-out scores are zero in P, so the product adds nothing for them. Same results as the dot path up
-    /// to the order of the sums inside each product.</summary>
+    /// SGEMM). Masked-out scores are zero in P, so the product adds nothing for them, unless a value row is not finite
+    /// (0·∞ is NaN): a head whose values hold an inf or NaN anywhere runs the dot path instead, which never reads the
+    /// rows a query does not see, so one sample's overflow cannot reach another's output. Same results as the dot path
+    /// up to the order of the sums inside each product.</summary>
     private static void AttentionForwardGemm(Tensor q, Tensor k, Tensor v, float scale, Tensor o, Tensor? lse, AttnDims d, int[]? firstKeys)
     {
         var (qa, qo) = Raw(q); var (ka, ko) = Raw(k); var (va, vo) = Raw(v); var (oa, oo) = Raw(o);
@@ -28,6 +32,11 @@ internal sealed partial class CpuBackend
             for (int w = w0; w < w1; w++)
             {
                 int b = w / d.H, h = w % d.H, kh = h / d.Group;
+                if (!ValuesFinite(va, vo + b * d.Tk * ldk + kh * dh, ldk, d.Tk, dh))
+                {
+                    AttendHeadByDots(qa, qo, ka, ko, va, vo, oa, oo, la, lo, scale, d, firstKeys, b, h, p);
+                    continue;
+                }
                 int qBase = qo + b * d.Tq * ldq + h * dh, kBase = ko + b * d.Tk * ldk + kh * dh, vBase = vo + b * d.Tk * ldk + kh * dh;
                 CpuGemm.Sgemm(false, true, d.Tq, d.Tk, dh, scale, qa, qBase, ldq, ka, kBase, ldk, 0f, p, 0, d.Tk, CpuGemm.DetectedIsa, 1);
                 for (int t = 0; t < d.Tq; t++)
@@ -46,5 +55,13 @@ internal sealed partial class CpuBackend
                 CpuGemm.Sgemm(false, false, d.Tq, dh, d.Tk, 1f, p, 0, d.Tk, va, vBase, ldk, 0f, oa, oo + b * d.Tq * ldq + h * dh, ldq, CpuGemm.DetectedIsa, 1);
             }
         });
+    }
+
+    /// <summary>True when every value of rows [0, rows) (stride ld, dh each) is finite.</summary>
+    private static bool ValuesFinite(float[] a, int offset, int ld, int rows, int dh)
+    {
+        for (int j = 0; j < rows; j++)
+            if (!float.IsFinite(TensorPrimitives.MaxMagnitude(new ReadOnlySpan<float>(a, offset + j * ld, dh)))) return false;
+        return true;
     }
 }
