@@ -17,6 +17,8 @@ internal static unsafe partial class LegacyDot
     {
         switch (type)
         {
+            case GgmlType.Q4_0 when Avx512Vbmi.IsSupported: Avx512Quad<QuadQ4_0>(a); break;
+            case GgmlType.Q5_0 when Avx512Vbmi.IsSupported: Avx512Quad<QuadQ5_0>(a); break;
             case GgmlType.Q4_0: Run<Avx512Q4<Offset8>>(a); break;
             case GgmlType.Q4_1: Run<Avx512Q4<Affine>>(a); break;
             case GgmlType.Q5_0: Run<Avx512Q5<Offset16>>(a); break;

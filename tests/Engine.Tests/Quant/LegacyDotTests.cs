@@ -173,6 +173,42 @@ public class LegacyDotTests
         }
     }
 
+    /// <summary>The AVX-512 kernels of q4_0 and q5_0 run rows in passes of four (the rest one at a time) and blocks in
+    /// groups of sixteen (the rest per block): every row count 1..9 and block counts with and without a rest give each
+    /// row's <see cref="LegacyDot.Dot(GgmlType, ReadOnlySpan{byte}, ReadOnlySpan{byte}, int, DotIsa)"/> bit for bit, and
+    /// the float64 sum within the tolerance.</summary>
+    [Theory]
+    [MemberData(nameof(TypeNames))]
+    public void DotRows_of_any_row_count_equal_Dot_per_row(string typeName)
+    {
+        var type = Enum.Parse<GgmlType>(typeName);
+        var rng = new Rng(77 + (ulong)type);
+        foreach (int n in new[] { 512, 800, 1024 + 15 * 32 })
+        {
+            long rowBytes = type.RowSize(n);
+            var x = new float[n];
+            rng.FillNormal(x, 0.3, 1.2);
+            var xq = Activations(type, x);
+            for (int rows = 1; rows <= 9; rows++)
+            {
+                var w = new byte[rows * rowBytes];
+                for (int r = 0; r < rows; r++) (r % 3 == 1 ? QuantizedWeights(type, n, rng) : RawWeights(type, n, rng)).CopyTo(w, r * rowBytes);
+                foreach (var isa in Isas())
+                {
+                    var dst = new float[rows];
+                    LegacyDot.DotRows(type, w, rows, xq, n, dst, isa);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        var row = w.AsSpan((int)(r * rowBytes), (int)rowBytes).ToArray();
+                        Assert.Equal(LegacyDot.Dot(type, row, xq, n, isa), dst[r]);
+                        var (expected, tol) = Reference(type, row, xq, n);
+                        Assert.True(Math.Abs(dst[r] - expected) <= tol, $"{type} n={n} row {r} of {rows} on {isa}: {dst[r]}, expected {expected} ± {tol}");
+                    }
+                }
+            }
+        }
+    }
+
     [Fact]
     public void Activation_format_follows_ggml_vec_dot_type()
     {
