@@ -58,14 +58,15 @@ internal static unsafe partial class LegacyDot
             hi = Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & Vector512.Create((byte)0x0F);
         }
 
-        /// <summary>d of block k of a step at byte 18k: word 9k of the step's first load.</summary>
+        /// <summary>d of block k at byte 18k: blocks 0..7 (bytes 0..127) from loads at +0 and +64 (word 9k), blocks
+        /// 8..15 from loads at +144 and +208, the same way.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<uint> Halves(byte* w)
         {
-            var h = Avx512BW.PermuteVar32x16x2(Vector512<ushort>.Zero, Vector512.Create((ushort)32, 1, 41, 3, 50, 5, 59, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31), Vector512.Load((ushort*)w));
-            h = Avx512BW.PermuteVar32x16x2(h, Vector512.Create((ushort)0, 1, 2, 3, 4, 5, 6, 7, 32, 9, 41, 11, 50, 13, 59, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31), Vector512.Load((ushort*)(w + 72)));
-            h = Avx512BW.PermuteVar32x16x2(h, Vector512.Create((ushort)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 32, 17, 41, 19, 50, 21, 59, 23, 24, 25, 26, 27, 28, 29, 30, 31), Vector512.Load((ushort*)(w + 144)));
-            return Avx512BW.PermuteVar32x16x2(h, Vector512.Create((ushort)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 32, 25, 41, 27, 50, 29, 59, 31), Vector512.Load((ushort*)(w + 216))).AsUInt32();
+            var index = Vector512.Create((ushort)0, 0, 9, 0, 18, 0, 27, 0, 36, 0, 45, 0, 54, 0, 63, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+            var h0 = Avx512BW.PermuteVar32x16x2(Vector512.Load((ushort*)w), index, Vector512.Load((ushort*)(w + 64)));
+            var h1 = Avx512BW.PermuteVar32x16x2(Vector512.Load((ushort*)(w + 144)), index, Vector512.Load((ushort*)(w + 208)));
+            return Vector512.Create(h0.GetLower(), h1.GetLower()).AsUInt32();
         }
     }
 
@@ -101,19 +102,18 @@ internal static unsafe partial class LegacyDot
             hi = (Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & nib) | (Avx512Vbmi.MultiShift(fromHi, qh) & bit);
         }
 
-        /// <summary>d of block k of a step at byte 22k: word 11k of the first load for k &lt; 3, word 21 of the second
-        /// (at +24) for k = 3.</summary>
+        /// <summary>d of block k at byte 22k: blocks 0..5 (bytes 0..111) from loads at +0 and +64 (word 11k), blocks
+        /// 6..11 from loads at +132 and +196, blocks 12..15 from loads at +264 and +288 (the last at word 21 of the
+        /// second); the three merged by lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<uint> Halves(byte* w)
         {
-            var h = Avx512BW.PermuteVar32x16x2(Vector512<ushort>.Zero, Vector512.Create((ushort)32, 1, 43, 3, 54, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31), Vector512.Load((ushort*)w));
-            h = Avx512BW.PermuteVar32x16x2(h, Vector512.Create((ushort)0, 1, 2, 3, 4, 5, 53, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31), Vector512.Load((ushort*)(w + 24)));
-            h = Avx512BW.PermuteVar32x16x2(h, Vector512.Create((ushort)0, 1, 2, 3, 4, 5, 6, 7, 32, 9, 43, 11, 54, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31), Vector512.Load((ushort*)(w + 88)));
-            h = Avx512BW.PermuteVar32x16x2(h, Vector512.Create((ushort)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 53, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31), Vector512.Load((ushort*)(w + 112)));
-            h = Avx512BW.PermuteVar32x16x2(h, Vector512.Create((ushort)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 32, 17, 43, 19, 54, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31), Vector512.Load((ushort*)(w + 176)));
-            h = Avx512BW.PermuteVar32x16x2(h, Vector512.Create((ushort)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 53, 23, 24, 25, 26, 27, 28, 29, 30, 31), Vector512.Load((ushort*)(w + 200)));
-            h = Avx512BW.PermuteVar32x16x2(h, Vector512.Create((ushort)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 32, 25, 43, 27, 54, 29, 30, 31), Vector512.Load((ushort*)(w + 264)));
-            return Avx512BW.PermuteVar32x16x2(h, Vector512.Create((ushort)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 53, 31), Vector512.Load((ushort*)(w + 288))).AsUInt32();
+            var h0 = Avx512BW.PermuteVar32x16x2(Vector512.Load((ushort*)w), Vector512.Create((ushort)0, 0, 11, 0, 22, 0, 33, 0, 44, 0, 55, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), Vector512.Load((ushort*)(w + 64))).AsUInt32();
+            var h1 = Avx512BW.PermuteVar32x16x2(Vector512.Load((ushort*)(w + 132)), Vector512.Create((ushort)0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 0, 22, 0, 33, 0, 44, 0, 55, 0, 0, 0, 0, 0, 0, 0, 0, 0), Vector512.Load((ushort*)(w + 196))).AsUInt32();
+            var h2 = Avx512BW.PermuteVar32x16x2(Vector512.Load((ushort*)(w + 264)), Vector512.Create((ushort)0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 0, 22, 0, 53, 0), Vector512.Load((ushort*)(w + 288))).AsUInt32();
+            var first6 = Vector512.Create(~0u, ~0u, ~0u, ~0u, ~0u, ~0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u);
+            var first12 = Vector512.Create(~0u, ~0u, ~0u, ~0u, ~0u, ~0u, ~0u, ~0u, ~0u, ~0u, ~0u, ~0u, 0u, 0u, 0u, 0u);
+            return Vector512.ConditionalSelect(first12, Vector512.ConditionalSelect(first6, h0, h1), h2);
         }
     }
 
@@ -165,10 +165,20 @@ internal static unsafe partial class LegacyDot
         return (magnitude.AsUInt32() | (special & Vector512.Create(0x7F800000u)) | quiet | Vector512.ShiftLeft(h & Vector512.Create(0x8000u), 16)).AsSingle();
     }
 
+    /// <summary><see cref="HalvesToSingles512"/> with a shortcut for the usual case, no infinity or NaN among the
+    /// sixteen: then the magnitude (2^-112 times the half's, rescaled exactly) and the sign are the whole value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> HalvesToSinglesFinite(Vector512<uint> h)
+    {
+        if (Vector512.EqualsAny(h & Vector512.Create(0x7C00u), Vector512.Create(0x7C00u))) return HalvesToSingles512(h);
+        var magnitude = Vector512.ShiftLeft(h & Vector512.Create(0x7FFFu), 13).AsSingle() * Vector512.Create(TwoPow112);
+        return (magnitude.AsUInt32() | Vector512.ShiftLeft(h & Vector512.Create(0x8000u), 16)).AsSingle();
+    }
+
     /// <summary>The fp32(d_w)·d_x of the <see cref="QuadGroup"/> blocks of a row at <paramref name="w"/> (block b).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> QuadScales<TQuad>(byte* w, float* dx) where TQuad : struct, IQuad =>
-        HalvesToSingles512(TQuad.Halves(w)) * Vector512.Load(dx);
+        HalvesToSinglesFinite(TQuad.Halves(w)) * Vector512.Load(dx);
 
     /// <summary>The rows of <paramref name="a"/>: the activations rearranged once, then passes of four rows and the rest
     /// one at a time.</summary>

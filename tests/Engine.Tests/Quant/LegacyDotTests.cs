@@ -209,6 +209,40 @@ public class LegacyDotTests
         }
     }
 
+    /// <summary>Weight scales the AVX-512 kernels decode sixteen at a time: subnormal d stays within the tolerance of the
+    /// float64 sum; a NaN d makes the dot NaN and an infinite d makes it non-finite, on every ISA.</summary>
+    [Theory]
+    [MemberData(nameof(TypeNames))]
+    public void Special_weight_scales_carry_through(string typeName)
+    {
+        var type = Enum.Parse<GgmlType>(typeName);
+        var rng = new Rng(99 + (ulong)type);
+        const int n = 1024;
+        int ts = type.TypeSize();
+        var x = new float[n];
+        rng.FillNormal(x, 0.1, 1);
+        var xq = Activations(type, x);
+        var w = RawWeights(type, n, rng);
+        for (int b = 0; b < n / 32; b += 3) BitConverter.TryWriteBytes(w.AsSpan(b * ts), (ushort)(0x0001 + 37 * b)); // subnormal d
+        var (expected, tol) = Reference(type, w, xq, n);
+        foreach (var isa in Isas())
+        {
+            float got = LegacyDot.Dot(type, w, xq, n, isa);
+            Assert.True(Math.Abs(got - expected) <= tol, $"{type} subnormal d on {isa}: {got}, expected {expected} ± {tol}");
+        }
+        foreach (ushort special in new ushort[] { 0x7E00, 0xFC01, 0x7C00, 0xFC00 })
+        {
+            var ws = (byte[])w.Clone();
+            BitConverter.TryWriteBytes(ws.AsSpan(17 * ts), special);
+            foreach (var isa in Isas())
+            {
+                float got = LegacyDot.Dot(type, ws, xq, n, isa);
+                if ((special & 0x03FF) != 0) Assert.True(float.IsNaN(got), $"{type} NaN d on {isa}: {got}");
+                else Assert.False(float.IsFinite(got), $"{type} infinite d on {isa}: {got}");
+            }
+        }
+    }
+
     [Fact]
     public void Activation_format_follows_ggml_vec_dot_type()
     {
