@@ -12,9 +12,11 @@ namespace Engine.Quant;
 /// cover its four blocks exactly; one <c>vpermt2b</c> gathers their qs bytes (and, for q5_0, one more their qh words,
 /// which <c>vpmultishiftqb</c> turns into bit 4 of each code). Per step and row: int32 sums per lane (lanes 4k..4k+3
 /// block k) minus the precomputed offset·Σx, one <c>vcvtdq2ps</c> and one FMA by the blocks' fp32(d_w)·d_x spread with
-/// one <c>vpermps</c> from the sixteen scales decoded per group (their fp16 d picked out of the same loads with <c>vpermt2w</c>, no gather). Every row is computed the same way
-/// whether it runs in a pass of four or alone, so <c>DotRows</c> equals <c>Dot</c> per row bit for bit. Blocks past the
-/// last whole <see cref="QuadGroup"/> go through the scalar block kernel.</summary>
+/// one <c>vpermps</c> from the sixteen scales decoded per group of four steps (their fp16 d picked out of 128-byte
+/// windows with <c>vpermt2w</c>, no gather). <c>vpmaddubsw</c> cannot saturate: two code·x pairs of the low and two of
+/// the high codes sum to at most 4·31·128 in magnitude. Every row is computed the same way whether it runs in a pass of
+/// four or alone, so <c>DotRows</c> equals <c>Dot</c> per row bit for bit. Blocks past the last whole
+/// <see cref="QuadGroup"/> go through the scalar block kernel.</summary>
 internal static unsafe partial class LegacyDot
 {
     /// <summary>Bytes of one step's rearranged activations: 64 low-nibble partners, 64 high-nibble partners, 16 int32
