@@ -10,13 +10,16 @@ namespace Engine.Quant;
 /// <c>vpmaddubsw</c> of the offset against x (exact for any x, so no sign trick); <c>vpmaddwd</c> then gives int32 sums.
 /// Lanes 0..7 of a step hold block b, lanes 8..15 block b+1, each scaled by its own fp32(d_w)·d_x; the scales (and mins)
 /// of eight blocks are decoded together with the AVX2 gather (every AVX-512 CPU has AVX2 and FMA). An odd last 4/5-bit
-/// block goes through the scalar block kernel.</summary>
+/// block goes through the scalar block kernel. With AVX512-VBMI, q4_0 and q5_0 run the four-row kernels of
+/// LegacyDot.Avx512Rows.cs instead.</summary>
 internal static unsafe partial class LegacyDot
 {
     private static void RunAvx512(GgmlType type, in Rows a)
     {
         switch (type)
         {
+            case GgmlType.Q4_0 when Avx512Vbmi.IsSupported: Avx512Quad<QuadQ4_0>(a); break;
+            case GgmlType.Q5_0 when Avx512Vbmi.IsSupported: Avx512Quad<QuadQ5_0>(a); break;
             case GgmlType.Q4_0: Run<Avx512Q4<Offset8>>(a); break;
             case GgmlType.Q4_1: Run<Avx512Q4<Affine>>(a); break;
             case GgmlType.Q5_0: Run<Avx512Q5<Offset16>>(a); break;

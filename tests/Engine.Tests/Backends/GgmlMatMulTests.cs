@@ -106,6 +106,37 @@ public class GgmlMatMulTests
             }
     }
 
+    /// <summary>A row order that maps every range of output rows onto a contiguous range of stored rows (here reversed)
+    /// runs each thread's range as one DotRows over the stored rows, scattered into place: the same values, bit for bit,
+    /// as the weight without the order read back to front.</summary>
+    [Theory, MemberData(nameof(TypeNames))]
+    public void A_row_order_of_contiguous_ranges_gives_the_stored_rows_results(string typeName)
+    {
+        var type = Parse(typeName);
+        var be = CpuBackend.Instance;
+        int k = type.IsKQuant() ? 512 : 288, n = 131;
+        var (w, _) = RandomWeight(type, n, k, 41, permuted: false);
+        using var _w = w;
+        using var reversed = GgmlWeight.FromBytes("test.reversed", type, n, k, w.StoredRows(0, n), Enumerable.Range(0, n).Reverse().ToArray());
+        foreach (int m in new[] { 1, 3 })
+        {
+            var x = RandomRows(m, k, 7);
+            using var scope = new TensorScope();
+            var a = be.FromFloats(x, new Shape(m, k), DType.F32);
+            var c = be.Empty(new Shape(m, n), DType.F32);
+            var cr = be.Empty(new Shape(m, n), DType.F32);
+            be.GgmlMatMul(a, w, transW: true, c);
+            be.GgmlMatMul(a, reversed, transW: true, cr);
+            var y = new float[m * n];
+            var yr = new float[m * n];
+            be.ToFloats(c, y);
+            be.ToFloats(cr, yr);
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                    Assert.Equal(y[i * n + n - 1 - j], yr[i * n + j]);
+        }
+    }
+
     [Theory, MemberData(nameof(TypeNames))]
     public void Forward_of_many_rows_multiplies_dequantized_tiles_in_fp32(string typeName)
     {

@@ -173,6 +173,76 @@ public class LegacyDotTests
         }
     }
 
+    /// <summary>The AVX-512 kernels of q4_0 and q5_0 run rows in passes of four (the rest one at a time) and blocks in
+    /// groups of sixteen (the rest per block): every row count 1..9 and block counts with and without a rest give each
+    /// row's <see cref="LegacyDot.Dot(GgmlType, ReadOnlySpan{byte}, ReadOnlySpan{byte}, int, DotIsa)"/> bit for bit, and
+    /// the float64 sum within the tolerance.</summary>
+    [Theory]
+    [MemberData(nameof(TypeNames))]
+    public void DotRows_of_any_row_count_equal_Dot_per_row(string typeName)
+    {
+        var type = Enum.Parse<GgmlType>(typeName);
+        var rng = new Rng(77 + (ulong)type);
+        foreach (int n in new[] { 512, 800, 1024 + 15 * 32 })
+        {
+            long rowBytes = type.RowSize(n);
+            var x = new float[n];
+            rng.FillNormal(x, 0.3, 1.2);
+            var xq = Activations(type, x);
+            for (int rows = 1; rows <= 9; rows++)
+            {
+                var w = new byte[rows * rowBytes];
+                for (int r = 0; r < rows; r++) (r % 3 == 1 ? QuantizedWeights(type, n, rng) : RawWeights(type, n, rng)).CopyTo(w, r * rowBytes);
+                foreach (var isa in Isas())
+                {
+                    var dst = new float[rows];
+                    LegacyDot.DotRows(type, w, rows, xq, n, dst, isa);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        var row = w.AsSpan((int)(r * rowBytes), (int)rowBytes).ToArray();
+                        Assert.Equal(LegacyDot.Dot(type, row, xq, n, isa), dst[r]);
+                        var (expected, tol) = Reference(type, row, xq, n);
+                        Assert.True(Math.Abs(dst[r] - expected) <= tol, $"{type} n={n} row {r} of {rows} on {isa}: {dst[r]}, expected {expected} ± {tol}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Weight scales the AVX-512 kernels decode sixteen at a time: subnormal d stays within the tolerance of the
+    /// float64 sum; a NaN d makes the dot NaN and an infinite d makes it non-finite, on every ISA.</summary>
+    [Theory]
+    [MemberData(nameof(TypeNames))]
+    public void Special_weight_scales_carry_through(string typeName)
+    {
+        var type = Enum.Parse<GgmlType>(typeName);
+        var rng = new Rng(99 + (ulong)type);
+        const int n = 1024;
+        int ts = type.TypeSize();
+        var x = new float[n];
+        rng.FillNormal(x, 0.1, 1);
+        var xq = Activations(type, x);
+        var w = RawWeights(type, n, rng);
+        for (int b = 0; b < n / 32; b += 3) BitConverter.TryWriteBytes(w.AsSpan(b * ts), (ushort)(0x0001 + 37 * b)); // subnormal d
+        var (expected, tol) = Reference(type, w, xq, n);
+        foreach (var isa in Isas())
+        {
+            float got = LegacyDot.Dot(type, w, xq, n, isa);
+            Assert.True(Math.Abs(got - expected) <= tol, $"{type} subnormal d on {isa}: {got}, expected {expected} ± {tol}");
+        }
+        foreach (ushort special in new ushort[] { 0x7E00, 0xFC01, 0x7C00, 0xFC00 })
+        {
+            var ws = (byte[])w.Clone();
+            BitConverter.TryWriteBytes(ws.AsSpan(17 * ts), special);
+            foreach (var isa in Isas())
+            {
+                float got = LegacyDot.Dot(type, ws, xq, n, isa);
+                if ((special & 0x03FF) != 0) Assert.True(float.IsNaN(got), $"{type} NaN d on {isa}: {got}");
+                else Assert.False(float.IsFinite(got), $"{type} infinite d on {isa}: {got}");
+            }
+        }
+    }
+
     [Fact]
     public void Activation_format_follows_ggml_vec_dot_type()
     {

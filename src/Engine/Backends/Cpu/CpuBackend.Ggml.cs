@@ -43,13 +43,36 @@ internal sealed partial class CpuBackend
             var (ca, co) = Raw(c);
             CpuParallel.For(n, (long)m * k * 2, (j0, j1) =>
             {
-                for (int i = 0; i < m; i++)
+                // A row order that maps this range onto a contiguous range of stored rows (a rope layout within heads,
+                // a range of whole heads) runs as one DotRows over the stored rows, its results scattered into place:
+                // the kernels' passes over several rows and their per-call setup are kept.
+                int count = j1 - j0, first = -1;
+                float[]? stored = null;
+                if (w.RowOrder is { } order)
                 {
-                    var x = xq.AsSpan(i * xb, xb);
-                    var dst = ca.AsSpan(co + i * n + j0, j1 - j0);
-                    if (w.RowOrder is null) GgmlDot.DotRows(w.Type, w.StoredRows(j0, j1 - j0), j1 - j0, x, k, dst);
-                    else
-                        for (int j = j0; j < j1; j++) GgmlDot.DotRows(w.Type, w.Row(j), 1, x, k, dst.Slice(j - j0, 1));
+                    int lo = int.MaxValue, hi = -1;
+                    for (int j = j0; j < j1; j++) { lo = Math.Min(lo, order[j]); hi = Math.Max(hi, order[j]); }
+                    if (hi - lo + 1 == count) { first = lo; stored = ArrayPool<float>.Shared.Rent(count); }
+                }
+                try
+                {
+                    for (int i = 0; i < m; i++)
+                    {
+                        var x = xq.AsSpan(i * xb, xb);
+                        var dst = ca.AsSpan(co + i * n + j0, count);
+                        if (w.RowOrder is null) GgmlDot.DotRows(w.Type, w.StoredRows(j0, count), count, x, k, dst);
+                        else if (stored != null)
+                        {
+                            GgmlDot.DotRows(w.Type, w.StoredRows(first, count), count, x, k, stored.AsSpan(0, count));
+                            for (int j = j0; j < j1; j++) dst[j - j0] = stored[w.RowOrder[j] - first];
+                        }
+                        else
+                            for (int j = j0; j < j1; j++) GgmlDot.DotRows(w.Type, w.Row(j), 1, x, k, dst.Slice(j - j0, 1));
+                    }
+                }
+                finally
+                {
+                    if (stored != null) ArrayPool<float>.Shared.Return(stored);
                 }
             });
         }
