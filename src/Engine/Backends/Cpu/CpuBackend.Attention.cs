@@ -60,16 +60,19 @@ internal sealed partial class CpuBackend
         {
             var scores = new float[d.Tk];
             for (int w = w0; w < w1; w++)
-                AttendHeadByDots(qa, qo, ka, ko, va, vo, oa, oo, la, lo, scale, d, firstKeys, w / d.H, w % d.H, scores);
+                AttendHeadByDots(qa, qo, ka, KvBase(ko, d, w / d.H, w % d.H), va, KvBase(vo, d, w / d.H, w % d.H), d.Hkv * d.Dh, oa, oo, la, lo, scale, d, firstKeys, w / d.H, w % d.H, scores);
         });
     }
 
+    /// <summary>Offset of key/value row 0 of head h's kv head in row b of a [B, Tk, Hkv, Dh] tensor at offset o.</summary>
+    private static int KvBase(int o, AttnDims d, int b, int h) => o + (b * d.Tk * d.Hkv + h / d.Group) * d.Dh;
+
     /// <summary>Every query of head h in row b, one dot product per visible (query, key) pair: only the keys and values
-    /// a query sees are ever read.</summary>
-    private static void AttendHeadByDots(float[] qa, int qo, float[] ka, int ko, float[] va, int vo, float[] oa, int oo, float[]? la, int lo,
+    /// a query sees are ever read. Key row j of the head is at kBase + j·ldkv in ka, value row j at vBase + j·ldkv in va.</summary>
+    private static void AttendHeadByDots(float[] qa, int qo, float[] ka, int kBase, float[] va, int vBase, int ldkv, float[] oa, int oo, float[]? la, int lo,
                                          float scale, AttnDims d, int[]? firstKeys, int b, int h, float[] scores)
     {
-        int dh = d.Dh, kh = h / d.Group;
+        int dh = d.Dh;
         for (int t = 0; t < d.Tq; t++)
         {
             int first = firstKeys is null ? 0 : firstKeys[b * d.Tq + t], last = t + d.Offset;
@@ -77,7 +80,7 @@ internal sealed partial class CpuBackend
             float max = float.NegativeInfinity;
             for (int j = first; j <= last; j++)
             {
-                float s = scale * TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(ka, ko + ((b * d.Tk + j) * d.Hkv + kh) * dh, dh));
+                float s = scale * TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(ka, kBase + j * ldkv, dh));
                 scores[j] = s;
                 if (s > max) max = s;
             }
@@ -87,7 +90,7 @@ internal sealed partial class CpuBackend
             var os = new Span<float>(oa, oo + ((b * d.Tq + t) * d.H + h) * dh, dh);
             os.Clear();
             for (int j = first; j <= last; j++)
-                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(va, vo + ((b * d.Tk + j) * d.Hkv + kh) * dh, dh), scores[j] * inv, os, os);
+                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(va, vBase + j * ldkv, dh), scores[j] * inv, os, os);
             if (la is not null) la[lo + (b * d.H + h) * d.Tq + t] = max + (float)Math.Log(sum);
         }
     }

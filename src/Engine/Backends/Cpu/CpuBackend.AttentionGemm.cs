@@ -34,7 +34,7 @@ internal sealed partial class CpuBackend
                 int b = w / d.H, h = w % d.H, kh = h / d.Group;
                 if (!ValuesFinite(va, vo + b * d.Tk * ldk + kh * dh, ldk, d.Tk, dh))
                 {
-                    AttendHeadByDots(qa, qo, ka, ko, va, vo, oa, oo, la, lo, scale, d, firstKeys, b, h, p);
+                    AttendHeadByDots(qa, qo, ka, KvBase(ko, d, b, h), va, KvBase(vo, d, b, h), ldk, oa, oo, la, lo, scale, d, firstKeys, b, h, p);
                     continue;
                 }
                 int qBase = qo + b * d.Tq * ldq + h * dh, kBase = ko + b * d.Tk * ldk + kh * dh, vBase = vo + b * d.Tk * ldk + kh * dh;

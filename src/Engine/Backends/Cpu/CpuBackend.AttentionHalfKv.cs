@@ -9,7 +9,7 @@ internal sealed partial class CpuBackend
     /// <summary>Attention forward with keys and values stored in f16 (a generation KV cache, as llama.cpp keeps by
     /// default): one work item per (batch, kv head) widens that head's keys and values to fp32 once and serves every
     /// query head of its group with them, so the cache is read once per call. The arithmetic is then the fp32 path's on
-    /// the widened values.</summary>
+    /// the widened values (<see cref="AttendHeadByDots"/> on them).</summary>
     private void AttentionForwardHalfKv(Tensor q, Tensor k, Tensor v, float scale, Tensor o, Tensor? lse, AttnDims d, int[]? firstKeys)
     {
         if (k.DType != DType.F16 || v.DType != DType.F16)
@@ -38,26 +38,7 @@ internal sealed partial class CpuBackend
                     TensorPrimitives.ConvertToSingle(vSrc.Slice(src, dh), values.AsSpan(j * dh, dh));
                 }
                 for (int h = kh * d.Group; h < (kh + 1) * d.Group; h++)
-                    for (int t = 0; t < d.Tq; t++)
-                    {
-                        int first = firstKeys is null ? 0 : firstKeys[b * d.Tq + t], last = t + d.Offset;
-                        var qs = new ReadOnlySpan<float>(qa, qo + ((b * d.Tq + t) * d.H + h) * dh, dh);
-                        float max = float.NegativeInfinity;
-                        for (int j = first; j <= last; j++)
-                        {
-                            float s = scale * TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(keys, j * dh, dh));
-                            scores[j] = s;
-                            if (s > max) max = s;
-                        }
-                        double sum = 0;
-                        for (int j = first; j <= last; j++) { float e = MathF.Exp(scores[j] - max); scores[j] = e; sum += e; }
-                        float inv = (float)(1.0 / sum);
-                        var os = new Span<float>(oa, oo + ((b * d.Tq + t) * d.H + h) * dh, dh);
-                        os.Clear();
-                        for (int j = first; j <= last; j++)
-                            TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(values, j * dh, dh), scores[j] * inv, os, os);
-                        if (la is not null) la[lo + (b * d.H + h) * d.Tq + t] = max + (float)Math.Log(sum);
-                    }
+                    AttendHeadByDots(qa, qo, keys, 0, values, 0, dh, oa, oo, la, lo, scale, d, firstKeys, b, h, scores);
             }
         });
     }
