@@ -3,6 +3,7 @@ using Engine.Autograd;
 using Engine.Backends.Cpu;
 using Engine.Checkpoints;
 using Engine.Models;
+using Engine.Tensors;
 
 namespace Engine.Bench;
 
@@ -20,13 +21,13 @@ internal static class EngineDecode
         var gen = new Generator(model);
         using var noGrad = GradMode.NoGrad();
 
-        using (var warm = new KvCache(be, model.Config, GgufDecodeChild.WarmupPrompt + GgufDecodeChild.WarmupSteps))
+        using (var warm = gen.NewCache(GgufDecodeChild.WarmupPrompt + GgufDecodeChild.WarmupSteps))
         {
             var l = gen.Step(warm, prompt[..GgufDecodeChild.WarmupPrompt]);
             for (int i = 0; i < GgufDecodeChild.WarmupSteps; i++) l = gen.Step(warm, [GgufDecodeChild.Argmax(l)]);
         }
 
-        using var cache = new KvCache(be, model.Config, prompt.Length + tokens);
+        using var cache = gen.NewCache(prompt.Length + tokens); // engine generate's cache: f16 for a GGUF model, as llama.cpp's default
         var sw = Stopwatch.StartNew();
         var logits = gen.Step(cache, prompt);
         double promptSeconds = sw.Elapsed.TotalSeconds;
@@ -40,6 +41,6 @@ internal static class EngineDecode
         }
         double decodeSeconds = sw.Elapsed.TotalSeconds;
         return (new GgufDecodeResult("engine", threads, prompt.Length, promptSeconds, tokens, decodeSeconds, 0, generated,
-            $"KeepGgmlBlocks, fp32 KV cache, CpuParallel.Threads {threads}, huge pages {GgufDecodeChild.AnonHugePagesKb() / 1024} MiB"), promptLogits);
+            $"KeepGgmlBlocks, {cache.DType.Name()} KV cache, CpuParallel.Threads {threads}, huge pages {GgufDecodeChild.AnonHugePagesKb() / 1024} MiB"), promptLogits);
     }
 }
