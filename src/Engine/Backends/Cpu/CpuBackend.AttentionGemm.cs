@@ -28,32 +28,36 @@ internal sealed partial class CpuBackend
         int dh = d.Dh, ldq = d.H * dh, ldk = d.Hkv * dh;
         CpuParallel.For(d.B * d.H, (long)d.Tq * d.Tk * dh * 2, (w0, w1) =>
         {
-            var p = new float[d.Tq * d.Tk];
-            for (int w = w0; w < w1; w++)
+            var p = System.Buffers.ArrayPool<float>.Shared.Rent(d.Tq * d.Tk); // up to 16 MiB: pooled, not a large object per call
+            try
             {
-                int b = w / d.H, h = w % d.H, kh = h / d.Group;
-                if (!ValuesFinite(va, vo + b * d.Tk * ldk + kh * dh, ldk, d.Tk, dh))
+                for (int w = w0; w < w1; w++)
                 {
-                    AttendHeadByDots(qa, qo, ka, KvBase(ko, d, b, h), va, KvBase(vo, d, b, h), ldk, oa, oo, la, lo, scale, d, firstKeys, b, h, p);
-                    continue;
+                    int b = w / d.H, h = w % d.H, kh = h / d.Group;
+                    if (!ValuesFinite(va, vo + b * d.Tk * ldk + kh * dh, ldk, d.Tk, dh))
+                    {
+                        AttendHeadByDots(qa, qo, ka, KvBase(ko, d, b, h), va, KvBase(vo, d, b, h), ldk, oa, oo, la, lo, scale, d, firstKeys, b, h, p);
+                        continue;
+                    }
+                    int qBase = qo + b * d.Tq * ldq + h * dh, kBase = ko + b * d.Tk * ldk + kh * dh, vBase = vo + b * d.Tk * ldk + kh * dh;
+                    CpuGemm.Sgemm(false, true, d.Tq, d.Tk, dh, scale, qa, qBase, ldq, ka, kBase, ldk, 0f, p, 0, d.Tk, CpuGemm.DetectedIsa, 1);
+                    for (int t = 0; t < d.Tq; t++)
+                    {
+                        int first = firstKeys is null ? 0 : firstKeys[b * d.Tq + t], last = t + d.Offset;
+                        var row = p.AsSpan(t * d.Tk, d.Tk);
+                        float max = TensorPrimitives.Max(row[first..(last + 1)]);
+                        double sum = 0;
+                        for (int j = first; j <= last; j++) { float e = MathF.Exp(row[j] - max); row[j] = e; sum += e; }
+                        float inv = (float)(1.0 / sum);
+                        row[..first].Clear();
+                        TensorPrimitives.Multiply(row[first..(last + 1)], inv, row[first..(last + 1)]);
+                        row[(last + 1)..].Clear();
+                        if (la is not null) la[lo + (b * d.H + h) * d.Tq + t] = max + (float)Math.Log(sum);
+                    }
+                    CpuGemm.Sgemm(false, false, d.Tq, dh, d.Tk, 1f, p, 0, d.Tk, va, vBase, ldk, 0f, oa, oo + b * d.Tq * ldq + h * dh, ldq, CpuGemm.DetectedIsa, 1);
                 }
-                int qBase = qo + b * d.Tq * ldq + h * dh, kBase = ko + b * d.Tk * ldk + kh * dh, vBase = vo + b * d.Tk * ldk + kh * dh;
-                CpuGemm.Sgemm(false, true, d.Tq, d.Tk, dh, scale, qa, qBase, ldq, ka, kBase, ldk, 0f, p, 0, d.Tk, CpuGemm.DetectedIsa, 1);
-                for (int t = 0; t < d.Tq; t++)
-                {
-                    int first = firstKeys is null ? 0 : firstKeys[b * d.Tq + t], last = t + d.Offset;
-                    var row = p.AsSpan(t * d.Tk, d.Tk);
-                    float max = TensorPrimitives.Max(row[first..(last + 1)]);
-                    double sum = 0;
-                    for (int j = first; j <= last; j++) { float e = MathF.Exp(row[j] - max); row[j] = e; sum += e; }
-                    float inv = (float)(1.0 / sum);
-                    row[..first].Clear();
-                    TensorPrimitives.Multiply(row[first..(last + 1)], inv, row[first..(last + 1)]);
-                    row[(last + 1)..].Clear();
-                    if (la is not null) la[lo + (b * d.H + h) * d.Tq + t] = max + (float)Math.Log(sum);
-                }
-                CpuGemm.Sgemm(false, false, d.Tq, dh, d.Tk, 1f, p, 0, d.Tk, va, vBase, ldk, 0f, oa, oo + b * d.Tq * ldq + h * dh, ldq, CpuGemm.DetectedIsa, 1);
             }
+            finally { System.Buffers.ArrayPool<float>.Shared.Return(p); }
         });
     }
 
