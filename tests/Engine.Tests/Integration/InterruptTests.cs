@@ -12,8 +12,8 @@ public class InterruptTests
     {
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) Assert.Skip("sends SIGINT with kill(1)");
         using var tmp = new TempDir();
-        using var p = TrainProcess.StartAtStep(["train", "--mode", "lora", "--out", tmp.Path, "--device", "cpu", "--logging-steps", "1", "--num-epochs", "4"], 3);
-        Assert.Equal(130, p.Signal("INT"));
+        using var p = TrainProcess.StartAtStep(["train", "--mode", "lora", "--out", tmp.Path, "--device", "cpu", "--logging-steps", "1", "--num-epochs", "4"], 3, "INT");
+        Assert.Equal(130, p.ExitCodeAfter("INT"));
         var checkpoints = CheckpointStore.List(tmp.Path);
         Assert.Single(checkpoints);
         Assert.Contains("interrupted at step", p.Output);

@@ -13,12 +13,12 @@ public class SignalTests
     [InlineData("HUP", 129)]
     public void A_signal_saves_a_checkpoint_and_resume_is_bit_exact(string signal, int expectedExit)
     {
-        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) Assert.Skip("sends signals with kill(1)");
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) Assert.Skip("sends signals with kill(2)");
         using var tmp = new TempDir();
         var run = tmp.File("run");
         string[] train = ["train", "--mode", "lora", "--device", "cpu", "--logging-steps", "1", "--max-steps", "24"];
-        using var p = TrainProcess.StartAtStep([.. train, "--out", run], 3);
-        int code = p.Signal(signal);
+        using var p = TrainProcess.StartAtStep([.. train, "--out", run], 3, signal);
+        int code = p.ExitCodeAfter(signal);
         Assert.True(expectedExit == code, $"exit {code}: {p.Output}");
         var checkpoint = Assert.Single(CheckpointStore.List(run));
         Assert.True(checkpoint.Step is >= 3 and < 24, $"checkpoint at step {checkpoint.Step}");
