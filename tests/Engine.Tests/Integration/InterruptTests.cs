@@ -10,7 +10,7 @@ public class InterruptTests
     [Fact]
     public void Sigint_saves_a_checkpoint_and_resume_finishes_the_run()
     {
-        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) Assert.Skip("sends SIGINT with kill(1)");
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) Assert.Skip("sends SIGINT with kill(2)");
         using var tmp = new TempDir();
         using var p = TrainProcess.StartAtStep(["train", "--mode", "lora", "--out", tmp.Path, "--device", "cpu", "--logging-steps", "1", "--num-epochs", "4"], 3, "INT");
         Assert.Equal(130, p.ExitCodeAfter("INT"));
