@@ -226,9 +226,10 @@ internal static class ModelLoader
         var g = GgufFile.Open(path);
         try
         {
-            var loaded = LoadGguf(g, path, backend, optionsFor, tokenizerPath);
+            WeightOptions? used = null;
+            var loaded = LoadGguf(g, path, backend, c => used = optionsFor(c), tokenizerPath);
             // Weights read in place are views into the file's map: then the model keeps the file open.
-            if (loaded.Model.HoldsGgmlBlocks && optionsFor(loaded.Model.Config).GgmlPlacement == GgmlPlacement.Mapped) loaded.Model.Owned.Add(g);
+            if (loaded.Model.HoldsGgmlBlocks && used!.GgmlPlacement == GgmlPlacement.Mapped) loaded.Model.Owned.Add(g);
             else g.Dispose();
             return loaded;
         }

@@ -58,6 +58,18 @@ public class GgmlMatMulTests
 
     private const double U = 1.0 / (1 << 24);
 
+    /// <summary>y = x·Wᵀ on the CPU backend for m rows of x.</summary>
+    private static float[] Forward(GgmlWeight w, float[] x, int m)
+    {
+        var be = CpuBackend.Instance;
+        using var scope = new TensorScope();
+        var c = be.Empty(new Shape(m, w.Rows), DType.F32);
+        be.GgmlMatMul(be.FromFloats(x, new Shape(m, w.Cols), DType.F32), w, transW: true, c);
+        var y = new float[m * w.Rows];
+        be.ToFloats(c, y);
+        return y;
+    }
+
     /// <summary>y = x·Wᵀ (forward) checked element by element; <paramref name="quantizedX"/> adds the activation
     /// rounding bound of the GEMV path.</summary>
     private static void CheckForward(float[] x, float[] dense, float[] y, int m, int n, int k, int activationBlock, bool quantizedX)
@@ -96,13 +108,7 @@ public class GgmlMatMulTests
                 var (w, dense) = RandomWeight(type, n, k, (ulong)(m * 10 + (permuted ? 1 : 0)), permuted);
                 using var _ = w;
                 var x = RandomRows(m, k, 99);
-                using var scope = new TensorScope();
-                var a = be.FromFloats(x, new Shape(m, k), DType.F32);
-                var c = be.Empty(new Shape(m, n), DType.F32);
-                be.GgmlMatMul(a, w, transW: true, c);
-                var y = new float[m * n];
-                be.ToFloats(c, y);
-                CheckForward(x, dense, y, m, n, k, type.IsKQuant() ? 256 : 32, quantizedX: true);
+                CheckForward(x, dense, Forward(w, x, m), m, n, k, type.IsKQuant() ? 256 : 32, quantizedX: true);
             }
     }
 
@@ -121,16 +127,8 @@ public class GgmlMatMulTests
         foreach (int m in new[] { 1, 3 })
         {
             var x = RandomRows(m, k, 7);
-            using var scope = new TensorScope();
-            var a = be.FromFloats(x, new Shape(m, k), DType.F32);
-            var c = be.Empty(new Shape(m, n), DType.F32);
-            var cr = be.Empty(new Shape(m, n), DType.F32);
-            be.GgmlMatMul(a, w, transW: true, c);
-            be.GgmlMatMul(a, reversed, transW: true, cr);
-            var y = new float[m * n];
-            var yr = new float[m * n];
-            be.ToFloats(c, y);
-            be.ToFloats(cr, yr);
+            var y = Forward(w, x, m);
+            var yr = Forward(reversed, x, m);
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < n; j++)
                     Assert.Equal(y[i * n + n - 1 - j], yr[i * n + j]);
@@ -148,13 +146,7 @@ public class GgmlMatMulTests
         var (w, dense) = RandomWeight(type, n, k, 5, permuted: true);
         using var _ = w;
         var x = RandomRows(m, k, 6);
-        using var scope = new TensorScope();
-        var a = be.FromFloats(x, new Shape(m, k), DType.F32);
-        var c = be.Empty(new Shape(m, n), DType.F32);
-        be.GgmlMatMul(a, w, transW: true, c);
-        var y = new float[m * n];
-        be.ToFloats(c, y);
-        CheckForward(x, dense, y, m, n, k, 256, quantizedX: false);
+        CheckForward(x, dense, Forward(w, x, m), m, n, k, 256, quantizedX: false);
     }
 
     [Theory, MemberData(nameof(TypeNames))]

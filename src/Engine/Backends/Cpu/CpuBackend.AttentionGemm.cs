@@ -33,13 +33,13 @@ internal sealed partial class CpuBackend
             {
                 for (int w = w0; w < w1; w++)
                 {
-                    int b = w / d.H, h = w % d.H, kh = h / d.Group;
-                    if (!ValuesFinite(va, vo + b * d.Tk * ldk + kh * dh, ldk, d.Tk, dh))
+                    int b = w / d.H, h = w % d.H;
+                    int qBase = qo + b * d.Tq * ldq + h * dh, kBase = KvBase(ko, d, b, h), vBase = KvBase(vo, d, b, h);
+                    if (!ValuesFinite(va, vBase, ldk, d.Tk, dh))
                     {
-                        AttendHeadByDots(qa, qo, ka, KvBase(ko, d, b, h), va, KvBase(vo, d, b, h), ldk, oa, oo, la, lo, scale, d, firstKeys, b, h, p);
+                        AttendHeadByDots(qa, qo, ka, kBase, va, vBase, ldk, oa, oo, la, lo, scale, d, firstKeys, b, h, p);
                         continue;
                     }
-                    int qBase = qo + b * d.Tq * ldq + h * dh, kBase = ko + b * d.Tk * ldk + kh * dh, vBase = vo + b * d.Tk * ldk + kh * dh;
                     CpuGemm.Sgemm(false, true, d.Tq, d.Tk, dh, scale, qa, qBase, ldq, ka, kBase, ldk, 0f, p, 0, d.Tk, CpuGemm.DetectedIsa, 1);
                     for (int t = 0; t < d.Tq; t++)
                     {
