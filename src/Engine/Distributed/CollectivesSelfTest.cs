@@ -1,0 +1,114 @@
+using Engine.Backends.Cpu;
+using Engine.Distributed.Mpi;
+using Engine.Tensors;
+
+namespace Engine.Distributed;
+
+/// <summary><c>engine selftest --collectives</c> run by every rank of an mpirun job: the CPU ranks' communicator checked
+/// against sums known in closed form. Every value is a small integer times a power of two, so every partial sum is
+/// exact in fp32 and fp64 whatever order Open MPI adds in, and each element is compared exactly.</summary>
+public static class CollectivesSelfTest
+{
+    /// <summary>Element counts of the tensors summed in one call: packed ones (1, 1000, 7), ones that fill the 25 MiB
+    /// bucket so it must be flushed between them (3·2^20 floats, 12 MiB, three of them), and one above a bucket that is
+    /// reduced in place (7·2^20 floats, 28 MiB).</summary>
+    private static readonly int[] Sizes = [1, 1000, 3 << 20, 7 << 20, 3 << 20, 3 << 20, 7];
+
+    /// <summary>Runs the check in this process, one rank of an mpirun job: prints <c>collectives ok: mpi rank R of N</c>
+    /// and returns true, or prints the first mismatch and returns false. <paramref name="stallRank"/> sleeps
+    /// <paramref name="stallSeconds"/> before the barrier, so the other ranks' barrier times out (the timeout test).
+    /// Throws <see cref="EngineException"/> when this is not an mpirun rank or a collective fails or times out.</summary>
+    /// <param name="timeout">The collective timeout (null: <c>Communicators.DefaultTimeout</c>, 30 minutes).</param>
+    /// <param name="stallRank">The rank that stalls before the barrier, or -1 for none.</param>
+    /// <param name="stallSeconds">How long that rank sleeps.</param>
+    /// <param name="output">Where the result line goes.</param>
+    public static bool Run(TimeSpan? timeout, int stallRank, double stallSeconds, TextWriter output)
+    {
+        var env = DistributedEnvironment.Detect();
+        if (env is null || env.Launcher != DistributedLauncher.Mpirun)
+            throw new EngineException("selftest --collectives: not an mpirun rank (OMPI_COMM_WORLD_SIZE is not set): start it as " +
+                                      "`mpirun -np N engine selftest --collectives`");
+        using var comm = MpiCommunicator.Create(env, timeout ?? Communicators.DefaultTimeout);
+        string who = $"mpi rank {comm.Rank} of {comm.Size}";
+        var failure = CheckTensors(comm) ?? CheckDoubles(comm) ?? CheckBroadcast(comm);
+        if (comm.Rank == stallRank) Thread.Sleep(TimeSpan.FromSeconds(stallSeconds));
+        comm.Barrier();
+        if (failure is not null)
+        {
+            output.WriteLine($"collectives FAILED: {who}: {failure}");
+            return false;
+        }
+        output.WriteLine($"collectives ok: {who}");
+        return true;
+    }
+
+    /// <summary>Rank r holds (r + 1)·(±((i + 31k) mod 1021 + 1)) at element i of tensor k, so the sum is
+    /// N(N + 1)/2 times that integer, below 2^24 in magnitude for up to 127 ranks. The 7-element tensor is a view at
+    /// offset 5 of a 20-element one whose other elements must come back untouched.</summary>
+    private static string? CheckTensors(ICommunicator comm)
+    {
+        var cpu = CpuBackend.Instance;
+        float weight = comm.Rank + 1, total = comm.Size * (comm.Size + 1) / 2;
+        using var outer = cpu.Zeros(new Shape(20), DType.F32);
+        outer.F32().Fill(-3f);
+        var tensors = new List<Tensor>();
+        try
+        {
+            for (int k = 0; k < Sizes.Length; k++)
+                tensors.Add(k == Sizes.Length - 1 ? outer.Slice(5, Sizes[k]) : cpu.Empty(new Shape(Sizes[k]), DType.F32));
+            for (int k = 0; k < tensors.Count; k++)
+            {
+                var s = tensors[k].F32();
+                for (int i = 0; i < s.Length; i++) s[i] = weight * Base(k, i);
+            }
+            comm.AllReduceSum(tensors);
+            for (int k = 0; k < tensors.Count; k++)
+            {
+                var s = tensors[k].F32();
+                for (int i = 0; i < s.Length; i++)
+                    if (s[i] != total * Base(k, i))
+                        return $"all-reduce of {tensors.Count} tensors: tensor {k} ({Sizes[k]} floats) element {i} is {s[i]}, expected {total * Base(k, i)}";
+            }
+            var around = outer.F32();
+            for (int i = 0; i < around.Length; i++)
+                if ((i < 5 || i >= 12) && around[i] != -3f)
+                    return $"all-reduce of {tensors.Count} tensors: element {i} of the 20-element tensor outside the 7-element view is {around[i]}, expected -3 (untouched)";
+            return null;
+        }
+        finally
+        {
+            foreach (var t in tensors) t.Dispose();
+        }
+
+        static float Base(int k, int i) => ((i + 31 * k) % 1021 + 1) * (i % 2 == 0 ? 1f : -1f);
+    }
+
+    /// <summary>Rank r holds (r + 1)·2^-j at j: the sum is N(N + 1)/2·2^-j, exact in fp64.</summary>
+    private static string? CheckDoubles(ICommunicator comm)
+    {
+        var values = new double[40];
+        for (int j = 0; j < values.Length; j++) values[j] = (comm.Rank + 1) * Math.ScaleB(1.0, -j);
+        comm.AllReduceSum(values);
+        double total = comm.Size * (comm.Size + 1) / 2;
+        for (int j = 0; j < values.Length; j++)
+            if (values[j] != total * Math.ScaleB(1.0, -j))
+                return $"all-reduce of {values.Length} doubles: element {j} is {values[j]:R}, expected {total * Math.ScaleB(1.0, -j):R}";
+        return null;
+    }
+
+    /// <summary>The last rank broadcasts a byte pattern longer than the 25 MiB bucket (sent in two pieces); every other
+    /// rank starts from 0xEE bytes and must end with the pattern.</summary>
+    private static string? CheckBroadcast(ICommunicator comm)
+    {
+        int root = comm.Size - 1;
+        var data = new byte[MpiCommunicator.BucketBytes + 1000];
+        for (int i = 0; i < data.Length; i++) data[i] = comm.Rank == root ? Pattern(i, root) : (byte)0xEE;
+        comm.Broadcast(data, root);
+        for (int i = 0; i < data.Length; i++)
+            if (data[i] != Pattern(i, root))
+                return $"broadcast of {data.Length} bytes from rank {root}: byte {i} is {data[i]}, expected {Pattern(i, root)}";
+        return null;
+
+        static byte Pattern(int i, int root) => (byte)(i * 7 + i / 251 + root);
+    }
+}

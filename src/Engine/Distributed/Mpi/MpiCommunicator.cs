@@ -1,0 +1,246 @@
+using System.Runtime.InteropServices;
+using Engine.Backends.Cpu;
+using Engine.Tensors;
+
+namespace Engine.Distributed.Mpi;
+
+/// <summary>The communicator of CPU ranks ("mpi"): Open MPI's non-blocking collectives on MPI_COMM_WORLD, each waited
+/// for by polling MPI_Test against a deadline, so a dead or hung rank ends in a <see cref="CollectiveTimeoutException"/>
+/// instead of a hang. Small fp32 tensors travel packed in one reused 25 MiB host bucket (DDP's default bucket size),
+/// larger ones are reduced in place. Open MPI picks its reduction algorithm from the world size and the message size
+/// only, and every rank packs the same buckets, so the sums are the same on every rank and from run to run for a given
+/// world size. Called from one thread (MPI_THREAD_FUNNELED).</summary>
+internal sealed unsafe class MpiCommunicator : ICommunicator
+{
+    /// <summary>Bytes of the packing bucket: PyTorch DDP's default <c>bucket_cap_mb</c> of 25.</summary>
+    public const int BucketBytes = 25 << 20;
+    private const int BucketFloats = BucketBytes / sizeof(float);
+
+    private readonly MpiNative _mpi;
+    private readonly bool _initializedHere;
+    private float* _bucket;
+    private bool _broken, _disposed;
+
+    private MpiCommunicator(MpiNative mpi, int rank, int size, TimeSpan timeout, bool initializedHere)
+    {
+        _mpi = mpi;
+        Rank = rank;
+        Size = size;
+        Timeout = timeout;
+        _initializedHere = initializedHere;
+    }
+
+    public string Name => "mpi";
+    public int Rank { get; }
+    public int Size { get; }
+    public TimeSpan Timeout { get; }
+
+    /// <summary>Initializes MPI (MPI_Init_thread with MPI_THREAD_FUNNELED, unless something in this process already did)
+    /// and checks that MPI's rank and world size are the ones mpirun's variables in <paramref name="env"/> name.</summary>
+    public static MpiCommunicator Create(DistributedEnvironment env, TimeSpan timeout)
+    {
+        if (timeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(timeout), $"the collective timeout must be positive, got {timeout}");
+        var mpi = MpiNative.Load();
+        int flag = 0;
+        mpi.Check(mpi.Finalized(&flag), "MPI_Finalized");
+        if (flag != 0) throw new EngineException("MPI_Init_thread: MPI was already finalized in this process and cannot start again");
+        mpi.Check(mpi.Initialized(&flag), "MPI_Initialized");
+        bool initializedHere = flag == 0;
+        if (initializedHere)
+        {
+            int provided = 0;
+            mpi.Check(mpi.InitThread(null, null, MpiNative.ThreadFunneled, &provided), "MPI_Init_thread");
+            if (provided < MpiNative.ThreadFunneled)
+                throw new EngineException($"MPI_Init_thread: Open MPI provides thread level {provided}, the training thread needs MPI_THREAD_FUNNELED (1)");
+        }
+        // Errors come back as return codes (checked by name) instead of MPI_ERRORS_ARE_FATAL aborting the whole job.
+        mpi.Check(mpi.CommSetErrhandler(mpi.CommWorld, mpi.ErrorsReturn), "MPI_Comm_set_errhandler");
+        int rank = 0, size = 0;
+        mpi.Check(mpi.CommRank(mpi.CommWorld, &rank), "MPI_Comm_rank");
+        mpi.Check(mpi.CommSize(mpi.CommWorld, &size), "MPI_Comm_size");
+        if (rank != env.Rank || size != env.Size)
+            throw new EngineException($"MPI_COMM_WORLD is rank {rank} of {size}, but the environment variables (OMPI_COMM_WORLD_RANK, " +
+                                      $"OMPI_COMM_WORLD_SIZE) say rank {env.Rank} of {env.Size}: start the ranks with Open MPI's mpirun");
+        return new MpiCommunicator(mpi, rank, size, timeout, initializedHere);
+    }
+
+    public void AllReduceSum(IReadOnlyList<Tensor> tensors)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            var t = tensors[i];
+            if (t.DType != DType.F32 || t.Storage is not CpuStorage)
+                throw new ArgumentException($"tensors[{i}] is {t}: the mpi communicator sums fp32 CPU tensors only", nameof(tensors));
+        }
+        Ready();
+        var deadline = Deadline();
+        string what = $"all-reduce of {tensors.Count} tensors";
+        var packed = new List<Tensor>();
+        int used = 0;
+        foreach (var t in tensors)
+        {
+            if (t.NumElements == 0) continue;
+            if (t.NumElements * sizeof(float) >= BucketBytes)
+            {
+                ReduceInPlace(t, what, deadline);
+                continue;
+            }
+            if (used + t.NumElements > BucketFloats) used = Flush(packed, used, what, deadline);
+            t.F32().CopyTo(new Span<float>(Bucket() + used, (int)t.NumElements));
+            packed.Add(t);
+            used += (int)t.NumElements;
+        }
+        Flush(packed, used, what, deadline);
+    }
+
+    /// <summary>Sums the first <paramref name="used"/> floats of the bucket across ranks and copies them back into the
+    /// <paramref name="packed"/> tensors, in the order they were packed; returns 0 (the bucket is empty again).</summary>
+    private int Flush(List<Tensor> packed, int used, string collective, long deadline)
+    {
+        if (used == 0) return 0;
+        Reduce(_bucket, used, _mpi.Float, sizeof(float), collective, deadline);
+        int at = 0;
+        foreach (var t in packed)
+        {
+            new ReadOnlySpan<float>(_bucket + at, (int)t.NumElements).CopyTo(t.F32());
+            at += (int)t.NumElements;
+        }
+        packed.Clear();
+        return 0;
+    }
+
+    /// <summary>Sums a tensor of at least a bucket across ranks where it lies (MPI_IN_PLACE). Its array stays pinned by
+    /// a GC handle, never freed after a timeout: the outstanding request may still write into it.</summary>
+    private void ReduceInPlace(Tensor t, string collective, long deadline)
+    {
+        var array = (float[])((CpuStorage)t.Storage).Data;
+        var pin = GCHandle.Alloc(array, GCHandleType.Pinned);
+        try
+        {
+            float* p = (float*)pin.AddrOfPinnedObject() + t.Offset;
+            Reduce(p, t.NumElements, _mpi.Float, sizeof(float), collective, deadline);
+        }
+        finally
+        {
+            if (!_broken) pin.Free();
+        }
+    }
+
+    public void AllReduceSum(Span<double> values)
+    {
+        Ready();
+        var deadline = Deadline();
+        string what = $"all-reduce of {values.Length} doubles";
+        var bucket = new Span<double>(Bucket(), BucketBytes / sizeof(double));
+        for (int done = 0; done < values.Length;)
+        {
+            int n = Math.Min(bucket.Length, values.Length - done);
+            values.Slice(done, n).CopyTo(bucket);
+            Reduce(_bucket, n, _mpi.Double, sizeof(double), what, deadline);
+            bucket[..n].CopyTo(values.Slice(done, n));
+            done += n;
+        }
+    }
+
+    public void Broadcast(Span<byte> data, int root)
+    {
+        if ((uint)root >= (uint)Size) throw new ArgumentOutOfRangeException(nameof(root), $"root {root} is not a rank of {Size}");
+        Ready();
+        var deadline = Deadline();
+        string what = $"broadcast of {data.Length} bytes from rank {root}";
+        var bucket = new Span<byte>(Bucket(), BucketBytes);
+        for (int done = 0; done < data.Length;)
+        {
+            int n = Math.Min(bucket.Length, data.Length - done);
+            if (Rank == root) data.Slice(done, n).CopyTo(bucket);
+            IntPtr request;
+            _mpi.Check(_mpi.Ibcast(_bucket, n, _mpi.Byte, root, _mpi.CommWorld, &request), "MPI_Ibcast");
+            Wait(ref request, what, deadline);
+            if (Rank != root) bucket[..n].CopyTo(data.Slice(done, n));
+            done += n;
+        }
+    }
+
+    public void Barrier()
+    {
+        Ready();
+        IntPtr request;
+        _mpi.Check(_mpi.Ibarrier(_mpi.CommWorld, &request), "MPI_Ibarrier");
+        Wait(ref request, "barrier", Deadline());
+    }
+
+    /// <summary>The native host bucket (allocated on first use): packing for small tensors and staging for spans, whose
+    /// memory cannot be pinned beyond a call.</summary>
+    private float* Bucket() => _bucket is not null ? _bucket : _bucket = (float*)NativeMemory.Alloc(BucketBytes);
+
+    /// <summary>Sums <paramref name="count"/> elements at <paramref name="data"/> in place across ranks, in calls of at
+    /// most int.MaxValue elements (MPI's count is an int).</summary>
+    private void Reduce(void* data, long count, IntPtr datatype, int elementBytes, string collective, long deadline)
+    {
+        for (long done = 0; done < count;)
+        {
+            int n = (int)Math.Min(int.MaxValue, count - done);
+            IntPtr request;
+            _mpi.Check(_mpi.Iallreduce(MpiNative.InPlace, (byte*)data + done * elementBytes, n, datatype, _mpi.OpSum, _mpi.CommWorld, &request),
+                       "MPI_Iallreduce");
+            Wait(ref request, collective, deadline);
+            done += n;
+        }
+    }
+
+    /// <summary>Polls MPI_Test until <paramref name="request"/> completes (MPI progresses only inside MPI calls, so the
+    /// first polls spin), backing off to Thread.Yield, Sleep(0) and Sleep(1) so a waiting rank leaves the cores to the
+    /// ranks it waits for. Past <paramref name="deadline"/> the communicator is broken: the request stays outstanding,
+    /// its buffer must stay alive, and no later collective or MPI_Finalize is attempted.</summary>
+    private void Wait(ref IntPtr request, string collective, long deadline)
+    {
+        long start = Environment.TickCount64;
+        for (int polls = 0; ; polls++)
+        {
+            int done = 0;
+            MpiStatus status;
+            fixed (IntPtr* r = &request) _mpi.Check(_mpi.Test(r, &done, &status), "MPI_Test");
+            if (done != 0) return;
+            long now = Environment.TickCount64;
+            if (now > deadline)
+            {
+                _broken = true;
+                throw new CollectiveTimeoutException(collective, Rank, Size, Timeout);
+            }
+            long waited = now - start;
+            if (polls < 1000) Thread.SpinWait(20);
+            else if (waited < 10) Thread.Yield();
+            else if (waited < 100) Thread.Sleep(0);
+            else Thread.Sleep(1);
+        }
+    }
+
+    private long Deadline() => Environment.TickCount64 + (long)Math.Min(Math.Ceiling(Timeout.TotalMilliseconds), long.MaxValue / 4);
+
+    private void Ready()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_broken)
+            throw new EngineException($"rank {Rank} of {Size}: the mpi communicator is unusable after a collective timed out");
+    }
+
+    /// <summary>MPI_Finalize, once, when this communicator initialized MPI and no collective timed out (finalizing waits
+    /// for every rank, and after a timeout one of them is gone: the process exits instead and mpirun ends the job). The
+    /// bucket is kept after a timeout, since an outstanding request may still write into it.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        if (_broken) return;
+        if (_bucket is not null)
+        {
+            NativeMemory.Free(_bucket);
+            _bucket = null;
+        }
+        if (!_initializedHere) return;
+        int finalized = 0;
+        _mpi.Check(_mpi.Finalized(&finalized), "MPI_Finalized");
+        if (finalized == 0) _mpi.Check(_mpi.Finalize(), "MPI_Finalize");
+    }
+}
