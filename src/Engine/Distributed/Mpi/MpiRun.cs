@@ -46,6 +46,9 @@ public static class MpiRun
     /// CI box) unless told to oversubscribe;
     /// <c>--bind-to none</c>: by default each rank is pinned to one core (for 2 ranks or fewer) or one socket, so rank
     /// and compute threads share a core and the engine's thread pool, sized from the visible cores, fights itself;
+    /// <c>--mca btl self,vader</c>: the ranks share one machine, so messages go through shared memory (vader) and to
+    /// oneself (self) only; left out, Open MPI also opens its network transports (tcp, openib, ofi), which probe the
+    /// container's interfaces and InfiniBand devices and warn when there are none;
     /// <c>--mca btl_vader_single_copy_mechanism none</c>: the shared-memory transport's default single copy uses Linux
     /// CMA (process_vm_readv), which containers without CAP_SYS_PTRACE refuse, failing every message of a few KiB or more.</summary>
     private static readonly string[] Flags =
@@ -53,6 +56,7 @@ public static class MpiRun
         "--allow-run-as-root",
         "--oversubscribe",
         "--bind-to", "none",
+        "--mca", "btl", "self,vader",
         "--mca", "btl_vader_single_copy_mechanism", "none",
     ];
 
