@@ -6,7 +6,8 @@ namespace Engine.Distributed;
 
 /// <summary><c>engine selftest --collectives</c> run by every rank of an mpirun job: the CPU ranks' communicator checked
 /// against sums known in closed form. Every value is a small integer times a power of two, so every partial sum is
-/// exact in fp32 and fp64 whatever order Open MPI adds in, and each element is compared exactly.</summary>
+/// exact in fp32 and fp64 whatever order Open MPI adds in, and each element is compared exactly. Sums that round are
+/// checked for the same bits on every rank and in a repeated call; a bf16 tensor must be refused.</summary>
 public static class CollectivesSelfTest
 {
     /// <summary>Element counts of the tensors summed in one call: packed ones (1, 1000, 7), ones that fill the 25 MiB
@@ -30,7 +31,7 @@ public static class CollectivesSelfTest
                                       "`mpirun -np N engine selftest --collectives`");
         using var comm = MpiCommunicator.Create(env, timeout ?? Communicators.DefaultTimeout);
         string who = $"mpi rank {comm.Rank} of {comm.Size}";
-        var failure = CheckTensors(comm) ?? CheckDoubles(comm) ?? CheckBroadcast(comm);
+        var failure = CheckTensors(comm) ?? CheckSameBits(comm) ?? CheckDoubles(comm) ?? CheckBroadcast(comm) ?? CheckRefusesNonF32(comm);
         if (comm.Rank == stallRank) Thread.Sleep(TimeSpan.FromSeconds(stallSeconds));
         comm.Barrier();
         if (failure is not null)
@@ -81,6 +82,66 @@ public static class CollectivesSelfTest
         }
 
         static float Base(int k, int i) => ((i + 31 * k) % 1021 + 1) * (i % 2 == 0 ? 1f : -1f);
+    }
+
+    /// <summary>Sums that round (values of every magnitude and sign): the same call twice gives the same bits, and every
+    /// rank holds rank 0's bits (broadcast and compared), for a packed tensor and one reduced in place.</summary>
+    private static string? CheckSameBits(ICommunicator comm)
+    {
+        var cpu = CpuBackend.Instance;
+        int[] sizes = [1000, 7 << 20];
+        var tensors = sizes.Select(n => cpu.Empty(new Shape(n), DType.F32)).ToList();
+        try
+        {
+            float[][] first = new float[sizes.Length][];
+            for (int round = 0; round < 2; round++)
+            {
+                for (int k = 0; k < tensors.Count; k++)
+                {
+                    var s = tensors[k].F32();
+                    for (int i = 0; i < s.Length; i++) s[i] = MathF.Sin(i * 0.37f + comm.Rank * 1.3f + k) * MathF.ScaleB(1f, (i + comm.Rank) % 41 - 20);
+                }
+                comm.AllReduceSum(tensors);
+                for (int k = 0; k < tensors.Count; k++)
+                {
+                    var s = tensors[k].F32();
+                    if (round == 0) { first[k] = s.ToArray(); continue; }
+                    for (int i = 0; i < s.Length; i++)
+                        if (BitConverter.SingleToInt32Bits(s[i]) != BitConverter.SingleToInt32Bits(first[k][i]))
+                            return $"all-reduce of {tensors.Count} tensors, repeated: tensor {k} element {i} is {s[i]:R} the second time, {first[k][i]:R} the first";
+                }
+            }
+            for (int k = 0; k < tensors.Count; k++)
+            {
+                var mine = tensors[k].F32().ToArray();
+                var main = (float[])mine.Clone();
+                comm.Broadcast(System.Runtime.InteropServices.MemoryMarshal.AsBytes(main.AsSpan()), 0);
+                for (int i = 0; i < mine.Length; i++)
+                    if (BitConverter.SingleToInt32Bits(mine[i]) != BitConverter.SingleToInt32Bits(main[i]))
+                        return $"all-reduce of {tensors.Count} tensors: tensor {k} element {i} is {mine[i]:R} here, {main[i]:R} on rank 0";
+            }
+            return null;
+        }
+        finally
+        {
+            foreach (var t in tensors) t.Dispose();
+        }
+    }
+
+    /// <summary>A bf16 tensor is refused before any rank communicates (every rank refuses it alike).</summary>
+    private static string? CheckRefusesNonF32(ICommunicator comm)
+    {
+        using var f32 = CpuBackend.Instance.Zeros(new Shape(4), DType.F32);
+        using var bf16 = CpuBackend.Instance.Zeros(new Shape(4), DType.BF16);
+        try
+        {
+            comm.AllReduceSum([f32, bf16]);
+            return "all-reduce of a bf16 tensor: no ArgumentException";
+        }
+        catch (ArgumentException e) when (e.Message.StartsWith("tensors[1] is ", StringComparison.Ordinal) && e.Message.Contains("fp32 CPU tensors only"))
+        {
+            return null;
+        }
     }
 
     /// <summary>Rank r holds (r + 1)·2^-j at j: the sum is N(N + 1)/2·2^-j, exact in fp64.</summary>
