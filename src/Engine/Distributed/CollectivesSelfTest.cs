@@ -25,6 +25,7 @@ public static class CollectivesSelfTest
     /// <param name="output">Where the result line goes.</param>
     public static bool Run(TimeSpan? timeout, int stallRank, double stallSeconds, TextWriter output)
     {
+        if (!(stallSeconds >= 0)) throw new EngineException($"--collectives-stall-seconds: expected seconds ≥ 0, got {stallSeconds}");
         var env = DistributedEnvironment.Detect();
         if (env is null || env.Launcher != DistributedLauncher.Mpirun)
             throw new EngineException("selftest --collectives: not an mpirun rank (OMPI_COMM_WORLD_SIZE is not set): start it as " +
