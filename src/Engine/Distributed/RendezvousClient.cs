@@ -29,6 +29,10 @@ internal static class RendezvousClient
                     try
                     {
                         await socket.ConnectAsync(where.ConnectHost, where.Port, ct).ConfigureAwait(false);
+                        // With nothing listening on a loopback port inside the ephemeral range, Linux may pick that very
+                        // port as the source and connect the socket to itself (TCP simultaneous open): this rank would
+                        // read its own hello back as an answer.
+                        if (Equals(socket.LocalEndPoint, socket.RemoteEndPoint)) throw new SocketException((int)SocketError.ConnectionRefused);
                         await socket.SendAsync(TcpRendezvous.Hello(rank, size, payloadLength), SocketFlags.None, ct).ConfigureAwait(false);
                         if (await ReadAnswerAsync(socket, where, rank, size, payloadLength, ct).ConfigureAwait(false) is { } payload)
                             return payload;
