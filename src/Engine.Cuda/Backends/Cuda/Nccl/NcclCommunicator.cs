@@ -12,9 +12,9 @@ namespace Engine.Backends.Cuda.Nccl;
 /// so NCCL picks the backend's device. Every collective is queued on the backend's own stream, in order with its
 /// kernels, and then awaited by polling the stream (cuStreamQuery) and ncclCommGetAsyncError against a deadline of
 /// <see cref="Timeout"/>; past it the communicator is aborted (ncclCommAbort, which stops NCCL's kernels) and a
-/// <see cref="CollectiveTimeoutException"/> is thrown. fp32 tensors under <see cref="DirectElements"/> elements are
-/// packed into one reused device bucket (one all-reduce per <see cref="BucketElements"/>), larger ones are reduced
-/// in place. Host values travel through small device buffers (fp64 sums, byte broadcasts).
+/// <see cref="CollectiveTimeoutException"/> is thrown. fp32 tensors are reduced as <see cref="BucketPlan"/> says:
+/// those under <see cref="DirectElements"/> elements packed into one reused device bucket (one all-reduce per
+/// <see cref="BucketElements"/>), larger ones in place. Host values travel through small device buffers (fp64 sums, byte broadcasts).
 ///
 /// Written and unit-tested without a GPU (CPU-only machine): nothing here has run against a real NCCL yet. The first
 /// GPU run must check, in this order:
@@ -83,36 +83,23 @@ internal sealed unsafe class NcclCommunicator : ICommunicator
             if (t.DType != DType.F32) throw new ArgumentException($"nccl all-reduce: expected fp32 tensors, got {t}");
         var deadline = Stopwatch.StartNew();
         var stream = _backend.CudaStreamHandle;
-        var packed = new List<(Tensor Tensor, int Start)>();
-        int used = 0;
-        foreach (var t in tensors)
+        foreach (var step in BucketPlan.Plan(tensors.Select(t => t.NumElements).ToArray(), BucketElements, DirectElements))
         {
-            if (t.NumElements == 0) continue;
-            if (t.NumElements >= DirectElements)
+            if (step.Direct is int direct)
             {
+                var t = tensors[direct];
                 var p = _backend.DevicePointer(t);
                 Enqueue("ncclAllReduce", _nccl.AllReduce(p, p, (nuint)t.NumElements, (int)NcclDataType.Float32, (int)NcclRedOp.Sum, Comm, stream));
                 continue;
             }
-            if (used + t.NumElements > BucketElements) Flush(packed, ref used, stream);
-            using (var slot = Bucket().Slice(used, (int)t.NumElements)) _backend.Copy(t, slot);
-            packed.Add((t, used));
-            used += (int)t.NumElements;
+            foreach (var slot in step.Packed)
+                using (var view = Bucket().Slice(slot.Start, slot.Count)) _backend.Copy(tensors[slot.Tensor], view);
+            var b = _backend.DevicePointer(Bucket());
+            Enqueue("ncclAllReduce", _nccl.AllReduce(b, b, (nuint)step.PackedElements, (int)NcclDataType.Float32, (int)NcclRedOp.Sum, Comm, stream));
+            foreach (var slot in step.Packed)
+                using (var view = Bucket().Slice(slot.Start, slot.Count)) _backend.Copy(view, tensors[slot.Tensor]);
         }
-        Flush(packed, ref used, stream);
         Wait("all-reduce", deadline);
-    }
-
-    /// <summary>Reduces the packed part of the bucket and copies each tensor's sums back.</summary>
-    private void Flush(List<(Tensor Tensor, int Start)> packed, ref int used, IntPtr stream)
-    {
-        if (used == 0) return;
-        var p = _backend.DevicePointer(Bucket());
-        Enqueue("ncclAllReduce", _nccl.AllReduce(p, p, (nuint)used, (int)NcclDataType.Float32, (int)NcclRedOp.Sum, Comm, stream));
-        foreach (var (t, start) in packed)
-            using (var slot = Bucket().Slice(start, (int)t.NumElements)) _backend.Copy(slot, t);
-        packed.Clear();
-        used = 0;
     }
 
     private Tensor Bucket() => _bucket ??= TensorScope.Unscoped(() => _backend.Empty(new Shape(BucketElements), DType.F32));
