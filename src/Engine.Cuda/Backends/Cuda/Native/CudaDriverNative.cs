@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 namespace Engine.Backends.Cuda.Native;
 
 /// <summary>The few driver-API calls ILGPU does not expose: diagnosis of a missing GPU (cuInit, cuDeviceGetCount,
-/// cuGetErrorName) and more than 48 KB of dynamic shared memory (cuFuncSetAttribute to opt in, cuDeviceGetAttribute
-/// for the limit).
+/// cuGetErrorName), more than 48 KB of dynamic shared memory (cuFuncSetAttribute to opt in, cuDeviceGetAttribute
+/// for the limit) and a stream poll that never blocks (cuStreamQuery, so NCCL collectives can wait with a deadline).
 /// Resolved to libcuda.so.1 through <see cref="NativeLibraries"/>.</summary>
 internal static unsafe partial class CudaDriverNative
 {
@@ -14,8 +14,16 @@ internal static unsafe partial class CudaDriverNative
     /// <summary>CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN.</summary>
     public const int DeviceAttributeMaxSharedMemoryPerBlockOptin = 97;
 
+    /// <summary>CUDA_ERROR_NOT_READY: cuStreamQuery's answer while work is still queued on the stream.</summary>
+    public const int ErrorNotReady = 600;
+
     [LibraryImport(NativeLibraries.CudaDriver)]
     internal static partial int cuInit(uint flags);
+
+    /// <summary>0 when everything queued on <paramref name="stream"/> has finished, <see cref="ErrorNotReady"/> while
+    /// it has not, another CUresult when the stream failed.</summary>
+    [LibraryImport(NativeLibraries.CudaDriver)]
+    internal static partial int cuStreamQuery(IntPtr stream);
 
     [LibraryImport(NativeLibraries.CudaDriver)]
     internal static partial int cuDeviceGetCount(out int count);
