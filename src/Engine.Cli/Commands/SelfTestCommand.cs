@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Engine.Cuda;
-using Engine.Distributed;
+using Engine.Api;
 
 namespace Engine.Cli.Commands;
 
@@ -32,7 +32,7 @@ public static class SelfTestCommand
                 if (seconds is <= 0 or double.NaN)
                     throw new EngineException($"--dist-timeout: expected a positive number of seconds, got {seconds}");
                 var timeout = seconds is { } s ? TimeSpan.FromSeconds(s) : (TimeSpan?)null;
-                return CollectivesSelfTest.Run(timeout, ctx.Get(stallRank), ctx.Get(stallSeconds), ctx.Output) ? 0 : 1;
+                return DataParallel.CheckCollectives(timeout, ctx.Get(stallRank), ctx.Get(stallSeconds), ctx.Output) ? 0 : 1;
             }
             return DeviceDiagnostics.SelfTest(ctx.DeviceSpec, ctx.Get(size), ctx.Get(model), ctx.Get(text), ctx.Get(loraSteps), ctx.Output) ? 0 : 1;
         }));

@@ -47,15 +47,20 @@ public static class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "latest | a checkpoint folder (only the same run resumes)" };
         var overwrite = new Option<bool>("--overwrite-output-dir") { Description = "replace another run's outputs in --out (without it such a run is refused)" };
         var saveDtype = new Option<string>("--save-dtype") { Description = "full/sft model dtype on save: f32 | bf16 | f16", DefaultValueFactory = _ => "f32" };
+        var nproc = new Option<int?>("--nproc-per-node") { Description = "data-parallel: start N ranks on this machine (CPU ranks under Open MPI's mpirun, one per GPU over NCCL) and supervise them, as torchrun does; --batch-size is per rank" };
+        var distTimeout = new Option<double?>("--dist-timeout") { Description = "data-parallel: seconds a rank waits in one collective before the job ends with an error (default 1800)" };
 
         var cmd = new Command("train", "fine-tune a model (full, sft, lora, qlora); with no --model, train the built-in demo")
         {
             mode, model, tokenizer, data, output, evalData, evalSplit, template, maxLength, trainOnInputs, packing, groupByLength,
             trainable, loraR, loraAlpha, loraDropout, loraTargets, noDq, epochs, maxSteps, batch, accum, lr, scheduler,
             warmupRatio, warmupSteps, wd, clip, seed, gc, logging, saveSteps, saveLimit, evalSteps, resume, overwrite, saveDtype,
+            nproc, distTimeout,
         };
         cmd.SetAction(p => CliRunner.Run(p, ctx =>
         {
+            if (ctx.Get(nproc) is int ranks && !DataParallel.IsRank)
+                return Launch(p, ranks, ctx.DeviceSpec, ctx);
             var options = new FineTuneOptions
             {
                 Mode = ParseMode(ctx.Get(mode)), Model = ctx.Get(model), Tokenizer = ctx.Get(tokenizer), Data = ctx.Get(data),
@@ -70,6 +75,7 @@ public static class TrainCommand
                 Seed = ctx.Get(seed), GradientCheckpointing = ctx.Get(gc), LoggingSteps = Given(p, logging) ? ctx.Get(logging) : null,
                 SaveSteps = ctx.Get(saveSteps), SaveTotalLimit = ctx.Get(saveLimit), EvalSteps = ctx.Get(evalSteps), Resume = ctx.Get(resume),
                 OverwriteOutputDir = ctx.Get(overwrite), SaveDType = ctx.Get(saveDtype), ConsoleProgressBar = true,
+                DistributedTimeout = ctx.Get(distTimeout) is double secs ? TimeSpan.FromSeconds(secs) : null,
             };
             // Ctrl-C (SIGINT), SIGTERM (docker stop, SLURM, Kubernetes) and SIGHUP (a closed terminal) all finish the
             // current step, save a checkpoint and exit with 128 + the signal (130, 143, 129); a second signal of any of
@@ -103,6 +109,22 @@ public static class TrainCommand
             finally { Console.CancelKeyPress -= onCancel; }
         }));
         return cmd;
+    }
+
+    /// <summary>--nproc-per-node N outside a launched job: this process becomes the launcher of N ranks running the same
+    /// command without the flag.</summary>
+    private static int Launch(ParseResult p, int ranks, string device, CliContext ctx)
+    {
+        var args = new List<string>();
+        var tokens = p.Tokens;
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            var v = tokens[i].Value;
+            if (v == "--nproc-per-node") { i++; continue; }
+            if (v.StartsWith("--nproc-per-node=", StringComparison.Ordinal)) continue;
+            args.Add(v);
+        }
+        return DataParallel.Launch(ranks, device, args, ctx.Error);
     }
 
     private static FineTuneMode ParseMode(string s) => s.ToLowerInvariant() switch

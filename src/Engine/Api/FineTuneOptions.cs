@@ -105,6 +105,10 @@ public sealed record FineTuneOptions
     /// <summary>Draw the progress bar on the console (what the CLI does); otherwise progress goes only to the log
     /// writer and the callback.</summary>
     public bool ConsoleProgressBar { get; init; }
+    /// <summary>Data-parallel runs (a process started by mpirun, torchrun or <c>engine train --nproc-per-node</c>): the
+    /// longest any rank waits in one collective for the others before the job ends with an error naming the collective
+    /// (default 30 minutes, torch.distributed's). Ignored by a single-process run.</summary>
+    public TimeSpan? DistributedTimeout { get; init; }
 
     /// <summary>Range-checks every number (and the names parsed later) before anything is loaded or written; each error
     /// names the flag and the allowed range.</summary>
@@ -130,6 +134,8 @@ public sealed record FineTuneOptions
         OptionChecks.AtLeast(SaveSteps, 0, "--save-steps", "0 = only when interrupted");
         OptionChecks.AtLeast(SaveTotalLimit, 0, "--save-total-limit", "0 = keep all");
         OptionChecks.AtLeast(EvalSteps, 0, "--eval-steps", "0 = at the end");
+        if (DistributedTimeout is TimeSpan t && t <= TimeSpan.Zero)
+            throw new EngineException($"--dist-timeout: expected a positive number of seconds, got {t.TotalSeconds}");
         Training.TrainJob.ParseDType(SaveDType); // refused now, not after training
     }
 }

@@ -2,6 +2,7 @@ using Engine.Backends;
 using Engine.Checkpoints;
 using Engine.Data;
 using Engine.Models;
+using Engine.Distributed;
 using Engine.Training;
 
 namespace Engine.Api;
@@ -64,22 +65,48 @@ public static class FineTuning
     {
         ArgumentNullException.ThrowIfNull(options);
         var job = ToJob(options);
-        var backend = Devices.Create(options.Device);
-        var run = new TrainJob(job, backend, log ?? TextWriter.Null);
+        var rank = DistributedEnvironment.Detect();
+        var backend = Devices.Create(rank is null ? options.Device : RankDevice(options.Device, rank));
+        // A CPU process that torchrun's variables call a world of one needs no communicator (CPU ranks use MPI).
+        if (rank is { Size: 1, Launcher: DistributedLauncher.Torchrun } && backend is Backends.Cpu.CpuBackend) rank = null;
+        using var comm = rank is null ? null : Communicators.Create(rank, backend, options.DistributedTimeout ?? Communicators.DefaultTimeout);
+        var status = rank is null ? null : RankStatus.For(rank);
+        if (rank is { IsMain: false }) { log = null; progress = null; } // rank 0 alone reports
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        using var watch = rank is null ? null : LauncherWatch.Start(stop);
+        using var stopping = status is null ? default : stop.Token.Register(status.Stopping);
+        var run = new TrainJob(job, backend, log ?? TextWriter.Null) { Comm = comm, Status = status };
         run.ConfigureTrainer = t =>
         {
-            t.PlainProgress = !options.ConsoleProgressBar;
+            t.PlainProgress = !options.ConsoleProgressBar
+                || (rank is not null && Environment.GetEnvironmentVariable(DistributedEnvironment.PlainProgressVariable) == "1");
             if (progress is not null)
                 t.OnLog = m => progress(new TrainingProgress((int)m.Step, t.TotalSteps, m.Epoch, m.Loss, m.LearningRate, m.GradNorm,
                     m.TokensPerSecond, m.EvalLoss));
         };
-        var r = run.Run(cancel);
+        TrainJobResult r;
+        try { r = run.Run(stop.Token); }
+        catch (Exception e)
+        {
+            status?.End($"failed: {e.Message}");
+            throw;
+        }
+        status?.End(r.Train.Interrupted ? "stopped" : "done");
         return new FineTuneResult
         {
             Steps = r.Train.Steps, FinalLoss = r.Train.LastLoss, EvalLoss = r.Train.EvalLoss, TokensPerSecond = r.Train.TokensPerSecond,
             Interrupted = r.Train.Interrupted, LastCheckpoint = r.Train.LastCheckpoint, OutputDir = r.OutputDir, Outputs = r.Outputs,
             Options = options,
         };
+    }
+
+    /// <summary>A rank's device: "cuda" or "auto" on a launched GPU job means the GPU of its local rank (one process per
+    /// GPU, as torchrun starts them); an explicit cuda:N or cpu is kept.</summary>
+    private static string RankDevice(string spec, DistributedEnvironment rank)
+    {
+        var s = spec.Trim().ToLowerInvariant();
+        if (s == "cuda" || (s == "auto" && rank.Launcher == DistributedLauncher.Torchrun)) return $"cuda:{rank.LocalRank}";
+        return spec;
     }
 
     internal static TrainJobOptions ToJob(FineTuneOptions o)

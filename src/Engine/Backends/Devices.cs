@@ -61,4 +61,14 @@ internal static class Devices
             $"--device {spec}: this build of engine has no CUDA backend (a CPU-only build); use --device cpu, or the engine build that includes Engine.Cuda");
         return provider.Create(ordinal, spec);
     }
+
+    /// <summary>True when <paramref name="spec"/> names an accelerator: cuda, cuda:N, or auto with a usable one
+    /// registered (what <see cref="Create(string)"/> would pick, without creating it).</summary>
+    public static bool IsAccelerator(string spec)
+    {
+        var s = spec.Trim().ToLowerInvariant();
+        if (s == "cpu") return false;
+        if (s == "auto") return Registered().Any(p => p.WhyUnusable() is null);
+        return true;
+    }
 }

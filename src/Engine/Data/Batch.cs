@@ -36,6 +36,31 @@ internal sealed class Batch
     /// <summary>The loader position this batch was taken from.</summary>
     public LoaderPosition Position { get; }
 
+    /// <summary>Rows [<paramref name="start"/>, start + count) of this batch (clipped to its rows; possibly none), padded
+    /// to the longest of them: one data-parallel rank's share of a global micro-batch. A token's inputs, targets and
+    /// segment are those it had here, so its loss is unchanged (right padding is never attended by real tokens).</summary>
+    public Batch Rows(int start, int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        int from = Math.Min(start, BatchSize), n = Math.Min(count, BatchSize - from);
+        int t = 0;
+        for (int i = 0; i < n; i++) t = Math.Max(t, Lengths[from + i]);
+        var ids = new int[n * t];
+        var targets = new int[n * t];
+        var starts = SegmentStarts is null ? null : new int[n * t];
+        for (int i = 0; i < n; i++)
+        {
+            int src = (from + i) * SeqLen, len = Lengths[from + i];
+            InputIds.AsSpan(src, t).CopyTo(ids.AsSpan(i * t, t));
+            Targets.AsSpan(src, t).CopyTo(targets.AsSpan(i * t, t));
+            if (starts is null) continue;
+            SegmentStarts!.AsSpan(src, len).CopyTo(starts.AsSpan(i * t, len));
+            starts.AsSpan(i * t + len, t - len).Fill(len);
+        }
+        return new Batch(ids, targets, n, t, Lengths.AsSpan(from, n).ToArray(), Position, starts);
+    }
+
     /// <summary>Pads <paramref name="rows"/> to the longest of them.</summary>
     public static Batch Collate(IReadOnlyList<TrainingSequence> rows, int padId, LoaderPosition position)
     {

@@ -8,7 +8,7 @@ namespace Engine.Distributed;
 /// against sums known in closed form. Every value is a small integer times a power of two, so every partial sum is
 /// exact in fp32 and fp64 whatever order Open MPI adds in, and each element is compared exactly. Sums that round are
 /// checked for the same bits on every rank and in a repeated call; a bf16 tensor must be refused.</summary>
-public static class CollectivesSelfTest
+internal static class CollectivesSelfTest
 {
     /// <summary>Element counts of the tensors summed in one call: packed ones (1, 1000, 7), ones that fill the 25 MiB
     /// bucket so it must be flushed between them (3·2^20 floats, 12 MiB, three of them), and one above a bucket that is

@@ -16,6 +16,10 @@ internal sealed record DistributedEnvironment(int Rank, int Size, int LocalRank,
     /// <summary>The launcher's pid: a rank whose launcher is gone stops (checkpoint and exit) instead of running on as an orphan.</summary>
     public const string LauncherPidVariable = "ENGINE_DIST_LAUNCHER_PID";
 
+    /// <summary>"1" when the launcher's own output is not a terminal: rank 0 then prints plain progress lines, since
+    /// mpirun gives each rank a pseudo-terminal whatever the launcher's output is.</summary>
+    public const string PlainProgressVariable = "ENGINE_DIST_PLAIN_PROGRESS";
+
     public bool IsMain => Rank == 0;
 
     /// <summary>The job this process belongs to, or null when no launcher variable is set. A variable that is set but

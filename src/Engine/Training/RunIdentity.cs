@@ -9,7 +9,7 @@ namespace Engine.Training;
 /// are not part of it: changing them does not change the weights.</summary>
 internal static class RunIdentity
 {
-    public static Dictionary<string, string> Of(TrainJobOptions o, ulong dataFingerprint, int totalSteps)
+    public static Dictionary<string, string> Of(TrainJobOptions o, ulong dataFingerprint, int totalSteps, int worldSize = 1)
     {
         var l = o.Loop;
         var id = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -25,6 +25,7 @@ internal static class RunIdentity
         Add("mode", l.Mode.ToString().ToLowerInvariant());
         Add("model", o.ModelPath is null ? "demo" : Path.GetFullPath(o.ModelPath));
         Add("model_fingerprint", o.ModelPath is null ? $"demo-{Demo.Seed}" : ModelFingerprint(o.ModelPath));
+        Add("world_size", worldSize); // before what it changes (global batch, data fingerprint, steps), so the message names it
         Add("total_steps", totalSteps);
         Add("learning_rate", l.EffectiveLearningRate);
         Add("lr_scheduler", l.Scheduler.ToString().ToLowerInvariant());

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Engine.Backends;
 using Engine.Checkpoints;
 using Engine.Data;
+using Engine.Distributed;
 using Engine.Formats;
 using Engine.Models;
 using Engine.Nn;
@@ -34,6 +35,14 @@ internal sealed class TrainJob
     public Action<Trainer>? ConfigureTrainer { get; set; }
     /// <summary>Test hook: the trained model before the job saves and disposes it.</summary>
     public Action<LlamaModel>? AfterTraining { get; set; }
+    /// <summary>Data-parallel training: the job's ranks (null for a single process). Every rank loads, validates and
+    /// trains; only rank 0 changes the output folder.</summary>
+    public ICommunicator? Comm { get; init; }
+    /// <summary>This rank's status line for the launcher, if one asked.</summary>
+    public RankStatus? Status { get; init; }
+
+    private bool IsMain => Comm is null || Comm.Rank == 0;
+    private int WorldSize => Comm?.Size ?? 1;
 
     public TrainJobResult Run(CancellationToken cancel)
     {
@@ -48,7 +57,9 @@ internal sealed class TrainJob
         if (previous.Count > 0 && !_o.OverwriteOutputDir)
             throw new EngineException($"--out {loop.OutputDir}: holds another run's outputs ({string.Join(", ", previous.Take(4).Select(Path.GetFileName))}" +
                                       $"{(previous.Count > 4 ? ", …" : "")}); continue it with --resume latest, replace it with --overwrite-output-dir, or choose another --out");
-        Directory.CreateDirectory(loop.OutputDir);
+        if (IsMain) Directory.CreateDirectory(loop.OutputDir);
+        // The demo's generated files go to rank 0's output folder; another rank keeps its copies in a folder of its own.
+        string demoDir = IsMain ? loop.OutputDir : Directory.CreateTempSubdirectory($"engine-rank{Comm!.Rank}-").FullName;
 
         ITokenizer tokenizer;
         string? tokenizerPath;
@@ -60,11 +71,11 @@ internal sealed class TrainJob
                            $"on the sample conversations shipped with engine ({mode.ToString().ToLowerInvariant()} mode, device {_be.Name})");
             var spm = Demo.VocabularyModel();
             tokenizer = SentencePieceTokenizer.FromModel(spm, "demo vocabulary");
-            tokenizerPath = Path.Combine(loop.OutputDir, "demo_tokenizer.model");
+            tokenizerPath = Path.Combine(demoDir, "demo_tokenizer.model");
             File.WriteAllBytes(tokenizerPath, SentencePieceModelWriter.Write(spm));
             var cfg = Demo.Config(tokenizer.VocabSize);
             model = Demo.Model(_be, tokenizer, WeightsFor(cfg));
-            dataPath = _o.Data.DataPath ?? Demo.WriteSampleData(loop.OutputDir);
+            dataPath = _o.Data.DataPath ?? Demo.WriteSampleData(demoDir);
         }
         else
         {
@@ -88,18 +99,26 @@ internal sealed class TrainJob
             }
             var trainable = (adapter?.Parameters.Trainable ?? model.Parameters.Trainable).ToList();
 
-            var data = TrainingData.Prepare(_o.DataFor(dataPath, model.Config.MaxPositionEmbeddings), tokenizer);
+            var data = TrainingData.Prepare(_o.DataFor(dataPath, model.Config.MaxPositionEmbeddings, WorldSize), tokenizer);
             foreach (var note in data.Notes) _out.WriteLine($"note: {note}");
-            var trainer = new Trainer(model, trainable, data, loop, _out);
+            var trainer = new Trainer(model, trainable, data, loop, _out) { Comm = Comm, Status = Status };
             ConfigureTrainer?.Invoke(trainer);
-            trainer.Identity = RunIdentity.Of(_o, data.Train.Fingerprint, trainer.TotalSteps);
+            trainer.Identity = RunIdentity.Of(_o, data.Train.Fingerprint, trainer.TotalSteps, WorldSize);
             if (resume is not null)
                 RunIdentity.RequireSameRun(_o.Resume!, resume, TrainerState.Read(Path.Combine(resume, CheckpointStore.StateFile)), trainer.Identity);
+            // Every rank has validated before rank 0 changes the folder (another rank's check must not see this run's files).
+            Comm?.Barrier();
             // Validation passed: only now does the folder change.
-            if (previous.Count > 0) RemoveRunOutputs(loop.OutputDir);
-            foreach (var stale in AtomicFile.RemoveStale(loop.OutputDir))
-                _out.WriteLine($"note: removed {stale}, left by a run that was killed while saving");
-            WriteArgs(dataPath, demo);
+            if (IsMain)
+            {
+                if (previous.Count > 0) RemoveRunOutputs(loop.OutputDir);
+                foreach (var stale in AtomicFile.RemoveStale(loop.OutputDir))
+                    _out.WriteLine($"note: removed {stale}, left by a run that was killed while saving");
+                WriteArgs(dataPath, demo);
+            }
+            if (Comm is not null)
+                _out.WriteLine($"data parallel: {Comm.Size} ranks over {Comm.Name}, {loop.BatchSize} rows each per micro-batch " +
+                               $"(global batch {loop.BatchSize * Comm.Size * loop.GradAccum} = {loop.BatchSize} × {loop.GradAccum} accumulation × {Comm.Size} ranks); rank 0 writes the outputs");
             Summary(model, adapter, trainable, data, trainer.TotalSteps);
 
             TrainResult result;
@@ -107,6 +126,7 @@ internal sealed class TrainJob
             catch (DeviceOutOfMemoryException e) { throw OutOfMemory(e); }
             AfterTraining?.Invoke(model);
             var outputs = new List<string>();
+            if (!IsMain) return new TrainJobResult(result, loop.OutputDir, outputs);
             if (!result.Interrupted)
             {
                 if (adapter is not null)
@@ -202,7 +222,7 @@ internal sealed class TrainJob
                        $"parameters {total:N0} total, {train:N0} trainable ({100.0 * train / Math.Max(1, total):F2}%)");
         var s = data.TrainStats;
         _out.WriteLine($"data: {s.Kept} samples ({s.DroppedNoLearnedTokens} dropped, {s.Truncated} truncated), {s.Tokens:N0} tokens, {s.LearnedTokens:N0} learned; " +
-                       $"{data.Train.BatchesPerEpoch} batches of {_o.Loop.BatchSize} per epoch; {steps} optimizer steps" +
+                       $"{data.Train.BatchesPerEpoch} batches of {data.Train.BatchSize} per epoch; {steps} optimizer steps" +
                        (data.Eval is not null ? $"; eval {data.EvalStats!.Kept} samples" : ""));
         if (sizes.QuantizedProjections > 0)
             _out.WriteLine($"base weights: {Mib(sizes.Bf16)} bf16 → {Mib(sizes.Quantized)} {(sizes.DoubleQuant ? "nf4+dq" : "nf4")} " +
@@ -253,6 +273,7 @@ internal sealed class TrainJob
             ["seed"] = l.Seed, ["gradient_checkpointing"] = l.GradientCheckpointing, ["logging_steps"] = l.LoggingSteps,
             ["save_steps"] = l.SaveSteps, ["save_total_limit"] = l.SaveTotalLimit, ["eval_steps"] = l.EvalSteps,
             ["resume"] = _o.Resume, ["overwrite_output_dir"] = _o.OverwriteOutputDir, ["device"] = _be.Name, ["demo"] = demo,
+            ["world_size"] = WorldSize,
         };
         AtomicFile.Write(Path.Combine(l.OutputDir, "training_args.json"), s =>
         {

@@ -25,10 +25,11 @@ internal sealed record TrainJobOptions
     public required TrainOptions Loop { get; init; }
 
     /// <summary>The data flags as the data layer takes them, with the loop's batch size and seed, and the model's
-    /// own chat template (looked up only when used).</summary>
-    public DataOptions DataFor(string dataPath, int maxPositions) => Data with
+    /// own chat template (looked up only when used). With <paramref name="worldSize"/> data-parallel ranks a loader
+    /// batch is the global micro-batch, batch size × world size rows, which the ranks split.</summary>
+    public DataOptions DataFor(string dataPath, int maxPositions, int worldSize = 1) => Data with
     {
-        DataPath = dataPath, MaxLength = Math.Min(Data.MaxLength, maxPositions), BatchSize = Loop.BatchSize, Seed = Loop.Seed,
+        DataPath = dataPath, MaxLength = Math.Min(Data.MaxLength, maxPositions), BatchSize = Loop.BatchSize * worldSize, Seed = Loop.Seed,
         ModelTemplate = Data.ModelTemplate ?? (ModelPath is null ? null : () => JinjaChatTemplate.ForModel(ModelPath, TokenizerPath)),
     };
 }

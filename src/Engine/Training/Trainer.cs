@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Engine.Autograd;
 using Engine.Backends;
 using Engine.Data;
+using Engine.Distributed;
 using Engine.Models;
 using Engine.Nn;
 using Engine.Tensors;
@@ -51,6 +52,18 @@ internal sealed class Trainer
     public bool PlainProgress { get; set; }
     /// <summary>What makes this run the same run (<see cref="RunIdentity"/>); recorded in every checkpoint.</summary>
     public Dictionary<string, string>? Identity { get; set; }
+    /// <summary>Data-parallel training: the ranks of the job. Each loader batch is then a global micro-batch of
+    /// batch size × world size rows, of which this rank takes its own <see cref="TrainOptions.BatchSize"/> rows;
+    /// gradients, the loss and the stop decision are summed across ranks each step, so every rank takes the same
+    /// update; rank 0 alone writes metrics, TensorBoard, the progress line, checkpoints and the loss plot.</summary>
+    public ICommunicator? Comm { get; set; }
+    /// <summary>Where this rank reports its last step for the launcher (null outside a launched job).</summary>
+    public RankStatus? Status { get; set; }
+
+    private bool IsMain => Comm is null || Comm.Rank == 0;
+
+    /// <summary>This rank's rows of a global micro-batch (the whole batch without a communicator).</summary>
+    private Batch Local(Batch global) => Comm is null ? global : global.Rows(Comm.Rank * _o.BatchSize, _o.BatchSize);
 
     public TrainResult Run(CancellationToken cancel, string? resumeFrom = null)
     {
@@ -76,15 +89,16 @@ internal sealed class Trainer
             _log.WriteLine($"resumed from {resumeFrom} at step {step} (data position {state.DataPosition})");
         }
 
-        using var metrics = new MetricsJsonlWriter(Path.Combine(_o.OutputDir, "metrics.jsonl"));
-        if (resumeFrom is not null) metrics.TruncateAfterStep(step);
-        using var tb = new TensorBoardWriter(Path.Combine(_o.OutputDir, "runs"));
-        using var progress = PlainProgress
+        using var metrics = IsMain ? new MetricsJsonlWriter(Path.Combine(_o.OutputDir, "metrics.jsonl")) : null;
+        if (resumeFrom is not null) metrics?.TruncateAfterStep(step);
+        using var tb = IsMain ? new TensorBoardWriter(Path.Combine(_o.OutputDir, "runs")) : null;
+        using var progress = !IsMain ? new ProgressBar(TextWriter.Null, false, () => null, total, step, Math.Max(1, _o.LoggingSteps), null)
+            : PlainProgress
             ? new ProgressBar(_log, false, () => null, total, step, Math.Max(1, _o.LoggingSteps), null)
             : new ProgressBar(total, step, Math.Max(1, _o.LoggingSteps));
 
         var stepLosses = new List<double>();
-        var history = File.Exists(metrics.FilePath) ? MetricsJsonlReader.Read(metrics.FilePath).ToList() : new List<StepMetrics>();
+        var history = metrics is not null && File.Exists(metrics.FilePath) ? MetricsJsonlReader.Read(metrics.FilePath).ToList() : new List<StepMetrics>();
         if (double.IsNaN(lastLoss) && step > 0 && history.Count > 0) lastLoss = history[^1].Loss; // checkpoints without "loss"
         double windowLoss = 0; int windowSteps = 0; long windowTokens = 0;
         var windowClock = Stopwatch.StartNew();
@@ -96,10 +110,13 @@ internal sealed class Trainer
         double? evalLoss = null;
         string? lastCheckpoint = null;
         bool interrupted = false;
+        bool stopAgreed = false; // data parallel: every rank stops after the same step
+        var shared = new double[2];
+        Status?.Report(step);
 
         while (step < total)
         {
-            if (cancel.IsCancellationRequested) { interrupted = true; break; }
+            if (Comm is null ? cancel.IsCancellationRequested : stopAgreed) { interrupted = true; break; }
             var batches = new List<Batch>(_o.GradAccum);
             for (int j = 0; j < _o.GradAccum; j++) batches.Add(loader.Next());
             int learned = batches.Sum(b => b.LearnedTokens);
@@ -109,7 +126,8 @@ internal sealed class Trainer
             float scale = learned > 0 ? 1f / learned : 0f;
             for (int j = 0; j < batches.Count; j++)
             {
-                var b = batches[j];
+                var b = Local(batches[j]);
+                if (b.BatchSize == 0) continue; // the last global batch of an epoch can leave a rank without rows
                 var ctx = new ForwardContext(true, MixSeed(_o.Seed, step, j));
                 Tensor l;
                 using (var scope = new TensorScope())
@@ -125,6 +143,17 @@ internal sealed class Trainer
                 }
             }
 
+            if (Comm is not null)
+            {
+                // One sum for the gradients (each rank's hold its rows' share of the global token mean) and one for the
+                // loss and the stop flag, so every rank sees the same loss, norm and decision.
+                Comm.AllReduceSum(Gradients());
+                shared[0] = loss;
+                shared[1] = cancel.IsCancellationRequested ? 1 : 0;
+                Comm.AllReduceSum(shared);
+                loss = shared[0];
+                stopAgreed = shared[1] > 0;
+            }
             BeforeUpdate?.Invoke(step);
             double norm = GradientTools.GlobalNorm(_trainable.Select(p => p.Param));
             if (!double.IsFinite(loss) || !double.IsFinite(norm))
@@ -136,6 +165,7 @@ internal sealed class Trainer
                     throw new EngineException($"training stopped at step {step + 1}: {badInARow} steps in a row had a NaN/Inf loss or gradient " +
                                               $"(try a lower --learning-rate or --max-grad-norm); the last good checkpoint is {lastCheckpoint ?? "none"}");
                 step++;
+                Status?.Report(step);
                 continue;
             }
             badInARow = 0;
@@ -143,6 +173,7 @@ internal sealed class Trainer
             optimizer.Step(lr, GradientTools.ClipScale(norm, _o.MaxGradNorm));
             optimizer.ZeroGrad();
             step++;
+            Status?.Report(step);
             if (collapse.Step(step, norm, lr) is string zeroGrad) progress.WriteLine(zeroGrad);
             stepLosses.Add(loss);
             lastLoss = loss; lastNorm = norm;
@@ -163,8 +194,8 @@ internal sealed class Trainer
                     TokensPerSecond = windowTokens / Math.Max(1e-9, windowClock.Elapsed.TotalSeconds),
                     EvalLoss = evalNow ? evalLoss : null,
                 };
-                metrics.Append(m);
-                tb.Log(m);
+                metrics?.Append(m);
+                tb?.Log(m);
                 progress.Update(m);
                 history.Add(m);
                 OnLog?.Invoke(m);
@@ -181,13 +212,32 @@ internal sealed class Trainer
             lastCheckpoint = SaveCheckpoint(optimizer, step, total, loader, lastLoss);
             progress.WriteLine($"interrupted at step {step}: checkpoint saved to {lastCheckpoint}; continue with --resume latest");
         }
-        LossPlot.Save(Path.Combine(_o.OutputDir, "loss.png"), history);
+        if (IsMain) LossPlot.Save(Path.Combine(_o.OutputDir, "loss.png"), history);
+        // No rank leaves before rank 0 has written: a launcher (mpirun) ends the whole job when a rank exits non-zero,
+        // as interrupted ranks do.
+        Comm?.Barrier();
         return new TrainResult(step, lastLoss, evalLoss, interrupted, lastCheckpoint, stepLosses,
                                runTokens / Math.Max(1e-9, runClock.Elapsed.TotalSeconds));
     }
 
-    private string SaveCheckpoint(AdamWOptimizer optimizer, int step, int total, DataLoader loader, double loss)
+    /// <summary>Every trainable parameter's gradient, created as zeros where this rank's rows gave it none (a rank
+    /// without rows, an adapter its rows never reached), so all ranks sum the same list.</summary>
+    private List<Tensor> Gradients()
     {
+        var grads = new List<Tensor>(_trainable.Count);
+        foreach (var (_, p) in _trainable)
+        {
+            p.Grad ??= TensorScope.Unscoped(() => Backend.Of(p).Zeros(p.Shape, p.DType));
+            grads.Add(p.Grad);
+        }
+        return grads;
+    }
+
+    /// <summary>Rank 0 writes the checkpoint (every rank holds the same weights and optimizer state); the others
+    /// return at once and wait for it at the next collective.</summary>
+    private string? SaveCheckpoint(AdamWOptimizer optimizer, int step, int total, DataLoader loader, double loss)
+    {
+        if (!IsMain) return null;
         var state = new TrainerState
         {
             GlobalStep = step,
@@ -213,14 +263,21 @@ internal sealed class Trainer
         double sum = 0;
         long count = 0;
         using var _ = GradMode.NoGrad();
-        foreach (var b in eval.Epoch(0))
+        foreach (var global in eval.Epoch(0))
         {
+            count += global.LearnedTokens;
+            var b = Local(global);
             if (b.LearnedTokens == 0) continue;
             using var scope = new TensorScope();
             var ids = be.FromInts(b.InputIds, new Shape(b.BatchSize, b.SeqLen));
             var targets = be.FromInts(b.Targets, new Shape(b.BatchSize * b.SeqLen));
             sum += _model.Loss(ids, targets, 1f, ForwardContext.Inference, b.SegmentStarts).Item();
-            count += b.LearnedTokens;
+        }
+        if (Comm is not null)
+        {
+            Span<double> total = stackalloc double[] { sum };
+            Comm.AllReduceSum(total);
+            sum = total[0];
         }
         return count > 0 ? sum / count : double.NaN;
     }

@@ -25,7 +25,7 @@ internal static class LayerRules
     /// <summary>The Engine assembly, lowest first: a layer may use itself and any layer before it.</summary>
     public static readonly string[] EngineOrder =
     [
-        Root, "Threading", "Tensors", "Quant", "Formats", "Templating", "Backends", "Autograd", "Nn", "Tokenizers", "Models",
+        Root, "Threading", "Tensors", "Quant", "Formats", "Templating", "Backends", "Distributed", "Autograd", "Nn", "Tokenizers", "Models",
         "Checkpoints", "Data", "Training", "Api",
     ];
 
@@ -42,12 +42,12 @@ internal static class LayerRules
     /// <summary>What each layer outside the plain Engine order may use, and the rule's wording.</summary>
     private static readonly Dictionary<string, (HashSet<string> Allowed, string Rule)> Special = new()
     {
-        [BackendsCuda] = ([.. UpTo("Backends"), BackendsCuda, Kernels],
-            "Backends.Cuda sits at the Backends rank: it may use Threading, Tensors, Quant, Formats, Backends and Engine.Kernels, not Autograd or above"),
+        [BackendsCuda] = ([.. UpTo("Distributed"), BackendsCuda, Kernels],
+            "Backends.Cuda sits at the Backends rank: it may use Threading, Tensors, Quant, Formats, Backends, Distributed (its NCCL communicator) and Engine.Kernels, not Autograd or above"),
         [Diagnostics] = ([.. EngineOrder.Where(l => l != "Api"), BackendsCuda, Kernels, Diagnostics],
             "Diagnostics may use every Engine layer except Api, and Backends.Cuda and Engine.Kernels"),
-        [Cuda] = ([.. UpTo("Backends"), BackendsCuda, Diagnostics, Cuda],
-            "Engine.Cuda (CudaSupport) may use Backends and below, Backends.Cuda and Diagnostics"),
+        [Cuda] = ([.. UpTo("Distributed"), BackendsCuda, Diagnostics, Cuda],
+            "Engine.Cuda (CudaSupport) may use Distributed, Backends and below, Backends.Cuda and Diagnostics"),
         [Cli] = ([Root, "Api", Cuda, Cli],
             "the CLI may use only the root Engine namespace, Engine.Api, Engine.Cuda and its own Engine.Cli namespaces"),
     };

@@ -5,7 +5,7 @@ namespace Engine.Distributed.Mpi;
 /// <summary>The <c>mpirun</c> command that starts the CPU ranks of one job on this machine (<c>engine train
 /// --nproc-per-node N</c> on the CPU, and the tests): Open MPI's mpirun found by <c>$ENGINE_MPIRUN</c> or on PATH, with
 /// the flags a single machine, a container and root need.</summary>
-public static class MpiRun
+internal static class MpiRun
 {
     /// <summary>Names the mpirun to run instead of the one on PATH.</summary>
     public const string ExecutableVariable = "ENGINE_MPIRUN";
