@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU bench bundle's driver, run from the repo root on the GPU machine (see bench/README.md):
 #   1. engine selftest --device cuda   every op vs the CPU reference (bf16 and fp32), whole-model checks
+#      nccl_check.sh                    the NCCL communicator at world size 1 (and 2 ranks on a multi-GPU machine)
 #   2. engine bench kernels            GB/s and TFLOP/s of every op next to copy bandwidth and cuBLAS
 #   3. engine bench train              LoRA on the Llama-2-7B shape, full fine-tune of the TinyLlama-1.1B shape
 #   4. torch_peer_bench.py             PyTorch + transformers + PEFT on the same cases, same machine, same run
@@ -27,6 +28,7 @@ stage() {
 }
 
 stage selftest "${T_SELFTEST:-90}" "$E" selftest --device cuda --size realistic --model "$D/stories260K.bin" --text "$D/tinystories_sample_cs336.txt" --lora-steps 50
+stage nccl "${T_NCCL:-60}" bench/gpu/nccl_check.sh "$E" "$D" /tmp/engine-gpu/nccl
 stage kernels "${T_KERNELS:-60}" "$E" bench kernels --device cuda
 stage lora7b "${T_LORA7B:-40}" "$E" bench train --device cuda --shape llama2-7b --mode lora --batch-size 4 --seq 2048 --lora-r 16 --gradient-checkpointing --warmup 1 --steps 2 --max-seconds 40
 stage full1b "${T_FULL1B:-30}" "$E" bench train --device cuda --shape tinyllama-1b --mode full --batch-size 8 --seq 2048 --warmup 1 --steps 2 --max-seconds 30
@@ -39,6 +41,7 @@ echo
 echo "================ summary ================"
 cat "$OUT/stages.txt"
 grep -hE "^(PASS|FAIL)|all [0-9]+ checks passed|checks failed|selftest:" "$OUT/selftest.log" | head -20
+grep -hE "MATCH|DIFFER|needs a machine" "$OUT/nccl.log"
 grep -hE "GB/s|TFLOP/s" "$OUT/kernels.log"
 grep -hE "tokens/s \(|decode" "$OUT/lora7b.log" "$OUT/full1b.log" "$OUT/cpu15m_engine.log"
 grep -hE "^\{" "$OUT/peer.log" "$OUT/cpu15m_peer.log"
