@@ -19,20 +19,5 @@ if ! have objcopy && ! have llvm-objcopy; then missing+=(binutils); fi
 
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 
-install="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
-if [ "${1:-}" = "--check" ]; then
-  echo "NativeAOT prerequisites missing: ${missing[*]}. Install them with: sudo sh -c '$install' (or run scripts/install-aot-deps.sh as root)" >&2
-  exit 3
-fi
-
-if [ "$(id -u)" -eq 0 ]; then sudo=""
-elif have sudo && sudo -n true 2>/dev/null; then sudo="sudo -n"
-else
-  echo "NativeAOT prerequisites missing: ${missing[*]}, and this user cannot install them. Run: sudo sh -c '$install'" >&2
-  exit 3
-fi
-echo "installing NativeAOT prerequisites: ${missing[*]}" >&2
-if ! { $sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"; } >&2; then
-  echo "could not install NativeAOT prerequisites (${missing[*]}). Run: sudo sh -c '$install'" >&2
-  exit 3
-fi
+. "$(dirname "$0")/apt-install.sh"
+apt_install "NativeAOT prerequisites" "${1:-}" "${missing[@]}"

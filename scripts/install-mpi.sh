@@ -19,25 +19,6 @@ if ! have_libmpi; then missing+=(libopenmpi-dev); fi
 
 if [ ${#missing[@]} -eq 0 ]; then echo "Open MPI present: $(command -v mpirun || echo "$ENGINE_MPIRUN")" >&2; exit 0; fi
 
-install="apt-get update && apt-get install -y --no-install-recommends openmpi-bin libopenmpi-dev"
-if [ "${1:-}" = "--check" ]; then
-  echo "Open MPI missing (${missing[*]}). Install it with: sudo sh -c '$install' (or run scripts/install-mpi.sh as root)" >&2
-  exit 3
-fi
-
-if [ "$(id -u)" -eq 0 ]; then sudo=""
-elif have sudo && sudo -n true 2>/dev/null; then sudo="sudo -n"
-else
-  echo "Open MPI missing (${missing[*]}), and this user cannot install it. Run: sudo sh -c '$install'" >&2
-  exit 3
-fi
-if ! have apt-get; then
-  echo "Open MPI missing (${missing[*]}) and there is no apt-get here: install Open MPI 4.x (mpirun and libmpi.so.40) with this system's package manager" >&2
-  exit 3
-fi
-echo "installing Open MPI: openmpi-bin libopenmpi-dev" >&2
-if ! { $sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends openmpi-bin libopenmpi-dev; } >&2; then
-  echo "could not install Open MPI. Run: sudo sh -c '$install'" >&2
-  exit 3
-fi
+. "$(dirname "$0")/apt-install.sh"
+apt_install "Open MPI" "${1:-}" openmpi-bin libopenmpi-dev
 echo "installed Open MPI: $(command -v mpirun)" >&2
