@@ -37,7 +37,8 @@ internal static class GgmlDot
         int xb = ActivationBytes(weight, n);
         if (m < 0 || xq.Length < (long)m * xb || ldd < count || (m > 0 && dst.Length < (long)(m - 1) * ldd + count))
             throw new ArgumentException($"a tile of {m} activation rows × {count} weight rows needs {(long)m * xb} activation bytes and a destination of {(long)Math.Max(m - 1, 0) * ldd + count} floats at stride {ldd} ≥ {count}; got {xq.Length} and {dst.Length}");
-        for (int i = 0; i < m; i++) DotRows(weight, rows, count, xq.Slice(i * xb, xb), n, dst.Slice(i * ldd, count));
+        if (LegacyDot.HasTile(weight)) LegacyDot.DotTile(weight, rows[..(int)(count * weight.RowSize(n))], count, xq[..(m * xb)], m, n, dst, ldd);
+        else for (int i = 0; i < m; i++) DotRows(weight, rows, count, xq.Slice(i * xb, xb), n, dst.Slice(i * ldd, count));
     }
 
     /// <summary>dst[r] = row r of <paramref name="rows"/> (count rows of n values of <paramref name="weight"/>, laid end

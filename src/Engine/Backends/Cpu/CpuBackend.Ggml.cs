@@ -16,14 +16,16 @@ internal sealed partial class CpuBackend
 
     /// <summary>The most rows for which the integer block GEMM measured faster than dequantized tiles + SGEMM on this
     /// project's AVX-512 machine (`ggml-gemm`, 2048×2048 weights, one thread, m = 16…256; bench/RESULTS.md): its
-    /// kernels run at a fixed 20–100 GFLOP/s per thread by type, while the SGEMM reaches ~110 once m is large enough
-    /// to pay for dequantizing W. f32/f16/bf16 keep the GEMV for <see cref="GgmlGemvMaxRows"/> rows at most.</summary>
+    /// kernels run at a fixed 20–120 GFLOP/s per thread by type (q4_0 and q5_0 fastest, on the register-blocked tile of
+    /// <see cref="LegacyDot.DotTile"/>), while the SGEMM reaches 110–135 once m is large enough to pay for dequantizing W. f32/f16/bf16 keep the GEMV for <see cref="GgmlGemvMaxRows"/> rows at most.</summary>
     internal static int BlockGemmMaxRows(GgmlType type) => type switch
     {
         GgmlType.Q3_K => 256,
+        GgmlType.Q4_0 => LegacyDot.HasTile(type) ? 256 : 128,
         GgmlType.Q2_K => 192,
-        GgmlType.Q4_0 or GgmlType.Q4_K => 128,
-        GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_K => 64,
+        GgmlType.Q5_0 => LegacyDot.HasTile(type) ? 128 : 64,
+        GgmlType.Q4_K => 128,
+        GgmlType.Q4_1 or GgmlType.Q5_K => 64,
         GgmlType.Q6_K => 32,
         GgmlType.Q8_0 => 24,
         GgmlType.Q5_1 => 16,
