@@ -48,7 +48,7 @@ internal static class GgmlGemmBench
                 if (p >= 0) (gemm, tiled) = (Math.Min(gemm, tg), Math.Min(tiled, tt));
             }
             Console.WriteLine($"  {type.Name(),-5} block GEMM {flops / gemm / 1e9,6:F1}  dequantized tiles + SGEMM {flops / tiled / 1e9,6:F1}  ratio {tiled / gemm,5:F2}×" +
-                              $"  (chosen: {(CpuBackend.UsesBlockGemm(type, m) ? "block GEMM" : "SGEMM")})");
+                              $"  (chosen: {(CpuBackend.UsesBlockGemm(type, m, cols) ? "block GEMM" : "SGEMM")})");
         }
         CpuParallel.Threads = savedThreads;
         return 0;

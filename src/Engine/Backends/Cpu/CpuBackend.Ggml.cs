@@ -10,9 +10,17 @@ internal sealed partial class CpuBackend
     /// (decode, short prompts); more rows take <see cref="UsesBlockGemm"/>'s choice.</summary>
     internal static int GgmlGemvMaxRows { get; set; } = 8;
 
-    /// <summary>The path of a forward product of <paramref name="m"/> rows on <paramref name="type"/>: the integer block
-    /// GEMM up to <see cref="BlockGemmMaxRows"/> rows, dequantized tiles into the SGEMM beyond.</summary>
-    internal static bool UsesBlockGemm(GgmlType type, int m) => m <= BlockGemmMaxRows(type);
+    /// <summary>The path of a forward product of <paramref name="m"/> rows of <paramref name="k"/> values on
+    /// <paramref name="type"/>: the integer block GEMM up to <see cref="BlockGemmMaxRows"/> rows, dequantized tiles into
+    /// the SGEMM beyond, and also where the q4_0/q5_0 kernels would run more than an eighth of each row's blocks
+    /// through their scalar tail (blocks past the last group of 16: all of a 288-wide row, a third of a 768-wide one),
+    /// which measured 6–10× slower than the SGEMM on stories15M's 128-token prompt.</summary>
+    internal static bool UsesBlockGemm(GgmlType type, int m, int k)
+    {
+        if (m > BlockGemmMaxRows(type)) return false;
+        int blocks = k / GgmlTypes.QK;
+        return !LegacyDot.HasTile(type) || blocks % 16 * 8 <= blocks;
+    }
 
     /// <summary>The most rows for which the integer block GEMM measured faster than dequantized tiles + SGEMM on this
     /// project's AVX-512 machine (`ggml-gemm`, 2048×2048 weights, one thread, m = 16…256; bench/RESULTS.md): its
@@ -51,7 +59,7 @@ internal sealed partial class CpuBackend
             throw new ArgumentException($"ggml matmul: {a.Shape} · {w.Name} {w.Rows}×{w.Cols}{(transW ? "ᵀ" : "")} does not give {c.Shape}");
         int m = (int)a.Shape.Rows;
         if (m == 0) return;
-        if (transW && (m <= GgmlGemvMaxRows || (blockGemm ?? UsesBlockGemm(w.Type, m)))) GgmlBlockGemm(a, w, c, m);
+        if (transW && (m <= GgmlGemvMaxRows || (blockGemm ?? UsesBlockGemm(w.Type, m, w.Cols)))) GgmlBlockGemm(a, w, c, m);
         else GgmlTiled(a, w, transW, c, m);
     }
 
