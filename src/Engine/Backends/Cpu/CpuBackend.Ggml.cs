@@ -1,4 +1,3 @@
-using System.Buffers;
 using Engine.Quant;
 using Engine.Tensors;
 
