@@ -10,6 +10,7 @@ public static class Program
         ["tokenizer"] = ("encode tokens/s of the Llama 3.1 / Qwen 3 tokenizer.json and Llama 2 tokenizer.model next to Microsoft.ML.Tokenizers; args: [shared/data] [repeat]", TokenizerBench.Run),
         ["gguf-decode"] = ("CPU decode and 512-token prompt tokens/s and peak RSS from GGUF blocks against llama.cpp (LLamaSharp 0.30.0), random-weight files per shape and type; args: [stories15m,llama2-7b] [f32,q8_0,q4_0,q4_k_m] [--threads N] [--tokens N] [--prompt N] [--repeat N]", GgufDecodeBench.Run),
         ["gguf-decode-child"] = ("one gguf-decode run in its own process: --impl engine|llamacpp --model X.gguf [--threads N] [--tokens N] [--prompt N] [--logits FILE]", GgufDecodeChild.Run),
+        ["ggml-gemm"] = ("GFLOP/s of the CPU backend's many-row GGUF forward product per type, integer block GEMM vs dequantized tiles + SGEMM, alternating; args: [m] [rows] [cols] [types] [repeats] [threads] (512 2048 2048 q4_0,q8_0,q5_0,q4_K,q6_K 5 all; 1 thread times CPU time)", GgmlGemmBench.Run),
         ["ggml-gemv"] = ("GB/s of the CPU backend's GGUF GEMV (one activation row) per type at 1 and all threads; args: [rows] [cols] [types] (11008 4096 q4_0,q8_0,q4_K,q6_K,f32)", GgmlGemvBench.Run),
         ["kquant"] = ("single-thread GB/s of the k-quant x q8_K dot kernels (KQuantDot.DotRows) per type and ISA; args: [n] [rows] (4096 4096)", KQuantBench.Run),
         ["legacy-dot"] = ("single-thread GB/s of LegacyDot.DotRows (q4_0, q5_0, q8_0) on a cache-resident weight per dot ISA; args: [n] [rows] (4096 64)", LegacyDotBench.Run),

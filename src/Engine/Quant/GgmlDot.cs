@@ -29,6 +29,18 @@ internal static class GgmlDot
         else Q8Activations.QuantizeQ8_0(x, dst);
     }
 
+    /// <summary>dst[i·<paramref name="ldd"/> + r] = row r of <paramref name="rows"/> (count rows of n values) · activation
+    /// row i of <paramref name="xq"/> (m rows of <see cref="ActivationBytes"/> each, end to end): the tile of a block
+    /// GEMM. Each element equals what <see cref="DotRows"/> gives for its row and activation row, bit for bit.</summary>
+    public static void DotTile(GgmlType weight, ReadOnlySpan<byte> rows, int count, ReadOnlySpan<byte> xq, int m, int n, Span<float> dst, int ldd)
+    {
+        int xb = ActivationBytes(weight, n);
+        if (m < 0 || xq.Length < (long)m * xb || ldd < count || (m > 0 && dst.Length < (long)(m - 1) * ldd + count))
+            throw new ArgumentException($"a tile of {m} activation rows × {count} weight rows needs {(long)m * xb} activation bytes and a destination of {(long)Math.Max(m - 1, 0) * ldd + count} floats at stride {ldd} ≥ {count}; got {xq.Length} and {dst.Length}");
+        if (LegacyDot.HasTile(weight)) LegacyDot.DotTile(weight, rows[..(int)(count * weight.RowSize(n))], count, xq[..(m * xb)], m, n, dst, ldd);
+        else for (int i = 0; i < m; i++) DotRows(weight, rows, count, xq.Slice(i * xb, xb), n, dst.Slice(i * ldd, count));
+    }
+
     /// <summary>dst[r] = row r of <paramref name="rows"/> (count rows of n values of <paramref name="weight"/>, laid end
     /// to end) · the encoded activations.</summary>
     public static void DotRows(GgmlType weight, ReadOnlySpan<byte> rows, int count, ReadOnlySpan<byte> xq, int n, Span<float> dst)

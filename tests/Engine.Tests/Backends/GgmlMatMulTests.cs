@@ -9,9 +9,9 @@ namespace Engine.Tests.Backends;
 /// <summary><see cref="CpuBackend.GgmlMatMul"/> and <see cref="CpuBackend.GgmlEmbedding"/> on packed ggml block weights
 /// against a float64 product with the dequantized weight (<see cref="GgmlBlocks.Dequantize"/>, itself checked byte for
 /// byte against ggml elsewhere).
-/// Tolerances. The tiled path (more than <see cref="CpuBackend.GgmlGemvMaxRows"/> rows, and every backward) is an fp32
-/// SGEMM on the exact dequantized weight: within 2·(K + 3)·u·Σ|w·x| (u = 2⁻²⁴, see CpuGemmTests). The GEMV path
-/// first rounds x to 8-bit codes per activation block (32 values for the legacy types, 256 for the k-quants) with step
+/// Tolerances. The tiled path (forward products of more than <see cref="CpuBackend.BlockGemmMaxRows"/> rows, and every
+/// backward) is an fp32 SGEMM on the exact dequantized weight: within 2·(K + 3)·u·Σ|w·x| (u = 2⁻²⁴, see CpuGemmTests).
+/// The GEMV and block GEMM path first rounds x to 8-bit codes per activation block (32 values for the legacy types, 256 for the k-quants) with step
 /// δ = amax/127 and an fp16 (or fp32) scale: each x moves by at most δ/2 + amax·2⁻¹¹ (the scale's own rounding), so
 /// |y − y_ref| ≤ Σ_i |w_i|·(amax_b(i)/254 + amax_b(i)/2048) + 2·(K + 3)·u·Σ|w·x|. A wrong block, row or scale is
 /// far outside these bounds (the weights are O(1) and K ≥ 256).</summary>
@@ -58,13 +58,14 @@ public class GgmlMatMulTests
 
     private const double U = 1.0 / (1 << 24);
 
-    /// <summary>y = x·Wᵀ on the CPU backend for m rows of x.</summary>
-    private static float[] Forward(GgmlWeight w, float[] x, int m)
+    /// <summary>y = x·Wᵀ on the CPU backend for m rows of x (many rows: <paramref name="blockGemm"/> picks the integer
+    /// block GEMM or the dequantized tiles).</summary>
+    private static float[] Forward(GgmlWeight w, float[] x, int m, bool blockGemm = true)
     {
         var be = CpuBackend.Instance;
         using var scope = new TensorScope();
         var c = be.Empty(new Shape(m, w.Rows), DType.F32);
-        be.GgmlMatMul(be.FromFloats(x, new Shape(m, w.Cols), DType.F32), w, transW: true, c);
+        be.GgmlMatMul(be.FromFloats(x, new Shape(m, w.Cols), DType.F32), w, transW: true, c, blockGemm);
         var y = new float[m * w.Rows];
         be.ToFloats(c, y);
         return y;
@@ -146,7 +147,40 @@ public class GgmlMatMulTests
         var (w, dense) = RandomWeight(type, n, k, 5, permuted: true);
         using var _ = w;
         var x = RandomRows(m, k, 6);
-        CheckForward(x, dense, Forward(w, x, m), m, n, k, 256, quantizedX: false);
+        CheckForward(x, dense, Forward(w, x, m, blockGemm: false), m, n, k, 256, quantizedX: false);
+    }
+
+    /// <summary>The integer block GEMM (many rows) gives every element exactly as a single-row GEMV does: the activation
+    /// row encoded alone (<see cref="GgmlDot.QuantizeActivations"/>) and dotted with the weight's row alone
+    /// (<see cref="GgmlDot.DotRows"/>, one row), bit for bit, on odd m and n, a weight spanning several panels of
+    /// <see cref="CpuBackend.GgmlPanelBytes"/> (and a thread split), with and without a row order; and within the
+    /// activation rounding bound of the float64 product.</summary>
+    [Theory, MemberData(nameof(TypeNames))]
+    public void Forward_of_many_rows_is_the_block_gemm_equal_to_single_row_gemvs(string typeName)
+    {
+        var type = Parse(typeName);
+        int k = type.IsKQuant() ? 512 : 32 * 37, m = 37; // 37 blocks: two whole groups of 16 for the q4_0/q5_0 tile, and a tail
+        int n = (int)(3 * CpuBackend.GgmlPanelBytes / type.RowSize(k)) + 5;
+        int xb = GgmlDot.ActivationBytes(type, k);
+        var xq = new byte[xb];
+        var one = new float[1];
+        foreach (bool permuted in new[] { false, true })
+        {
+            var (w, dense) = RandomWeight(type, n, k, permuted ? 51UL : 52UL, permuted);
+            using var _ = w;
+            var x = RandomRows(m, k, 53);
+            var y = Forward(w, x, m);
+            for (int i = 0; i < m; i++)
+            {
+                GgmlDot.QuantizeActivations(type, x.AsSpan(i * k, k), xq);
+                for (int j = 0; j < n; j++)
+                {
+                    GgmlDot.DotRows(type, w.Row(j), 1, xq, k, one);
+                    if (one[0] != y[i * n + j]) Assert.Fail($"{typeName} y[{i},{j}] = {y[i * n + j]:R}, the GEMV gives {one[0]:R}");
+                }
+            }
+            if (!permuted) CheckForward(x, dense, y, m, n, k, type.IsKQuant() ? 256 : 32, quantizedX: true);
+        }
     }
 
     [Theory, MemberData(nameof(TypeNames))]

@@ -243,6 +243,45 @@ public class LegacyDotTests
         }
     }
 
+    /// <summary>The block GEMM tile (four weight rows × two activation rows) gives every element
+    /// bit for bit as <see cref="LegacyDot.DotRows(GgmlType, ReadOnlySpan{byte}, int, ReadOnlySpan{byte}, int, Span{float}, DotIsa)"/>
+    /// on AVX-512 does for that activation row: odd row and activation counts (the passes' tails), rows with no whole
+    /// group of 16 blocks, several groups and a partial one, random code bits and scales, a strided destination.</summary>
+    [Theory]
+    [InlineData("Q4_0")]
+    [InlineData("Q5_0")]
+    public void DotTile_equals_DotRows_per_activation_row(string typeName)
+    {
+        var type = Enum.Parse<GgmlType>(typeName);
+        if (!LegacyDot.HasTile(type)) Assert.Skip("needs AVX-512 VBMI");
+        var rng = new Rng(77);
+        foreach (int n in new[] { 32 * 9, 32 * 16, 32 * 37, 32 * 64 })
+            foreach (int rows in new[] { 1, 4, 11 })
+                foreach (int m in new[] { 1, 2, 5 })
+                {
+                    var w = RawWeights(type, n * rows, rng);
+                    int xb = n / 32 * Q8Activations.Q8_0BlockBytes;
+                    var xq = new byte[m * xb];
+                    var x = new float[n];
+                    for (int i = 0; i < m; i++)
+                    {
+                        rng.FillNormal(x, 0, 1 + i);
+                        Activations(type, x).CopyTo(xq, i * xb);
+                    }
+                    int ldd = rows + 3;
+                    var got = new float[m * ldd];
+                    LegacyDot.DotTile(type, w, rows, xq, m, n, got, ldd);
+                    var want = new float[rows];
+                    for (int i = 0; i < m; i++)
+                    {
+                        LegacyDot.DotRows(type, w, rows, xq.AsSpan(i * xb, xb), n, want, DotIsa.Avx512);
+                        for (int r = 0; r < rows; r++)
+                            if (BitConverter.SingleToInt32Bits(got[i * ldd + r]) != BitConverter.SingleToInt32Bits(want[r]))
+                                Assert.Fail($"{type} n {n}, {rows} rows, {m} activations: [{i},{r}] = {got[i * ldd + r]:R}, DotRows {want[r]:R}");
+                    }
+                }
+    }
+
     [Fact]
     public void Activation_format_follows_ggml_vec_dot_type()
     {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Engine.Quant;
 using Engine.Tensors;
 
@@ -6,16 +5,51 @@ namespace Engine.Backends.Cpu;
 
 internal sealed partial class CpuBackend
 {
-    /// <summary>Forward products with at most this many rows run as quantized GEMVs (decode, short prompts); more rows
-    /// dequantize W into fp32 tiles for the SGEMM, which reuses each tile across all rows.</summary>
+    /// <summary>Forward products with at most this many rows run on the quantized blocks whatever the weight type
+    /// (decode, short prompts); more rows take <see cref="UsesBlockGemm"/>'s choice.</summary>
     internal static int GgmlGemvMaxRows { get; set; } = 8;
+
+    /// <summary>The path of a forward product of <paramref name="m"/> rows of <paramref name="k"/> values on
+    /// <paramref name="type"/>: the integer block GEMM up to <see cref="BlockGemmMaxRows"/> rows, dequantized tiles into
+    /// the SGEMM beyond, and also where the q4_0/q5_0 kernels would run more than an eighth of each row's blocks
+    /// through their scalar tail (blocks past the last group of 16: all of a 288-wide row, a third of a 768-wide one),
+    /// which measured 6–10× slower than the SGEMM on stories15M's 128-token prompt.</summary>
+    internal static bool UsesBlockGemm(GgmlType type, int m, int k)
+    {
+        if (m > BlockGemmMaxRows(type)) return false;
+        int blocks = k / GgmlTypes.QK;
+        return !LegacyDot.HasTile(type) || blocks % 16 * 8 <= blocks;
+    }
+
+    /// <summary>The most rows for which the integer block GEMM measured faster than dequantized tiles + SGEMM on this
+    /// project's AVX-512 machine (`ggml-gemm`, 2048×2048 weights, one thread, m = 16…256; bench/RESULTS.md): its
+    /// kernels run at a fixed 20–120 GFLOP/s per thread by type (q4_0 and q5_0 fastest, on the register-blocked tile of
+    /// <see cref="LegacyDot.DotTile"/>), while the SGEMM reaches 110–135 once m is large enough to pay for dequantizing W. f32/f16/bf16 keep the GEMV for <see cref="GgmlGemvMaxRows"/> rows at most.</summary>
+    internal static int BlockGemmMaxRows(GgmlType type) => type switch
+    {
+        GgmlType.Q3_K => 256,
+        GgmlType.Q4_0 => LegacyDot.HasTile(type) ? 256 : 128,
+        GgmlType.Q2_K => 192,
+        GgmlType.Q5_0 => LegacyDot.HasTile(type) ? 128 : 64,
+        GgmlType.Q4_K => 128,
+        GgmlType.Q4_1 or GgmlType.Q5_K => 64,
+        GgmlType.Q6_K => 32,
+        GgmlType.Q8_0 => 24,
+        GgmlType.Q5_1 => 16,
+        _ => GgmlGemvMaxRows,
+    };
 
     /// <summary>Weight elements dequantized at a time by the tiled path (1 MiB of fp32), as for NF4.</summary>
     internal static int GgmlTileElements { get; set; } = 1 << 18;
 
     public bool SupportsGgmlWeights => true;
 
-    public void GgmlMatMul(Tensor a, GgmlWeight w, bool transW, Tensor c)
+    public void GgmlMatMul(Tensor a, GgmlWeight w, bool transW, Tensor c) => GgmlMatMul(a, w, transW, c, blockGemm: null);
+
+    /// <summary><see cref="GgmlMatMul(Tensor, GgmlWeight, bool, Tensor)"/> with the path of a many-row forward product
+    /// chosen (<paramref name="blockGemm"/>: the integer block GEMM, else dequantized tiles into the SGEMM; null:
+    /// <see cref="UsesBlockGemm"/>'s choice), so tests and benchmarks reach both.</summary>
+    internal void GgmlMatMul(Tensor a, GgmlWeight w, bool transW, Tensor c, bool? blockGemm)
     {
         int inF = transW ? w.Cols : w.Rows, outF = transW ? w.Rows : w.Cols;
         if (a.DType != DType.F32 || c.DType != DType.F32)
@@ -24,59 +58,8 @@ internal sealed partial class CpuBackend
             throw new ArgumentException($"ggml matmul: {a.Shape} · {w.Name} {w.Rows}×{w.Cols}{(transW ? "ᵀ" : "")} does not give {c.Shape}");
         int m = (int)a.Shape.Rows;
         if (m == 0) return;
-        if (transW && m <= GgmlGemvMaxRows) GgmlGemv(a, w, c, m);
+        if (transW && (m <= GgmlGemvMaxRows || (blockGemm ?? UsesBlockGemm(w.Type, m, w.Cols)))) GgmlBlockGemm(a, w, c, m);
         else GgmlTiled(a, w, transW, c, m);
-    }
-
-    /// <summary>c[i, j] = W[j] · a[i] with a's rows encoded once in the weight's activation format; parallel over W's
-    /// rows, each thread streaming its rows once for all of a's rows.</summary>
-    private static void GgmlGemv(Tensor a, GgmlWeight w, Tensor c, int m)
-    {
-        int k = w.Cols, n = w.Rows;
-        int xb = GgmlDot.ActivationBytes(w.Type, k);
-        var xq = ArrayPool<byte>.Shared.Rent(m * xb);
-        try
-        {
-            var (aa, ao) = Raw(a);
-            for (int i = 0; i < m; i++)
-                GgmlDot.QuantizeActivations(w.Type, aa.AsSpan(ao + i * k, k), xq.AsSpan(i * xb, xb));
-            var (ca, co) = Raw(c);
-            CpuParallel.For(n, (long)m * k * 2, (j0, j1) =>
-            {
-                // A row order that maps this range onto a contiguous range of stored rows (a rope layout within heads,
-                // a range of whole heads) runs as one DotRows over the stored rows, its results scattered into place:
-                // the kernels' passes over several rows and their per-call setup are kept.
-                int count = j1 - j0, first = -1;
-                float[]? stored = null;
-                if (w.RowOrder is { } order)
-                {
-                    int lo = int.MaxValue, hi = -1;
-                    for (int j = j0; j < j1; j++) { lo = Math.Min(lo, order[j]); hi = Math.Max(hi, order[j]); }
-                    if (hi - lo + 1 == count) { first = lo; stored = ArrayPool<float>.Shared.Rent(count); }
-                }
-                try
-                {
-                    for (int i = 0; i < m; i++)
-                    {
-                        var x = xq.AsSpan(i * xb, xb);
-                        var dst = ca.AsSpan(co + i * n + j0, count);
-                        if (w.RowOrder is null) GgmlDot.DotRows(w.Type, w.StoredRows(j0, count), count, x, k, dst);
-                        else if (stored != null)
-                        {
-                            GgmlDot.DotRows(w.Type, w.StoredRows(first, count), count, x, k, stored.AsSpan(0, count));
-                            for (int j = j0; j < j1; j++) dst[j - j0] = stored[w.RowOrder[j] - first];
-                        }
-                        else
-                            for (int j = j0; j < j1; j++) GgmlDot.DotRows(w.Type, w.Row(j), 1, x, k, dst.Slice(j - j0, 1));
-                    }
-                }
-                finally
-                {
-                    if (stored != null) ArrayPool<float>.Shared.Return(stored);
-                }
-            });
-        }
-        finally { ArrayPool<byte>.Shared.Return(xq); }
     }
 
     /// <summary>Works through W in tiles of whole rows: each tile is dequantized into one fp32 scratch buffer and
