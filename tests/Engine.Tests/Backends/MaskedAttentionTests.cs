@@ -22,6 +22,17 @@ public sealed class MaskedAttentionTests
         { 1, 1, 12, 2, 2, null, 4 },                         // one generated token under a window
     };
 
+    /// <summary><see cref="Cases"/> and training-sized rows (at least <see cref="CpuBackend.GemmAttentionMinQueries"/>
+    /// queries), which take the SGEMM path in both directions.</summary>
+    public static TheoryData<int, int, int, int, int, int[]?, int> CasesWithGemm()
+    {
+        var all = Cases();
+        all.Add(2, 20, 20, 4, 2, new[] { 7, 9, 4, 12, 8 }, 0);   // packed, GQA
+        all.Add(1, 24, 24, 3, 1, null, 6);                        // windowed, multi-query
+        all.Add(2, 17, 17, 2, 2, null, 0);                        // plain causal
+        return all;
+    }
+
     /// <summary>A prompt-sized call (the two-SGEMM path) where one packed sample's value row overflowed to +∞: the
     /// other sample's outputs, and the overflowing sample's queries before that row, stay exactly what they are with a
     /// finite value there (a masked key contributes nothing, not 0·∞ = NaN). The head holding the inf is computed by
@@ -90,7 +101,7 @@ public sealed class MaskedAttentionTests
     }
 
     [Theory]
-    [MemberData(nameof(Cases))]
+    [MemberData(nameof(CasesWithGemm))]
     public void Cpu_attention_matches_a_float64_reference(int b, int tq, int tk, int h, int hkv, int[]? lengths, int window)
     {
         var cpu = CpuBackend.Instance;
