@@ -68,6 +68,51 @@ public sealed class MaskedAttentionTests
             }
     }
 
+    /// <summary>The backward of a training-sized call (the SGEMM path) where one packed sample's value row overflowed to
+    /// +∞ in kv head 1: kv head 0's gradients are exactly those of the clean run, the first sample's dk of head 1 stays
+    /// finite and within rounding of the clean run (a masked pair adds nothing there, not 0·∞ = NaN), because the
+    /// head holding the inf is computed by the dot path, which reads only the pairs a query sees.</summary>
+    [Fact]
+    public void An_infinite_value_in_backward_stays_in_its_sample_and_head()
+    {
+        var cpu = CpuBackend.Instance;
+        const int t = 24, h = 2, dh = 4;
+        var rng = new Rng(78);
+        using var scope = new TensorScope();
+        var qs = new Shape(1, t, h, dh);
+        float[] q = Normal(rng, qs), k = Normal(rng, qs), v = Normal(rng, qs), dO = Normal(rng, qs);
+        var mask = new AttentionMask(cpu.FromInts(Starts(SampleIds(1, t, [12, 12])!, t), new Shape(t)), 0);
+        (float[] Dq, float[] Dk) Run(float[] values)
+        {
+            var (qt, kt, vt) = (cpu.FromFloats(q, qs, DType.F32), cpu.FromFloats(k, qs, DType.F32), cpu.FromFloats(values, qs, DType.F32));
+            var o = cpu.Empty(qs, DType.F32);
+            var lse = cpu.Empty(new Shape(1, h, t), DType.F32);
+            cpu.AttentionForward(qt, kt, vt, 0.5f, o, lse, mask);
+            var (dq, dk, dv) = (cpu.Empty(qs, DType.F32), cpu.Empty(qs, DType.F32), cpu.Empty(qs, DType.F32));
+            cpu.AttentionBackward(cpu.FromFloats(dO, qs, DType.F32), qt, kt, vt, o, lse, 0.5f, dq, dk, dv, mask);
+            return (dq.F32().ToArray(), dk.F32().ToArray());
+        }
+        var clean = Run(v);
+        var bad = (float[])v.Clone();
+        bad[(18 * h + 1) * dh + 2] = float.PositiveInfinity; // token 18 (second sample), head 1
+        var got = Run(bad);
+        for (int tok = 0; tok < t; tok++)
+            for (int i = 0; i < h * dh; i++)
+            {
+                int at = tok * h * dh + i;
+                if (i / dh == 0)
+                {
+                    Assert.Equal(clean.Dq[at], got.Dq[at]);
+                    Assert.Equal(clean.Dk[at], got.Dk[at]);
+                }
+                else if (tok < 12)
+                {
+                    Assert.Equal(clean.Dq[at], got.Dq[at], 1e-5f * (1 + Math.Abs(clean.Dq[at])));
+                    Assert.Equal(clean.Dk[at], got.Dk[at], 1e-5f * (1 + Math.Abs(clean.Dk[at])));
+                }
+            }
+    }
+
     /// <summary>A KV cache held in f16 (generation's cache type for GGUF models) widens keys and values to fp32 and then
     /// computes exactly what the fp32 path computes on the same (f16-rounded) values: o and lse bit for bit.</summary>
     [Theory]
