@@ -68,12 +68,12 @@ public sealed class MaskedAttentionTests
             }
     }
 
-    /// <summary>The backward of a training-sized call (the SGEMM path) where one packed sample's value row overflowed to
-    /// +∞ in kv head 1: kv head 0's gradients are exactly those of the clean run, the first sample's dk of head 1 stays
-    /// finite and within rounding of the clean run (a masked pair adds nothing there, not 0·∞ = NaN), because the
-    /// head holding the inf is computed by the dot path, which reads only the pairs a query sees.</summary>
+    /// <summary>The backward of a training-sized call (the SGEMM path) where one packed sample's key row overflowed to
+    /// +∞ in kv head 1: kv head 0's gradients are exactly those of the clean run, and the first sample's dq and dk of
+    /// head 1 stay finite and within rounding of the clean run. In dQ = dS·K a masked pair's dS is 0 and 0·∞ is NaN, so
+    /// the head holding the inf must be (and is) computed by the dot path, which reads only the pairs a query sees.</summary>
     [Fact]
-    public void An_infinite_value_in_backward_stays_in_its_sample_and_head()
+    public void An_infinite_key_in_backward_stays_in_its_sample_and_head()
     {
         var cpu = CpuBackend.Instance;
         const int t = 24, h = 2, dh = 4;
@@ -82,9 +82,9 @@ public sealed class MaskedAttentionTests
         var qs = new Shape(1, t, h, dh);
         float[] q = Normal(rng, qs), k = Normal(rng, qs), v = Normal(rng, qs), dO = Normal(rng, qs);
         var mask = new AttentionMask(cpu.FromInts(Starts(SampleIds(1, t, [12, 12])!, t), new Shape(t)), 0);
-        (float[] Dq, float[] Dk) Run(float[] values)
+        (float[] Dq, float[] Dk) Run(float[] keys)
         {
-            var (qt, kt, vt) = (cpu.FromFloats(q, qs, DType.F32), cpu.FromFloats(k, qs, DType.F32), cpu.FromFloats(values, qs, DType.F32));
+            var (qt, kt, vt) = (cpu.FromFloats(q, qs, DType.F32), cpu.FromFloats(keys, qs, DType.F32), cpu.FromFloats(v, qs, DType.F32));
             var o = cpu.Empty(qs, DType.F32);
             var lse = cpu.Empty(new Shape(1, h, t), DType.F32);
             cpu.AttentionForward(qt, kt, vt, 0.5f, o, lse, mask);
@@ -92,8 +92,8 @@ public sealed class MaskedAttentionTests
             cpu.AttentionBackward(cpu.FromFloats(dO, qs, DType.F32), qt, kt, vt, o, lse, 0.5f, dq, dk, dv, mask);
             return (dq.F32().ToArray(), dk.F32().ToArray());
         }
-        var clean = Run(v);
-        var bad = (float[])v.Clone();
+        var clean = Run(k);
+        var bad = (float[])k.Clone();
         bad[(18 * h + 1) * dh + 2] = float.PositiveInfinity; // token 18 (second sample), head 1
         var got = Run(bad);
         for (int tok = 0; tok < t; tok++)

@@ -8,9 +8,10 @@ internal sealed partial class CpuBackend
     /// <summary>Attention backward per (batch, kv head) as SGEMMs over all queries and keys of each query head sharing
     /// it: P = exp(scale·Q·Kᵀ − lse) on the visible keys (0 elsewhere), dP = dO·Vᵀ, dS = scale·P⊙(dP − Σ dO⊙O) on the
     /// visible keys (0 elsewhere), then dQ = dS·K, dK += dSᵀ·Q and dV += Pᵀ·dO. The formula per (query, key) is the
-    /// dot path's; only the order of the sums inside each product differs. Masked entries are zero in P and dS, so
-    /// the products add nothing for them unless an operand is not finite (0·∞ is NaN): a kv head whose q, k, v or dO
-    /// rows hold an inf or NaN runs the dot path instead, which reads only the pairs a query sees.</summary>
+    /// dot path's; only the order of the sums inside each product differs. Masked entries are overwritten with zero in
+    /// P and dS, so the last three products add nothing for them unless k, q or dO is not finite (0·∞ is NaN): a kv
+    /// head whose q, k, v or dO rows hold an inf or NaN runs the dot path instead, which reads only the pairs a query
+    /// sees (v is checked too, as the forward does, though dO·Vᵀ's masked entries are overwritten).</summary>
     private static void AttentionBackwardGemm(Tensor dO, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, float scale,
                                               Tensor dq, Tensor dk, Tensor dv, AttnDims d, int[]? firstKeys)
     {
