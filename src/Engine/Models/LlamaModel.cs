@@ -72,6 +72,13 @@ internal sealed class LlamaModel : IDisposable
     public RopeTables Rope { get; }
     /// <summary>Recompute each decoder layer in backward instead of keeping its activations.</summary>
     public bool GradientCheckpointing { get; set; }
+    /// <summary>True (the default) to compute <see cref="Loss"/> with <see cref="Ops.LinearCrossEntropy"/> when the head
+    /// is a dense weight: logits chunk by chunk, never all [B·T × V] at once. False keeps the unfused path (the head's
+    /// logits, then <see cref="Ops.CrossEntropy"/>), which quantized and LoRA heads always take.</summary>
+    public bool FusedLoss { get; set; } = true;
+    /// <summary>Token rows per chunk of the fused loss; 0 (the default) sizes chunks by
+    /// <see cref="Ops.LinearCrossEntropyChunkBytes"/>.</summary>
+    public int LossChunkRows { get; set; }
     /// <summary>Extra tensors owned by the model (LoRA adapters, quantized weights), disposed with it.</summary>
     public List<IDisposable> Owned { get; } = new();
 
@@ -228,6 +235,13 @@ internal sealed class LlamaModel : IDisposable
         using var pos = segmentStarts is null ? Positions(b, t) : PackedPositions(segmentStarts, t);
         using var starts = segmentStarts is null ? null : Backend.FromInts(segmentStarts, new Shape(segmentStarts.Length));
         using var hidden = Forward(ids, pos, ctx, null, starts);
+        if (FusedLoss && Head is Linear dense)
+        {
+            // The fused loss never holds [B·T × V] logits; a weight in another dtype is cast first, as Linear does.
+            if (dense.Weight.DType == hidden.DType) return Ops.LinearCrossEntropy(hidden, dense.Weight, targets, scale, chunkRows: LossChunkRows);
+            using var w = Ops.Cast(dense.Weight, hidden.DType);
+            return Ops.LinearCrossEntropy(hidden, w, targets, scale, chunkRows: LossChunkRows);
+        }
         using var logits = Logits(hidden);
         return Ops.CrossEntropy(logits, targets, scale);
     }

@@ -22,6 +22,17 @@ public sealed class MaskedAttentionTests
         { 1, 1, 12, 2, 2, null, 4 },                         // one generated token under a window
     };
 
+    /// <summary><see cref="Cases"/> and training-sized rows (at least <see cref="CpuBackend.GemmAttentionMinQueries"/>
+    /// queries), which take the SGEMM path in both directions.</summary>
+    public static TheoryData<int, int, int, int, int, int[]?, int> CasesWithGemm()
+    {
+        var all = Cases();
+        all.Add(2, 20, 20, 4, 2, new[] { 7, 9, 4, 12, 8 }, 0);   // packed, GQA
+        all.Add(1, 24, 24, 3, 1, null, 6);                        // windowed, multi-query
+        all.Add(2, 17, 17, 2, 2, null, 0);                        // plain causal
+        return all;
+    }
+
     /// <summary>A prompt-sized call (the two-SGEMM path) where one packed sample's value row overflowed to +∞: the
     /// other sample's outputs, and the overflowing sample's queries before that row, stay exactly what they are with a
     /// finite value there (a masked key contributes nothing, not 0·∞ = NaN). The head holding the inf is computed by
@@ -54,6 +65,51 @@ public sealed class MaskedAttentionTests
                 if (tok >= 18 && i == dh + 2) Assert.False(float.IsFinite(got[at]), $"token {tok} must see the inf");
                 else if (i / dh == 1) Assert.Equal(clean[at], got[at], 1e-5f * (1 + Math.Abs(clean[at])));
                 else Assert.Equal(clean[at], got[at]);
+            }
+    }
+
+    /// <summary>The backward of a training-sized call (the SGEMM path) where one packed sample's key row overflowed to
+    /// +∞ in kv head 1: kv head 0's gradients are exactly those of the clean run, and the first sample's dq and dk of
+    /// head 1 stay finite and within rounding of the clean run. In dQ = dS·K a masked pair's dS is 0 and 0·∞ is NaN, so
+    /// the head holding the inf must be (and is) computed by the dot path, which reads only the pairs a query sees.</summary>
+    [Fact]
+    public void An_infinite_key_in_backward_stays_in_its_sample_and_head()
+    {
+        var cpu = CpuBackend.Instance;
+        const int t = 24, h = 2, dh = 4;
+        var rng = new Rng(78);
+        using var scope = new TensorScope();
+        var qs = new Shape(1, t, h, dh);
+        float[] q = Normal(rng, qs), k = Normal(rng, qs), v = Normal(rng, qs), dO = Normal(rng, qs);
+        var mask = new AttentionMask(cpu.FromInts(Starts(SampleIds(1, t, [12, 12])!, t), new Shape(t)), 0);
+        (float[] Dq, float[] Dk) Run(float[] keys)
+        {
+            var (qt, kt, vt) = (cpu.FromFloats(q, qs, DType.F32), cpu.FromFloats(keys, qs, DType.F32), cpu.FromFloats(v, qs, DType.F32));
+            var o = cpu.Empty(qs, DType.F32);
+            var lse = cpu.Empty(new Shape(1, h, t), DType.F32);
+            cpu.AttentionForward(qt, kt, vt, 0.5f, o, lse, mask);
+            var (dq, dk, dv) = (cpu.Empty(qs, DType.F32), cpu.Empty(qs, DType.F32), cpu.Empty(qs, DType.F32));
+            cpu.AttentionBackward(cpu.FromFloats(dO, qs, DType.F32), qt, kt, vt, o, lse, 0.5f, dq, dk, dv, mask);
+            return (dq.F32().ToArray(), dk.F32().ToArray());
+        }
+        var clean = Run(k);
+        var bad = (float[])k.Clone();
+        bad[(18 * h + 1) * dh + 2] = float.PositiveInfinity; // token 18 (second sample), head 1
+        var got = Run(bad);
+        for (int tok = 0; tok < t; tok++)
+            for (int i = 0; i < h * dh; i++)
+            {
+                int at = tok * h * dh + i;
+                if (i / dh == 0)
+                {
+                    Assert.Equal(clean.Dq[at], got.Dq[at]);
+                    Assert.Equal(clean.Dk[at], got.Dk[at]);
+                }
+                else if (tok < 12)
+                {
+                    Assert.Equal(clean.Dq[at], got.Dq[at], 1e-5f * (1 + Math.Abs(clean.Dq[at])));
+                    Assert.Equal(clean.Dk[at], got.Dk[at], 1e-5f * (1 + Math.Abs(clean.Dk[at])));
+                }
             }
     }
 
@@ -90,7 +146,7 @@ public sealed class MaskedAttentionTests
     }
 
     [Theory]
-    [MemberData(nameof(Cases))]
+    [MemberData(nameof(CasesWithGemm))]
     public void Cpu_attention_matches_a_float64_reference(int b, int tq, int tk, int h, int hkv, int[]? lengths, int window)
     {
         var cpu = CpuBackend.Instance;

@@ -19,6 +19,41 @@ public class LlamaModelTests
         GradCheck.Check(_ => m.Loss(ids, tg, 1f / count, ForwardContext.Inference), ps, maxProbes: 24);
     }
 
+    [Theory]
+    [InlineData(0)]   // the default: one chunk at this vocabulary
+    [InlineData(29)]  // 4 × 48 rows in chunks of 29, the last one short
+    public void Fused_loss_equals_the_logits_path(int chunkRows)
+    {
+        var c = TinyLlama.Config(layers: 2, hidden: 32, heads: 4, kvHeads: 2, inter: 64, vocab: 50, ctx: 64);
+        var (l0, g0) = LossAndGrads(c, fused: false, chunkRows);
+        var (l1, g1) = LossAndGrads(c, fused: true, chunkRows);
+        Assert.Equal(l0, l1, 1e-6 * Math.Abs(l0));
+        foreach (var (name, a) in g0)
+        {
+            var b = g1[name];
+            float max = a.Max(Math.Abs);
+            for (int i = 0; i < a.Length; i++)
+                Assert.True(Math.Abs(a[i] - b[i]) <= 1e-5f * max, $"{name}[{i}]: {a[i]} vs {b[i]}");
+        }
+    }
+
+    private static (double Loss, Dictionary<string, float[]> Grads) LossAndGrads(LlamaConfig c, bool fused, int chunkRows)
+    {
+        using var m = TinyLlama.Create(c, seed: 4, std: 0.1);
+        m.FusedLoss = fused;
+        m.LossChunkRows = chunkRows;
+        var rng = new Rng(6);
+        var tokens = new int[4, 48];
+        for (int i = 0; i < 4; i++) for (int j = 0; j < 48; j++) tokens[i, j] = rng.NextInt(c.VocabSize);
+        var (ids, tg, count) = TinyLlama.Batch(m, tokens);
+        Tensor loss;
+        using (var s = new TensorScope()) loss = s.Keep(m.Loss(ids, tg, 1f / count, ForwardContext.Inference));
+        double value = GradCheck.Values(loss)[0];
+        loss.Backward();
+        loss.Dispose();
+        return (value, m.Parameters.All.ToDictionary(p => p.Name, p => GradCheck.Values(p.Tensor.Grad!)));
+    }
+
     [Fact]
     public void Kv_cache_decoding_matches_the_full_forward()
     {

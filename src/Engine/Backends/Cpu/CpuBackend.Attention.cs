@@ -47,7 +47,7 @@ internal sealed partial class CpuBackend
             AttentionForwardHalfKv(q, k, v, scale, o, lse, d, firstKeys);
             return;
         }
-        if (lse is null && d.Tq >= GemmAttentionMinQueries && (long)d.Tq * d.Tk <= GemmAttentionMaxScores)
+        if (UseGemmAttention(d))
         {
             AttentionForwardGemm(q, k, v, scale, o, lse, d, firstKeys);
             return;
@@ -100,45 +100,56 @@ internal sealed partial class CpuBackend
     {
         var d = AttnDims.Of(q, k, v);
         var firstKeys = FirstKeys(mask, d);
+        dq.F32().Clear(); dk.F32().Clear(); dv.F32().Clear();
+        if (UseGemmAttention(d))
+        {
+            AttentionBackwardGemm(dO, q, k, v, o, lse, scale, dq, dk, dv, d, firstKeys);
+            return;
+        }
         var (qa, qo) = Raw(q); var (ka, ko) = Raw(k); var (va, vo) = Raw(v); var (oa, oo) = Raw(o);
         var (ga, go) = Raw(dO); var (la, lo) = Raw(lse);
         var (dqa, dqo) = Raw(dq); var (dka, dko) = Raw(dk); var (dva, dvo) = Raw(dv);
-        dq.F32().Clear(); dk.F32().Clear(); dv.F32().Clear();
-        int dh = d.Dh;
         // One work item per (batch, kv head): all query heads sharing that kv head write its dk/dv, so no races.
-        CpuParallel.For(d.B * d.Hkv, (long)d.Group * d.Tq * d.Tk * dh * 6, (w0, w1) =>
+        CpuParallel.For(d.B * d.Hkv, (long)d.Group * d.Tq * d.Tk * d.Dh * 6, (w0, w1) =>
         {
-            var ds = new float[d.Tk];
             for (int w = w0; w < w1; w++)
+                BackwardKvHeadByDots(qa, qo, ka, ko, va, vo, oa, oo, ga, go, la, lo, dqa, dqo, dka, dko, dva, dvo, scale, d, firstKeys, w / d.Hkv, w % d.Hkv);
+        });
+    }
+
+    /// <summary>The gradients of every query head sharing kv head <paramref name="kh"/> of row <paramref name="b"/>, one
+    /// dot product per visible (query, key) pair: dq of those heads and dk/dv of the kv head accumulate (cleared by the
+    /// caller).</summary>
+    private static void BackwardKvHeadByDots(float[] qa, int qo, float[] ka, int ko, float[] va, int vo, float[] oa, int oo,
+                                             float[] ga, int go, float[] la, int lo, float[] dqa, int dqo, float[] dka, int dko,
+                                             float[] dva, int dvo, float scale, AttnDims d, int[]? firstKeys, int b, int kh)
+    {
+        int dh = d.Dh;
+        for (int h = kh * d.Group; h < (kh + 1) * d.Group; h++)
+        {
+            for (int t = 0; t < d.Tq; t++)
             {
-                int b = w / d.Hkv, kh = w % d.Hkv;
-                for (int h = kh * d.Group; h < (kh + 1) * d.Group; h++)
+                int first = firstKeys is null ? 0 : firstKeys[b * d.Tq + t], last = t + d.Offset;
+                int qi = ((b * d.Tq + t) * d.H + h) * dh;
+                var qs = new ReadOnlySpan<float>(qa, qo + qi, dh);
+                var gs = new ReadOnlySpan<float>(ga, go + qi, dh);
+                float delta = TensorPrimitives.Dot(gs, new ReadOnlySpan<float>(oa, oo + qi, dh));
+                float l = la[lo + (b * d.H + h) * d.Tq + t];
+                var dqs = new Span<float>(dqa, dqo + qi, dh);
+                for (int j = first; j <= last; j++)
                 {
-                    for (int t = 0; t < d.Tq; t++)
-                    {
-                        int first = firstKeys is null ? 0 : firstKeys[b * d.Tq + t], last = t + d.Offset;
-                        int qi = ((b * d.Tq + t) * d.H + h) * dh;
-                        var qs = new ReadOnlySpan<float>(qa, qo + qi, dh);
-                        var gs = new ReadOnlySpan<float>(ga, go + qi, dh);
-                        float delta = TensorPrimitives.Dot(gs, new ReadOnlySpan<float>(oa, oo + qi, dh));
-                        float l = la[lo + (b * d.H + h) * d.Tq + t];
-                        var dqs = new Span<float>(dqa, dqo + qi, dh);
-                        for (int j = first; j <= last; j++)
-                        {
-                            int ki = ((b * d.Tk + j) * d.Hkv + kh) * dh;
-                            var ks = new ReadOnlySpan<float>(ka, ko + ki, dh);
-                            float p = MathF.Exp(scale * TensorPrimitives.Dot(qs, ks) - l);
-                            float dp = TensorPrimitives.Dot(gs, new ReadOnlySpan<float>(va, vo + ki, dh));
-                            float dsj = p * (dp - delta) * scale;
-                            TensorPrimitives.MultiplyAdd(ks, dsj, dqs, dqs);
-                            var dks = new Span<float>(dka, dko + ki, dh);
-                            TensorPrimitives.MultiplyAdd(qs, dsj, dks, dks);
-                            var dvs = new Span<float>(dva, dvo + ki, dh);
-                            TensorPrimitives.MultiplyAdd(gs, p, dvs, dvs);
-                        }
-                    }
+                    int ki = ((b * d.Tk + j) * d.Hkv + kh) * dh;
+                    var ks = new ReadOnlySpan<float>(ka, ko + ki, dh);
+                    float p = MathF.Exp(scale * TensorPrimitives.Dot(qs, ks) - l);
+                    float dp = TensorPrimitives.Dot(gs, new ReadOnlySpan<float>(va, vo + ki, dh));
+                    float dsj = p * (dp - delta) * scale;
+                    TensorPrimitives.MultiplyAdd(ks, dsj, dqs, dqs);
+                    var dks = new Span<float>(dka, dko + ki, dh);
+                    TensorPrimitives.MultiplyAdd(qs, dsj, dks, dks);
+                    var dvs = new Span<float>(dva, dvo + ki, dh);
+                    TensorPrimitives.MultiplyAdd(gs, p, dvs, dvs);
                 }
             }
-        });
+        }
     }
 }

@@ -5,14 +5,18 @@ namespace Engine.Backends.Cpu;
 
 internal sealed partial class CpuBackend
 {
-    /// <summary>Inference forward calls (no lse kept for a backward) with at least this many queries (a prompt)
-    /// compute each head's scores and output as two SGEMMs instead of one dot product per (query, key) pair. Training
-    /// keeps the dot path, whose lse its backward was written against (and whose results runs and resumes compare bit
-    /// for bit); on a diverging run (lr 1e6) the two paths also part ways, the GEMM one reaching NaN first.</summary>
+    /// <summary>Calls with at least this many queries (a prompt, a training row) compute each head's scores and output as
+    /// SGEMMs instead of one dot product per (query, key) pair, in both directions (the backward in
+    /// <c>CpuBackend.AttentionGemmBackward.cs</c>); decoding a few tokens keeps the dot path. Both paths are
+    /// deterministic whatever the thread count, so runs and resumes still agree bit for bit; on a diverging run
+    /// (lr 1e6) the two paths part ways, the GEMM one reaching NaN first.</summary>
     internal const int GemmAttentionMinQueries = 16;
 
-    /// <summary>Largest Tq·Tk score matrix (per thread, fp32) the GEMM path holds: 16 MiB.</summary>
+    /// <summary>Largest Tq·Tk score matrix (per thread, fp32) the GEMM path holds: 16 MiB (twice that in backward).</summary>
     internal const long GemmAttentionMaxScores = 1L << 22;
+
+    /// <summary>True when attention of these sizes takes the GEMM path (forward and backward alike).</summary>
+    private static bool UseGemmAttention(AttnDims d) => d.Tq >= GemmAttentionMinQueries && (long)d.Tq * d.Tk <= GemmAttentionMaxScores;
 
     /// <summary>Attention forward per (batch, head) as S = scale·Q·Kᵀ (one SGEMM over all queries and keys), a masked
     /// softmax per row in place (the dot path's formula: exp(s − max), fp64 sum, 1/sum), then O = P·V (a second
