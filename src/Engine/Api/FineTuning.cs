@@ -71,6 +71,7 @@ public static class FineTuning
         if (rank is { Size: 1, Launcher: DistributedLauncher.Torchrun } && backend is Backends.Cpu.CpuBackend) rank = null;
         using var comm = rank is null ? null : Communicators.Create(rank, backend, options.DistributedTimeout ?? Communicators.DefaultTimeout);
         var status = rank is null ? null : RankStatus.For(rank);
+        status?.Report(0); // the launcher knows this rank's pid from now on (signals reach it while it loads)
         if (rank is { IsMain: false }) { log = null; progress = null; } // rank 0 alone reports
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         using var watch = rank is null ? null : LauncherWatch.Start(stop);

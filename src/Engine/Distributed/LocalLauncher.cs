@@ -100,6 +100,14 @@ internal static partial class LocalLauncher
     {
         int signal = 0, signals = 0;
         var gate = new Lock();
+        var signalled = new HashSet<int>();
+        // Forwards the first signal to every rank that has said its pid, once; a rank still starting up gets it as
+        // soon as its status line appears.
+        void Forward()
+        {
+            foreach (var e in RankStatus.Read(statusDir))
+                if (signalled.Add(e.Pid)) Kill(e.Pid, signal);
+        }
         void OnSignal(PosixSignalContext s, int number)
         {
             s.Cancel = true;
@@ -110,7 +118,7 @@ internal static partial class LocalLauncher
                 {
                     signal = number;
                     error.WriteLine($"\n{s.Signal}: every rank finishes its step, rank 0 saves a checkpoint, then all exit (send it again to kill them)");
-                    foreach (var e in RankStatus.Read(statusDir)) Kill(e.Pid, number);
+                    Forward();
                 }
                 else KillAll(children, statusDir);
             }
@@ -130,6 +138,7 @@ internal static partial class LocalLauncher
             bool failed = children.Any(c => c.HasExited && c.ExitCode != 0) || firstGone is not null;
             lock (gate)
             {
+                if (signals == 1) Forward();
                 if (!failed || signals > 0 || !gpu) continue; // mpirun ends its own job when a rank fails
                 if (ending is null)
                 {
