@@ -31,8 +31,9 @@ stage selftest "${T_SELFTEST:-90}" "$E" selftest --device cuda --size realistic 
 stage nccl "${T_NCCL:-60}" bench/gpu/nccl_check.sh "$E" "$D" /tmp/engine-gpu/nccl
 stage kernels "${T_KERNELS:-60}" "$E" bench kernels --device cuda
 stage lora7b "${T_LORA7B:-40}" "$E" bench train --device cuda --shape llama2-7b --mode lora --batch-size 4 --seq 2048 --lora-r 16 --gradient-checkpointing --warmup 1 --steps 2 --max-seconds 40
+stage lora8b "${T_LORA8B:-45}" "$E" bench train --device cuda --shape llama3-8b --mode lora --batch-size 4 --seq 2048 --lora-r 16 --gradient-checkpointing --warmup 1 --steps 2 --max-seconds 45
 stage full1b "${T_FULL1B:-30}" "$E" bench train --device cuda --shape tinyllama-1b --mode full --batch-size 8 --seq 2048 --warmup 1 --steps 2 --max-seconds 30
-stage peer "${T_PEER:-60}" env PYTHONUNBUFFERED=1 python3 "$D/torch_peer_bench.py" lora7b full1b sdpa nf4gemv
+stage peer "${T_PEER:-60}" env PYTHONUNBUFFERED=1 python3 "$D/torch_peer_bench.py" lora7b lora8b full1b sdpa nf4gemv
 # the CPU case of the peer script, and engine's CPU backend beside it on the same two cores
 stage cpu15m_engine "${T_CPU15M:-50}" bash -c "taskset -c 0,1 env DOTNET_PROCESSOR_COUNT=2 $E bench train --device cpu --shape stories15m --mode full --batch-size 8 --seq 256 --steps 3 --warmup 1 && taskset -c 0,1 env DOTNET_PROCESSOR_COUNT=2 $E bench train --device cpu --shape stories15m --mode lora --lora-r 8 --batch-size 8 --seq 256 --steps 3 --warmup 1 && taskset -c 0,1 env DOTNET_PROCESSOR_COUNT=2 $E bench forward --device cpu --shape stories15m"
 stage cpu15m_peer "${T_CPU15M_PEER:-60}" env PYTHONUNBUFFERED=1 python3 "$D/torch_peer_bench.py" cpu15m
@@ -43,5 +44,5 @@ cat "$OUT/stages.txt"
 grep -hE "^(PASS|FAIL)|all [0-9]+ checks passed|checks failed|selftest:" "$OUT/selftest.log" | head -20
 grep -hE "MATCH|DIFFER|needs a machine" "$OUT/nccl.log"
 grep -hE "GB/s|TFLOP/s" "$OUT/kernels.log"
-grep -hE "tokens/s \(|decode" "$OUT/lora7b.log" "$OUT/full1b.log" "$OUT/cpu15m_engine.log"
+grep -hE "tokens/s \(|decode" "$OUT/lora7b.log" "$OUT/lora8b.log" "$OUT/full1b.log" "$OUT/cpu15m_engine.log"
 grep -hE "^\{" "$OUT/peer.log" "$OUT/cpu15m_peer.log"

@@ -6,7 +6,7 @@ namespace Engine.Diagnostics;
 internal static class BenchShapes
 {
     public static readonly string[] Names =
-        ["llama2-7b", "tinyllama-1b", "stories15m", "stories260k", "llama3.2-1b", "llama3.2-1b-32k", "qwen2.5-0.5b"];
+        ["llama2-7b", "llama3-8b", "tinyllama-1b", "stories15m", "stories260k", "llama3.2-1b", "llama3.2-1b-32k", "qwen2.5-0.5b"];
 
     private static LlamaConfig Llama32(int vocab) => new()
     {
@@ -20,6 +20,12 @@ internal static class BenchShapes
         {
             HiddenSize = 4096, IntermediateSize = 11008, NumLayers = 32, NumHeads = 32, NumKvHeads = 32, HeadDim = 128,
             VocabSize = 32000, MaxPositionEmbeddings = 4096, RmsNormEps = 1e-5f,
+        },
+        // Llama 3 8B: untied 128,256-token vocabulary, GQA 32/8 (the peer script's lora8b case).
+        "llama3-8b" => new LlamaConfig
+        {
+            HiddenSize = 4096, IntermediateSize = 14336, NumLayers = 32, NumHeads = 32, NumKvHeads = 8, HeadDim = 128,
+            VocabSize = 128256, MaxPositionEmbeddings = 8192, RmsNormEps = 1e-5f, RopeTheta = 500000f,
         },
         "tinyllama-1b" => new LlamaConfig
         {
