@@ -6,7 +6,8 @@ namespace Engine.Distributed;
 
 /// <summary><c>engine selftest --collectives</c> run by every rank of an mpirun job: the CPU ranks' communicator checked
 /// against sums known in closed form. Every value is a small integer times a power of two, so every partial sum is
-/// exact in fp32 and fp64 whatever order Open MPI adds in, and each element is compared exactly. Sums that round are
+/// exact in fp32 and fp64 whatever order Open MPI adds in, and each element is compared exactly; broadcasts (bytes and
+/// fp32 tensors, some larger than the bucket) must deliver the root's bits. Sums that round are
 /// checked for the same bits on every rank and in a repeated call; a bf16 tensor must be refused.</summary>
 internal static class CollectivesSelfTest
 {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Engine.Api;
 using Engine.Tests.Support;
 using Engine.Training.Metrics;
 
@@ -67,6 +68,20 @@ public class ZeroOneTrainingTests
         Assert.True(a[^1].Item3 < a[0].Item3 - 0.05, $"the run learned nothing: {a[0].Item3} → {a[^1].Item3}");
         Assert.Equal(a, Steps(tmp.File("zero")));
         SameFiles(Weights(tmp.File("plain")), Weights(tmp.File("zero")));
+    }
+
+    [Fact]
+    public void With_one_process_zero_1_says_there_is_nothing_to_shard_and_changes_nothing()
+    {
+        using var tmp = new TempDir();
+        var log = new StringWriter();
+        var o = new FineTuneOptions { Device = "cpu", MaxSteps = 3, BatchSize = 1, LoggingSteps = 1, LoraDropout = 0 };
+        var zero = FineTuning.Run(o with { OutputDir = tmp.File("zero"), ZeroStage = 1 }, log: log, cancel: TestContext.Current.CancellationToken);
+        Assert.Contains("note: --zero 1 shards the optimizer states across data-parallel ranks; this run is one process, so there is nothing to shard", log.ToString());
+        Assert.DoesNotContain("ZeRO-1: rank", log.ToString());
+        var plain = FineTuning.Run(o with { OutputDir = tmp.File("plain") }, cancel: TestContext.Current.CancellationToken);
+        Assert.Equal(plain.FinalLoss, zero.FinalLoss);
+        Assert.Equal(Steps(tmp.File("plain")), Steps(tmp.File("zero")));
     }
 
     [Fact]
