@@ -109,6 +109,12 @@ public sealed record FineTuneOptions
     /// longest any rank waits in one collective for the others before the job ends with an error naming the collective
     /// (default 30 minutes, torch.distributed's). Ignored by a single-process run.</summary>
     public TimeSpan? DistributedTimeout { get; init; }
+    /// <summary>Data-parallel runs: 1 shards AdamW's moments across the ranks (ZeRO-1), so each rank holds m and v only
+    /// for the parameters it owns (about 1/N of them) and updates those, then shares them; losses, gradient norms and
+    /// weights are bit-identical to a run without it, and checkpoints keep the same format, so a run can resume with or
+    /// without it. 0 (the default) keeps the moments whole on every rank. A single-process run has nothing to shard:
+    /// there it changes nothing.</summary>
+    public int ZeroStage { get; init; }
 
     /// <summary>Range-checks every number (and the names parsed later) before anything is loaded or written; each error
     /// names the flag and the allowed range.</summary>
@@ -136,6 +142,8 @@ public sealed record FineTuneOptions
         OptionChecks.AtLeast(EvalSteps, 0, "--eval-steps", "0 = at the end");
         if (DistributedTimeout is TimeSpan t && t <= TimeSpan.Zero)
             throw new EngineException($"--dist-timeout: expected a positive number of seconds, got {t.TotalSeconds}");
+        if (ZeroStage is < 0 or > 1)
+            throw new EngineException($"--zero: expected 0 (off) or 1 (AdamW moments sharded across the data-parallel ranks), got {ZeroStage}");
         Training.TrainJob.ParseDType(SaveDType); // refused now, not after training
     }
 }

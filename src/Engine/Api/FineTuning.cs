@@ -135,6 +135,7 @@ public static class FineTuning
             SaveSteps = o.SaveSteps,
             SaveTotalLimit = o.SaveTotalLimit,
             EvalSteps = o.EvalSteps,
+            ZeroStage = o.ZeroStage,
         };
         return new TrainJobOptions
         {

@@ -6,7 +6,8 @@ namespace Engine.Distributed;
 
 /// <summary><c>engine selftest --collectives</c> run by every rank of an mpirun job: the CPU ranks' communicator checked
 /// against sums known in closed form. Every value is a small integer times a power of two, so every partial sum is
-/// exact in fp32 and fp64 whatever order Open MPI adds in, and each element is compared exactly. Sums that round are
+/// exact in fp32 and fp64 whatever order Open MPI adds in, and each element is compared exactly; broadcasts (bytes and
+/// fp32 tensors, some larger than the bucket) must deliver the root's bits. Sums that round are
 /// checked for the same bits on every rank and in a repeated call; a bf16 tensor must be refused.</summary>
 internal static class CollectivesSelfTest
 {
@@ -32,7 +33,7 @@ internal static class CollectivesSelfTest
                                       "`mpirun -np N engine selftest --collectives`");
         using var comm = MpiCommunicator.Create(env, timeout ?? Communicators.DefaultTimeout);
         string who = $"mpi rank {comm.Rank} of {comm.Size}";
-        var failure = CheckTensors(comm) ?? CheckSameBits(comm) ?? CheckDoubles(comm) ?? CheckBroadcast(comm) ?? CheckRefusesNonF32(comm);
+        var failure = CheckTensors(comm) ?? CheckSameBits(comm) ?? CheckDoubles(comm) ?? CheckBroadcast(comm) ?? CheckTensorBroadcast(comm) ?? CheckRefusesNonF32(comm);
         if (comm.Rank == stallRank) Thread.Sleep(TimeSpan.FromSeconds(stallSeconds));
         comm.Barrier();
         if (failure is not null)
@@ -127,6 +128,64 @@ internal static class CollectivesSelfTest
         {
             foreach (var t in tensors) t.Dispose();
         }
+    }
+
+    /// <summary>The last rank broadcasts fp32 tensors of <see cref="Sizes"/> elements (packed ones, ones that flush the
+    /// bucket, one above a bucket sent in place, and a 7-element view inside a 20-element tensor) holding values of every
+    /// magnitude and sign, NaN and -0 included; every other rank starts from its own values and must end with the root's
+    /// bits, the view's surroundings untouched. Then the same for one tensor above a bucket through
+    /// <c>Broadcast(Tensor, root)</c>, from rank 0.</summary>
+    private static string? CheckTensorBroadcast(ICommunicator comm)
+    {
+        var cpu = CpuBackend.Instance;
+        int root = comm.Size - 1;
+        using var outer = cpu.Zeros(new Shape(20), DType.F32);
+        outer.F32().Fill(-3f);
+        var tensors = new List<Tensor>();
+        try
+        {
+            for (int k = 0; k < Sizes.Length; k++)
+                tensors.Add(k == Sizes.Length - 1 ? outer.Slice(5, Sizes[k]) : cpu.Empty(new Shape(Sizes[k]), DType.F32));
+            for (int k = 0; k < tensors.Count; k++) Fill(tensors[k].F32(), k, comm.Rank);
+            // Both broadcasts run before any result is returned: a rank that returned early would leave the others
+            // waiting in the second one.
+            using var big = cpu.Empty(new Shape(MpiCommunicator.BucketBytes / sizeof(float) + 1001), DType.F32);
+            Fill(big.F32(), 99, comm.Rank);
+            comm.Broadcast(tensors, root);
+            comm.Broadcast(big, 0);
+            for (int k = 0; k < tensors.Count; k++)
+                if (Mismatch(tensors[k].F32(), k, root) is int i)
+                    return $"broadcast of {tensors.Count} tensors from rank {root}: tensor {k} ({Sizes[k]} floats) element {i} is " +
+                           $"{tensors[k].F32()[i]:R}, expected {Value(k, i, root):R}";
+            var around = outer.F32();
+            for (int i = 0; i < around.Length; i++)
+                if ((i < 5 || i >= 12) && around[i] != -3f)
+                    return $"broadcast of {tensors.Count} tensors: element {i} of the 20-element tensor outside the 7-element view is {around[i]}, expected -3 (untouched)";
+            if (Mismatch(big.F32(), 99, 0) is int j)
+                return $"broadcast of one tensor of {big.NumElements} floats from rank 0: element {j} is {big.F32()[j]:R}, expected {Value(99, j, 0):R}";
+            return null;
+        }
+        finally
+        {
+            foreach (var t in tensors) t.Dispose();
+        }
+
+        static void Fill(Span<float> s, int k, int rank)
+        {
+            for (int i = 0; i < s.Length; i++) s[i] = Value(k, i, rank);
+        }
+        static int? Mismatch(ReadOnlySpan<float> s, int k, int root)
+        {
+            for (int i = 0; i < s.Length; i++)
+                if (BitConverter.SingleToInt32Bits(s[i]) != BitConverter.SingleToInt32Bits(Value(k, i, root))) return i;
+            return null;
+        }
+        static float Value(int k, int i, int rank) => (i + k) % 997 switch
+        {
+            0 => float.NaN,
+            1 => -0f,
+            _ => MathF.Sin(i * 0.61f + k + rank * 2.3f) * MathF.ScaleB(1f, (i + 3 * rank) % 61 - 30),
+        };
     }
 
     /// <summary>A bf16 tensor is refused before any rank communicates (every rank refuses it alike).</summary>

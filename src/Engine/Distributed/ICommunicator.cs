@@ -24,6 +24,12 @@ internal interface ICommunicator : IDisposable
     void AllReduceSum(Span<double> values);
     /// <summary>Copies <paramref name="root"/>'s bytes into every other rank's <paramref name="data"/> (same length on all).</summary>
     void Broadcast(Span<byte> data, int root);
+    /// <summary>Copies <paramref name="root"/>'s fp32 tensors into every other rank's tensors of the same shapes, in
+    /// place (ZeRO-1 shares each owner's updated parameters this way). The tensors live on the backend the communicator
+    /// was made for; an implementation may pack small ones into buckets, as <see cref="BucketPlan"/> says.</summary>
+    void Broadcast(IReadOnlyList<Tensor> tensors, int root);
+    /// <summary>Copies <paramref name="root"/>'s fp32 tensor into every other rank's <paramref name="tensor"/>, in place.</summary>
+    void Broadcast(Tensor tensor, int root) => Broadcast([tensor], root);
     /// <summary>Returns once every rank has called it.</summary>
     void Barrier();
 }

@@ -16,7 +16,13 @@ internal static class CheckpointStore
     public const string OptimizerFile = "optimizer.safetensors";
     public const string StateFile = "trainer_state.json";
 
-    public static string Save(string outputDir, IReadOnlyList<(string Name, Tensor Param)> trainable, AdamWOptimizer optimizer, TrainerState state)
+    public static string Save(string outputDir, IReadOnlyList<(string Name, Tensor Param)> trainable, AdamWOptimizer optimizer, TrainerState state) =>
+        Save(outputDir, trainable, optimizer.StepCount, OptimizerMoments.All(optimizer), state);
+
+    /// <summary>Writes a checkpoint with the given moments (every trainable parameter's, in order): under ZeRO-1 rank 0
+    /// has gathered them from their owners, so the file is the one a run without sharding writes.</summary>
+    public static string Save(string outputDir, IReadOnlyList<(string Name, Tensor Param)> trainable, int optimizerStep,
+                              IReadOnlyList<OptimizerMoments> optimizer, TrainerState state)
     {
         Directory.CreateDirectory(outputDir);
         string final = Path.Combine(outputDir, Prefix + state.GlobalStep.ToString(CultureInfo.InvariantCulture));
@@ -29,11 +35,11 @@ internal static class CheckpointStore
             foreach (var (name, p) in trainable) weights.AddFloats(name, p.Shape.ToArray(), Host(p));
             weights.Write(Path.Combine(tmp, WeightsFile));
 
-            var moments = new SafeTensorsWriter(new Dictionary<string, string> { ["step"] = optimizer.StepCount.ToString(CultureInfo.InvariantCulture) });
-            foreach (var (name, slot) in optimizer.Slots)
+            var moments = new SafeTensorsWriter(new Dictionary<string, string> { ["step"] = optimizerStep.ToString(CultureInfo.InvariantCulture) });
+            foreach (var m in optimizer)
             {
-                moments.AddFloats(name + ".exp_avg", slot.M.Shape.ToArray(), Host(slot.M));
-                moments.AddFloats(name + ".exp_avg_sq", slot.V.Shape.ToArray(), Host(slot.V));
+                moments.AddFloats(m.Name + ".exp_avg", m.Shape, m.ExpAvg);
+                moments.AddFloats(m.Name + ".exp_avg_sq", m.Shape, m.ExpAvgSq);
             }
             moments.Write(Path.Combine(tmp, OptimizerFile));
             AtomicFile.Write(Path.Combine(tmp, StateFile), s => s.Write(System.Text.Encoding.UTF8.GetBytes(state.ToJson())));
@@ -100,7 +106,8 @@ internal static class CheckpointStore
         return spec;
     }
 
-    /// <summary>Restores trainable weights and optimizer moments in place; returns the trainer state.</summary>
+    /// <summary>Restores trainable weights and optimizer moments in place; returns the trainer state. An optimizer over
+    /// part of the trainable list (a ZeRO-1 rank's) restores the moments of its own parameters only.</summary>
     public static TrainerState Load(string checkpoint, IReadOnlyList<(string Name, Tensor Param)> trainable, AdamWOptimizer optimizer)
     {
         var state = TrainerState.Read(Path.Combine(checkpoint, StateFile));

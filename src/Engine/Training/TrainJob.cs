@@ -118,7 +118,10 @@ internal sealed class TrainJob
             }
             if (Comm is not null)
                 _out.WriteLine($"data parallel: {Comm.Size} ranks over {Comm.Name}, {loop.BatchSize} rows each per micro-batch " +
-                               $"(global batch {loop.BatchSize * Comm.Size * loop.GradAccum} = {loop.BatchSize} × {loop.GradAccum} accumulation × {Comm.Size} ranks); rank 0 writes the outputs");
+                               $"(global batch {loop.BatchSize * Comm.Size * loop.GradAccum} = {loop.BatchSize} × {loop.GradAccum} accumulation × {Comm.Size} ranks); " +
+                               $"{OptimizerSharing(trainable)}; rank 0 writes the outputs");
+            else if (loop.ZeroStage >= 1)
+                _out.WriteLine("note: --zero 1 shards the optimizer states across data-parallel ranks; this run is one process, so there is nothing to shard");
             Summary(model, adapter, trainable, data, trainer.TotalSteps);
 
             TrainResult result;
@@ -211,6 +214,16 @@ internal sealed class TrainJob
         };
     }
 
+    /// <summary>Where the AdamW moments live in a data-parallel run: whole on every rank, or (ZeRO-1) sharded, with the
+    /// bytes each rank holds.</summary>
+    private string OptimizerSharing(IReadOnlyList<(string Name, Tensor Param)> trainable)
+    {
+        long whole = 2L * sizeof(float) * trainable.Sum(t => t.Param.NumElements);
+        if (_o.Loop.ZeroStage < 1 || WorldSize < 2) return $"AdamW moments whole on every rank ({Mib(whole)} each)";
+        var shares = ZeroOneSharding.Loads(trainable, WorldSize).Select(n => 2L * sizeof(float) * n).ToArray();
+        return $"AdamW moments sharded across the ranks (ZeRO-1): {string.Join(", ", shares.Select((b, r) => $"rank {r} holds {Mib(b)}"))} of {Mib(whole)}";
+    }
+
     private void Summary(LlamaModel model, LoraAdapter? adapter, List<(string Name, Tensor Param)> trainable, PreparedData data, int steps)
     {
         var sizes = Nf4Quantization.Sizes(model);
@@ -231,6 +244,9 @@ internal sealed class TrainJob
             _out.WriteLine($"base weights: {Mib(packed.Bytes)} kept in the GGUF's {packed.Types} blocks ({packed.Projections} projections" +
                            $"{(model.PackedEmbed is not null ? ", the embedding" : "")}{(!model.TiedEmbeddings && model.Head is GgmlLinear ? ", lm_head" : "")}), never dequantized as a whole");
         var mem = MemoryEstimate.For(model, trainable, _o.Loop.BatchSize, Math.Min(_o.Data.MaxLength, Math.Max(1, s.LongestSample)), _o.Loop.GradientCheckpointing);
+        // ZeRO-1: a rank holds the moments of its own share; the largest share is what the busiest rank needs.
+        if (_o.Loop.ZeroStage >= 1 && WorldSize > 1)
+            mem = mem with { Optimizer = 2L * sizeof(float) * ZeroOneSharding.Loads(trainable, WorldSize).Max() };
         _plan = mem;
         _out.WriteLine($"memory: expects about {Mib(mem.Total)} on {_be.Name} (weights {Mib(mem.Weights)}, gradients {Mib(mem.Gradients)}, " +
                        $"optimizer {Mib(mem.Optimizer)}, activations {Mib(mem.Activations)})");
@@ -248,6 +264,7 @@ internal sealed class TrainJob
             : "";
         var fixes = new List<string> { $"a smaller --batch-size (now {l.BatchSize}; raise --grad-accum to keep the effective batch)", $"a smaller --max-length (now {_o.Data.MaxLength})" };
         if (!l.GradientCheckpointing) fixes.Add("--gradient-checkpointing (recomputes each layer in backward)");
+        if (WorldSize > 1 && l.ZeroStage < 1) fixes.Add("--zero 1 (shards AdamW's moments across the ranks)");
         if (l.Mode is TrainMode.Full or TrainMode.Sft) fixes.Add("--mode lora or qlora (trains adapters; no full gradients or optimizer states)");
         else if (l.Mode is TrainMode.Lora) fixes.Add("--mode qlora (a 4-bit base)");
         return new EngineException($"{e.Message}{plan}; to fit, try {string.Join(", ", fixes)}", e);
@@ -273,7 +290,7 @@ internal sealed class TrainJob
             ["seed"] = l.Seed, ["gradient_checkpointing"] = l.GradientCheckpointing, ["logging_steps"] = l.LoggingSteps,
             ["save_steps"] = l.SaveSteps, ["save_total_limit"] = l.SaveTotalLimit, ["eval_steps"] = l.EvalSteps,
             ["resume"] = _o.Resume, ["overwrite_output_dir"] = _o.OverwriteOutputDir, ["device"] = _be.Name, ["demo"] = demo,
-            ["world_size"] = WorldSize,
+            ["world_size"] = WorldSize, ["zero_stage"] = l.ZeroStage,
         };
         AtomicFile.Write(Path.Combine(l.OutputDir, "training_args.json"), s =>
         {

@@ -31,6 +31,9 @@ internal sealed record TrainOptions
     public int SaveTotalLimit { get; init; }
     /// <summary>Evaluate every N steps when eval data exists (0: at the end only).</summary>
     public int EvalSteps { get; init; }
+    /// <summary>ZeRO stage of data-parallel training: 1 shards AdamW's moments across the ranks
+    /// (<see cref="ZeroOneSharding"/>); 0, and any run of one process, keeps them whole.</summary>
+    public int ZeroStage { get; init; }
     /// <summary>Consecutive non-finite steps after which the run stops.</summary>
     public int MaxBadSteps { get; init; } = 3;
 

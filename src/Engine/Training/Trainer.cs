@@ -71,8 +71,13 @@ internal sealed class Trainer
         var loader = _data.Train;
         int total = TotalSteps;
         var schedule = new LrSchedule(_o.Scheduler, _o.EffectiveLearningRate, total, LrSchedule.WarmupFrom(total, _o.WarmupRatio, _o.WarmupSteps));
-        using var optimizer = new AdamWOptimizer(be, _trainable, new AdamWOptions { Beta1 = _o.Beta1, Beta2 = _o.Beta2, Eps = _o.AdamEps, WeightDecay = _o.WeightDecay });
+        // --zero 1 with more than one rank: this rank's optimizer holds the moments of the parameters it owns only.
+        var zero = _o.ZeroStage >= 1 && Comm is { Size: > 1 } ? new ZeroOneSharding(Comm, _trainable) : null;
+        using var optimizer = new AdamWOptimizer(be, zero?.Owned ?? _trainable, new AdamWOptions { Beta1 = _o.Beta1, Beta2 = _o.Beta2, Eps = _o.AdamEps, WeightDecay = _o.WeightDecay });
         Directory.CreateDirectory(_o.OutputDir);
+        if (zero is not null)
+            _log.WriteLine($"ZeRO-1: rank {Comm!.Rank} holds AdamW moments for {optimizer.Slots.Count} of {_trainable.Count} trainable tensors " +
+                           $"({optimizer.Slots.Sum(s => s.Slot.Param.NumElements):N0} of {_trainable.Sum(t => t.Param.NumElements):N0} elements)");
 
         int step = 0;
         double lastLoss = double.NaN;
@@ -158,7 +163,7 @@ internal sealed class Trainer
             double norm = GradientTools.GlobalNorm(_trainable.Select(p => p.Param));
             if (!double.IsFinite(loss) || !double.IsFinite(norm))
             {
-                optimizer.ZeroGrad();
+                ZeroGrads();
                 badInARow++;
                 progress.WriteLine($"step {step + 1}: non-finite {(double.IsFinite(loss) ? "gradient" : "loss")} (loss {loss}, grad norm {norm}); update skipped");
                 if (badInARow >= _o.MaxBadSteps)
@@ -171,7 +176,8 @@ internal sealed class Trainer
             badInARow = 0;
             float lr = schedule.At(step);
             optimizer.Step(lr, GradientTools.ClipScale(norm, _o.MaxGradNorm));
-            optimizer.ZeroGrad();
+            zero?.ShareUpdates();
+            ZeroGrads();
             step++;
             Status?.Report(step);
             if (collapse.Step(step, norm, lr) is string zeroGrad) progress.WriteLine(zeroGrad);
@@ -204,12 +210,12 @@ internal sealed class Trainer
                 windowClock.Restart();
             }
             if (_o.SaveSteps > 0 && step % _o.SaveSteps == 0)
-                lastCheckpoint = SaveCheckpoint(optimizer, step, total, loader, lastLoss);
+                lastCheckpoint = SaveCheckpoint(optimizer, zero, step, total, loader, lastLoss);
         }
 
         if (interrupted)
         {
-            lastCheckpoint = SaveCheckpoint(optimizer, step, total, loader, lastLoss);
+            lastCheckpoint = SaveCheckpoint(optimizer, zero, step, total, loader, lastLoss);
             progress.WriteLine($"interrupted at step {step}: checkpoint saved to {lastCheckpoint}; continue with --resume latest");
         }
         if (IsMain) LossPlot.Save(Path.Combine(_o.OutputDir, "loss.png"), history);
@@ -233,10 +239,20 @@ internal sealed class Trainer
         return grads;
     }
 
-    /// <summary>Rank 0 writes the checkpoint (every rank holds the same weights and optimizer state); the others
-    /// return at once and wait for it at the next collective.</summary>
-    private string? SaveCheckpoint(AdamWOptimizer optimizer, int step, int total, DataLoader loader, double loss)
+    /// <summary>Every trainable gradient set to zero (under ZeRO-1 the optimizer holds only this rank's parameters,
+    /// but every gradient was summed and must start the next step from zero).</summary>
+    private void ZeroGrads()
     {
+        foreach (var (_, p) in _trainable)
+            if (p.Grad is not null) Backend.Of(p.Grad).Fill(p.Grad, 0f);
+    }
+
+    /// <summary>Rank 0 writes the checkpoint (every rank holds the same weights and, without ZeRO-1, the same optimizer
+    /// state); the others return at once and wait for it at the next collective. Under ZeRO-1 every rank first takes
+    /// part in bringing the moments to rank 0, which writes the same file a run without sharding writes.</summary>
+    private string? SaveCheckpoint(AdamWOptimizer optimizer, ZeroOneSharding? zero, int step, int total, DataLoader loader, double loss)
+    {
+        var moments = zero?.GatherMoments(optimizer);
         if (!IsMain) return null;
         var state = new TrainerState
         {
@@ -250,7 +266,7 @@ internal sealed class Trainer
             Loss = double.IsFinite(loss) ? loss : null,
             Run = Identity,
         };
-        var path = CheckpointStore.Save(_o.OutputDir, _trainable, optimizer, state);
+        var path = CheckpointStore.Save(_o.OutputDir, _trainable, optimizer.StepCount, moments ?? OptimizerMoments.All(optimizer), state);
         CheckpointStore.Rotate(_o.OutputDir, _o.SaveTotalLimit);
         return path;
     }

@@ -32,6 +32,8 @@ public class OptionValidationTests
         { "max-length", "--max-length must be positive, got 0" },
         { "logging-steps", "--logging-steps must be positive, got 0" },
         { "save-dtype", "--save-dtype: expected f32, bf16 or f16, got \"f8\"" },
+        { "zero-2", "--zero: expected 0 (off) or 1 (AdamW moments sharded across the data-parallel ranks), got 2" },
+        { "zero-neg", "--zero: expected 0 (off) or 1 (AdamW moments sharded across the data-parallel ranks), got -1" },
     };
 
     private static FineTuneOptions Bad(string kind, string outDir)
@@ -61,6 +63,8 @@ public class OptionValidationTests
             "max-length" => o with { MaxLength = 0 },
             "logging-steps" => o with { LoggingSteps = 0 },
             "save-dtype" => o with { SaveDType = "f8" },
+            "zero-2" => o with { ZeroStage = 2 },
+            "zero-neg" => o with { ZeroStage = -1 },
             _ => throw new ArgumentException(kind),
         };
     }
@@ -82,6 +86,7 @@ public class OptionValidationTests
     [InlineData("--lora-dropout", "1.5", "--lora-dropout must be in [0, 1), got 1.5")]
     [InlineData("--num-epochs", "0", "--num-epochs must be >= 1, got 0")]
     [InlineData("--max-grad-norm", "-1", "--max-grad-norm must be a finite number >= 0 (0 = no clipping), got -1")]
+    [InlineData("--zero", "3", "--zero: expected 0 (off) or 1 (AdamW moments sharded across the data-parallel ranks), got 3")]
     public void The_cli_prints_the_same_message_and_writes_nothing(string flag, string value, string message)
     {
         using var tmp = new TempDir();

@@ -7,7 +7,7 @@ namespace Engine.Distributed.Mpi;
 /// <summary>The communicator of CPU ranks ("mpi"): Open MPI's non-blocking collectives on MPI_COMM_WORLD, each waited
 /// for by polling MPI_Test against a deadline, so a dead or hung rank ends in a <see cref="CollectiveTimeoutException"/>
 /// instead of a hang. Small fp32 tensors travel packed in one reused 25 MiB host bucket (DDP's default bucket size),
-/// larger ones are reduced in place. Open MPI picks its reduction algorithm from the world size and the message size
+/// larger ones are reduced in place; tensor broadcasts (ZeRO-1's parameters) travel the same way. Open MPI picks its reduction algorithm from the world size and the message size
 /// only, and every rank packs the same buckets, so the sums are the same on every rank and from run to run for a given
 /// world size. Called from one thread (MPI_THREAD_FUNNELED).</summary>
 internal sealed unsafe class MpiCommunicator : ICommunicator
@@ -66,13 +66,7 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
 
     public void AllReduceSum(IReadOnlyList<Tensor> tensors)
     {
-        ArgumentNullException.ThrowIfNull(tensors);
-        for (int i = 0; i < tensors.Count; i++)
-        {
-            var t = tensors[i];
-            if (t.DType != DType.F32 || t.Storage is not CpuStorage)
-                throw new ArgumentException($"tensors[{i}] is {t}: the mpi communicator sums fp32 CPU tensors only", nameof(tensors));
-        }
+        RequireCpuF32(tensors, "sums");
         Ready();
         var deadline = Deadline();
         string what = $"all-reduce of {tensors.Count} tensors";
@@ -110,20 +104,35 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
         return 0;
     }
 
-    /// <summary>Sums a tensor of at least a bucket across ranks where it lies (MPI_IN_PLACE). Its array stays pinned by
-    /// a GC handle, never freed after a timeout: the outstanding request may still write into it.</summary>
-    private void ReduceInPlace(Tensor t, string collective, long deadline)
+    /// <summary>Sums a tensor of at least a bucket across ranks where it lies (MPI_IN_PLACE).</summary>
+    private void ReduceInPlace(Tensor t, string collective, long deadline) =>
+        Pinned(t, p => Reduce((void*)p, t.NumElements, _mpi.Float, sizeof(float), collective, deadline));
+
+    /// <summary>Runs <paramref name="collective"/> on the address of a CPU fp32 tensor's first element, its array pinned
+    /// by a GC handle that is never freed after a timeout: the outstanding request may still write into it.</summary>
+    private void Pinned(Tensor t, Action<IntPtr> collective)
     {
         var array = (float[])((CpuStorage)t.Storage).Data;
         var pin = GCHandle.Alloc(array, GCHandleType.Pinned);
         try
         {
-            float* p = (float*)pin.AddrOfPinnedObject() + t.Offset;
-            Reduce(p, t.NumElements, _mpi.Float, sizeof(float), collective, deadline);
+            collective((IntPtr)((float*)pin.AddrOfPinnedObject() + t.Offset));
         }
         finally
         {
             if (!_broken) pin.Free();
+        }
+    }
+
+    /// <summary>Throws unless every tensor is an fp32 CPU tensor (checked on every rank before any communicates).</summary>
+    private static void RequireCpuF32(IReadOnlyList<Tensor> tensors, string verb)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            var t = tensors[i];
+            if (t.DType != DType.F32 || t.Storage is not CpuStorage)
+                throw new ArgumentException($"tensors[{i}] is {t}: the mpi communicator {verb} fp32 CPU tensors only", nameof(tensors));
         }
     }
 
@@ -162,6 +171,33 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
         }
     }
 
+    /// <summary>Broadcasts the tensors as <see cref="BucketPlan"/> says with the all-reduce's sizes: those of at least a
+    /// bucket in place, smaller ones packed in order into the bucket (root copies them in, the others copy them out).</summary>
+    public void Broadcast(IReadOnlyList<Tensor> tensors, int root)
+    {
+        RequireCpuF32(tensors, "broadcasts");
+        if ((uint)root >= (uint)Size) throw new ArgumentOutOfRangeException(nameof(root), $"root {root} is not a rank of {Size}");
+        Ready();
+        var deadline = Deadline();
+        string what = $"broadcast of {tensors.Count} tensors from rank {root}";
+        var counts = new long[tensors.Count];
+        for (int i = 0; i < counts.Length; i++) counts[i] = tensors[i].NumElements;
+        foreach (var step in BucketPlan.Plan(counts, BucketFloats, BucketFloats))
+        {
+            if (step.Direct is int direct)
+            {
+                var t = tensors[direct];
+                Pinned(t, p => Bcast((void*)p, t.NumElements, _mpi.Float, sizeof(float), root, what, deadline));
+                continue;
+            }
+            if (Rank == root)
+                foreach (var slot in step.Packed) tensors[slot.Tensor].F32().CopyTo(new Span<float>(Bucket() + slot.Start, slot.Count));
+            Bcast(Bucket(), step.PackedElements, _mpi.Float, sizeof(float), root, what, deadline);
+            if (Rank != root)
+                foreach (var slot in step.Packed) new ReadOnlySpan<float>(_bucket + slot.Start, slot.Count).CopyTo(tensors[slot.Tensor].F32());
+        }
+    }
+
     public void Barrier()
     {
         Ready();
@@ -184,6 +220,20 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
             IntPtr request;
             _mpi.Check(_mpi.Iallreduce(MpiNative.InPlace, (byte*)data + done * elementBytes, n, datatype, _mpi.OpSum, _mpi.CommWorld, &request),
                        "MPI_Iallreduce");
+            Wait(ref request, collective, deadline);
+            done += n;
+        }
+    }
+
+    /// <summary>Broadcasts <paramref name="count"/> elements at <paramref name="data"/> from <paramref name="root"/> in
+    /// place, in calls of at most int.MaxValue elements (MPI's count is an int).</summary>
+    private void Bcast(void* data, long count, IntPtr datatype, int elementBytes, int root, string collective, long deadline)
+    {
+        for (long done = 0; done < count;)
+        {
+            int n = (int)Math.Min(int.MaxValue, count - done);
+            IntPtr request;
+            _mpi.Check(_mpi.Ibcast((byte*)data + done * elementBytes, n, datatype, root, _mpi.CommWorld, &request), "MPI_Ibcast");
             Wait(ref request, collective, deadline);
             done += n;
         }

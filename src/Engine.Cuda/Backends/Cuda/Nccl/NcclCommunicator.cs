@@ -14,7 +14,7 @@ namespace Engine.Backends.Cuda.Nccl;
 /// <see cref="Timeout"/>; past it the communicator is aborted (ncclCommAbort, which stops NCCL's kernels) and a
 /// <see cref="CollectiveTimeoutException"/> is thrown. fp32 tensors are reduced as <see cref="BucketPlan"/> says:
 /// those under <see cref="DirectElements"/> elements packed into one reused device bucket (one all-reduce per
-/// <see cref="BucketElements"/>), larger ones in place. Host values travel through small device buffers (fp64 sums, byte broadcasts).
+/// <see cref="BucketElements"/>), larger ones in place; tensor broadcasts (ZeRO-1's parameters) follow the same plan. Host values travel through small device buffers (fp64 sums, byte broadcasts).
 ///
 /// Written and unit-tested without a GPU (CPU-only machine): nothing here has run against a real NCCL yet. The first
 /// GPU run must check, in this order:
@@ -127,6 +127,37 @@ internal sealed unsafe class NcclCommunicator : ICommunicator
         Enqueue("ncclBroadcast", _nccl.Broadcast(p, p, (nuint)data.Length, (int)NcclDataType.Uint8, root, Comm, stream));
         Wait("broadcast", deadline);
         _backend.ToBytes(buffer, data);
+    }
+
+    /// <summary>Broadcasts fp32 tensors as <see cref="BucketPlan"/> says, like <see cref="AllReduceSum(IReadOnlyList{Tensor})"/>:
+    /// large ones in place, small ones packed into the bucket (root copies them in, the others copy them out), every
+    /// ncclBroadcast queued on the backend's stream and the stream awaited once.</summary>
+    public void Broadcast(IReadOnlyList<Tensor> tensors, int root)
+    {
+        if (root < 0 || root >= Size) throw new ArgumentOutOfRangeException(nameof(root), $"root {root} is not a rank of {Size}");
+        foreach (var t in tensors)
+            if (t.DType != DType.F32) throw new ArgumentException($"nccl broadcast: expected fp32 tensors, got {t}");
+        var deadline = Stopwatch.StartNew();
+        var stream = _backend.CudaStreamHandle;
+        foreach (var step in BucketPlan.Plan(tensors.Select(t => t.NumElements).ToArray(), BucketElements, DirectElements))
+        {
+            if (step.Direct is int direct)
+            {
+                var t = tensors[direct];
+                var p = _backend.DevicePointer(t);
+                Enqueue("ncclBroadcast", _nccl.Broadcast(p, p, (nuint)t.NumElements, (int)NcclDataType.Float32, root, Comm, stream));
+                continue;
+            }
+            if (Rank == root)
+                foreach (var slot in step.Packed)
+                    using (var view = Bucket().Slice(slot.Start, slot.Count)) _backend.Copy(tensors[slot.Tensor], view);
+            var b = _backend.DevicePointer(Bucket());
+            Enqueue("ncclBroadcast", _nccl.Broadcast(b, b, (nuint)step.PackedElements, (int)NcclDataType.Float32, root, Comm, stream));
+            if (Rank != root)
+                foreach (var slot in step.Packed)
+                    using (var view = Bucket().Slice(slot.Start, slot.Count)) _backend.Copy(view, tensors[slot.Tensor]);
+        }
+        Wait("broadcast", deadline);
     }
 
     public void Barrier()
