@@ -70,38 +70,25 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
         Ready();
         var deadline = Deadline();
         string what = $"all-reduce of {tensors.Count} tensors";
-        var packed = new List<Tensor>();
-        int used = 0;
-        foreach (var t in tensors)
+        foreach (var step in BucketPlan.Plan(Counts(tensors), BucketFloats, BucketFloats))
         {
-            if (t.NumElements == 0) continue;
-            if (t.NumElements * sizeof(float) >= BucketBytes)
+            if (step.Direct is int direct)
             {
-                ReduceInPlace(t, what, deadline);
+                ReduceInPlace(tensors[direct], what, deadline);
                 continue;
             }
-            if (used + t.NumElements > BucketFloats) used = Flush(packed, used, what, deadline);
-            t.F32().CopyTo(new Span<float>(Bucket() + used, (int)t.NumElements));
-            packed.Add(t);
-            used += (int)t.NumElements;
+            foreach (var slot in step.Packed) tensors[slot.Tensor].F32().CopyTo(new Span<float>(Bucket() + slot.Start, slot.Count));
+            Reduce(_bucket, step.PackedElements, _mpi.Float, sizeof(float), what, deadline);
+            foreach (var slot in step.Packed) new ReadOnlySpan<float>(_bucket + slot.Start, slot.Count).CopyTo(tensors[slot.Tensor].F32());
         }
-        Flush(packed, used, what, deadline);
     }
 
-    /// <summary>Sums the first <paramref name="used"/> floats of the bucket across ranks and copies them back into the
-    /// <paramref name="packed"/> tensors, in the order they were packed; returns 0 (the bucket is empty again).</summary>
-    private int Flush(List<Tensor> packed, int used, string collective, long deadline)
+    /// <summary>The element counts that <see cref="BucketPlan"/> plans the collectives of a tensor list by.</summary>
+    private static long[] Counts(IReadOnlyList<Tensor> tensors)
     {
-        if (used == 0) return 0;
-        Reduce(_bucket, used, _mpi.Float, sizeof(float), collective, deadline);
-        int at = 0;
-        foreach (var t in packed)
-        {
-            new ReadOnlySpan<float>(_bucket + at, (int)t.NumElements).CopyTo(t.F32());
-            at += (int)t.NumElements;
-        }
-        packed.Clear();
-        return 0;
+        var counts = new long[tensors.Count];
+        for (int i = 0; i < counts.Length; i++) counts[i] = tensors[i].NumElements;
+        return counts;
     }
 
     /// <summary>Sums a tensor of at least a bucket across ranks where it lies (MPI_IN_PLACE).</summary>
@@ -180,9 +167,7 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
         Ready();
         var deadline = Deadline();
         string what = $"broadcast of {tensors.Count} tensors from rank {root}";
-        var counts = new long[tensors.Count];
-        for (int i = 0; i < counts.Length; i++) counts[i] = tensors[i].NumElements;
-        foreach (var step in BucketPlan.Plan(counts, BucketFloats, BucketFloats))
+        foreach (var step in BucketPlan.Plan(Counts(tensors), BucketFloats, BucketFloats))
         {
             if (step.Direct is int direct)
             {
