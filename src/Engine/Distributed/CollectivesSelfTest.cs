@@ -49,20 +49,28 @@ internal static class CollectivesSelfTest
         return true;
     }
 
+    /// <summary>Uninitialized fp32 CPU tensors of <see cref="Sizes"/>, the last a 7-element view at offset 5 of a
+    /// 20-element tensor filled with −3 (returned as Outer), whose other elements a collective must leave alone.</summary>
+    private static (List<Tensor> Tensors, Tensor Outer) SizedTensors()
+    {
+        var cpu = CpuBackend.Instance;
+        var outer = cpu.Zeros(new Shape(20), DType.F32);
+        outer.F32().Fill(-3f);
+        var tensors = new List<Tensor>();
+        for (int k = 0; k < Sizes.Length; k++)
+            tensors.Add(k == Sizes.Length - 1 ? outer.Slice(5, Sizes[k]) : cpu.Empty(new Shape(Sizes[k]), DType.F32));
+        return (tensors, outer);
+    }
+
     /// <summary>Rank r holds (r + 1)·(±((i + 31k) mod 1021 + 1)) at element i of tensor k, so the sum is
     /// N(N + 1)/2 times that integer, below 2^24 in magnitude for up to 127 ranks. The 7-element tensor is a view at
     /// offset 5 of a 20-element one whose other elements must come back untouched.</summary>
     private static string? CheckTensors(ICommunicator comm)
     {
-        var cpu = CpuBackend.Instance;
         float weight = comm.Rank + 1, total = comm.Size * (comm.Size + 1) / 2;
-        using var outer = cpu.Zeros(new Shape(20), DType.F32);
-        outer.F32().Fill(-3f);
-        var tensors = new List<Tensor>();
+        var (tensors, outer) = SizedTensors();
         try
         {
-            for (int k = 0; k < Sizes.Length; k++)
-                tensors.Add(k == Sizes.Length - 1 ? outer.Slice(5, Sizes[k]) : cpu.Empty(new Shape(Sizes[k]), DType.F32));
             for (int k = 0; k < tensors.Count; k++)
             {
                 var s = tensors[k].F32();
@@ -85,6 +93,7 @@ internal static class CollectivesSelfTest
         finally
         {
             foreach (var t in tensors) t.Dispose();
+            outer.Dispose();
         }
 
         static float Base(int k, int i) => ((i + 31 * k) % 1021 + 1) * (i % 2 == 0 ? 1f : -1f);
@@ -143,13 +152,9 @@ internal static class CollectivesSelfTest
     {
         var cpu = CpuBackend.Instance;
         int root = comm.Size - 1;
-        using var outer = cpu.Zeros(new Shape(20), DType.F32);
-        outer.F32().Fill(-3f);
-        var tensors = new List<Tensor>();
+        var (tensors, outer) = SizedTensors();
         try
         {
-            for (int k = 0; k < Sizes.Length; k++)
-                tensors.Add(k == Sizes.Length - 1 ? outer.Slice(5, Sizes[k]) : cpu.Empty(new Shape(Sizes[k]), DType.F32));
             for (int k = 0; k < tensors.Count; k++) Fill(tensors[k].F32(), k, comm.Rank);
             // Both broadcasts run before any result is returned: a rank that returned early would leave the others
             // waiting in the second one.
@@ -172,6 +177,7 @@ internal static class CollectivesSelfTest
         finally
         {
             foreach (var t in tensors) t.Dispose();
+            outer.Dispose();
         }
 
         static void Fill(Span<float> s, int k, int rank)

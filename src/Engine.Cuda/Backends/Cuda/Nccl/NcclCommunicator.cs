@@ -77,10 +77,17 @@ internal sealed unsafe class NcclCommunicator : ICommunicator
         return new NcclCommunicator(nccl, gpu, comm, env.Rank, env.Size, timeout);
     }
 
-    public void AllReduceSum(IReadOnlyList<Tensor> tensors)
+    public void AllReduceSum(IReadOnlyList<Tensor> tensors) =>
+        RunPlan(tensors, "all-reduce", "ncclAllReduce", copyIn: true, copyOut: true,
+                (p, n, stream) => _nccl.AllReduce(p, p, n, (int)NcclDataType.Float32, (int)NcclRedOp.Sum, Comm, stream));
+
+    /// <summary>Runs one collective per step of the tensors' <see cref="BucketPlan"/>, every call queued on the
+    /// backend's stream and the stream awaited once: large tensors in place, small ones packed into the bucket (copied
+    /// in where <paramref name="copyIn"/>, back out where <paramref name="copyOut"/>).</summary>
+    private void RunPlan(IReadOnlyList<Tensor> tensors, string what, string call, bool copyIn, bool copyOut, Func<IntPtr, nuint, IntPtr, int> collective)
     {
         foreach (var t in tensors)
-            if (t.DType != DType.F32) throw new ArgumentException($"nccl all-reduce: expected fp32 tensors, got {t}");
+            if (t.DType != DType.F32) throw new ArgumentException($"nccl {what}: expected fp32 tensors, got {t}");
         var deadline = Stopwatch.StartNew();
         var stream = _backend.CudaStreamHandle;
         foreach (var step in BucketPlan.Plan(tensors.Select(t => t.NumElements).ToArray(), BucketElements, DirectElements))
@@ -88,18 +95,18 @@ internal sealed unsafe class NcclCommunicator : ICommunicator
             if (step.Direct is int direct)
             {
                 var t = tensors[direct];
-                var p = _backend.DevicePointer(t);
-                Enqueue("ncclAllReduce", _nccl.AllReduce(p, p, (nuint)t.NumElements, (int)NcclDataType.Float32, (int)NcclRedOp.Sum, Comm, stream));
+                Enqueue(call, collective(_backend.DevicePointer(t), (nuint)t.NumElements, stream));
                 continue;
             }
-            foreach (var slot in step.Packed)
-                using (var view = Bucket().Slice(slot.Start, slot.Count)) _backend.Copy(tensors[slot.Tensor], view);
-            var b = _backend.DevicePointer(Bucket());
-            Enqueue("ncclAllReduce", _nccl.AllReduce(b, b, (nuint)step.PackedElements, (int)NcclDataType.Float32, (int)NcclRedOp.Sum, Comm, stream));
-            foreach (var slot in step.Packed)
-                using (var view = Bucket().Slice(slot.Start, slot.Count)) _backend.Copy(view, tensors[slot.Tensor]);
+            if (copyIn)
+                foreach (var slot in step.Packed)
+                    using (var view = Bucket().Slice(slot.Start, slot.Count)) _backend.Copy(tensors[slot.Tensor], view);
+            Enqueue(call, collective(_backend.DevicePointer(Bucket()), (nuint)step.PackedElements, stream));
+            if (copyOut)
+                foreach (var slot in step.Packed)
+                    using (var view = Bucket().Slice(slot.Start, slot.Count)) _backend.Copy(view, tensors[slot.Tensor]);
         }
-        Wait("all-reduce", deadline);
+        Wait(what, deadline);
     }
 
     private Tensor Bucket() => _bucket ??= TensorScope.Unscoped(() => _backend.Empty(new Shape(BucketElements), DType.F32));
@@ -135,29 +142,8 @@ internal sealed unsafe class NcclCommunicator : ICommunicator
     public void Broadcast(IReadOnlyList<Tensor> tensors, int root)
     {
         if (root < 0 || root >= Size) throw new ArgumentOutOfRangeException(nameof(root), $"root {root} is not a rank of {Size}");
-        foreach (var t in tensors)
-            if (t.DType != DType.F32) throw new ArgumentException($"nccl broadcast: expected fp32 tensors, got {t}");
-        var deadline = Stopwatch.StartNew();
-        var stream = _backend.CudaStreamHandle;
-        foreach (var step in BucketPlan.Plan(tensors.Select(t => t.NumElements).ToArray(), BucketElements, DirectElements))
-        {
-            if (step.Direct is int direct)
-            {
-                var t = tensors[direct];
-                var p = _backend.DevicePointer(t);
-                Enqueue("ncclBroadcast", _nccl.Broadcast(p, p, (nuint)t.NumElements, (int)NcclDataType.Float32, root, Comm, stream));
-                continue;
-            }
-            if (Rank == root)
-                foreach (var slot in step.Packed)
-                    using (var view = Bucket().Slice(slot.Start, slot.Count)) _backend.Copy(tensors[slot.Tensor], view);
-            var b = _backend.DevicePointer(Bucket());
-            Enqueue("ncclBroadcast", _nccl.Broadcast(b, b, (nuint)step.PackedElements, (int)NcclDataType.Float32, root, Comm, stream));
-            if (Rank != root)
-                foreach (var slot in step.Packed)
-                    using (var view = Bucket().Slice(slot.Start, slot.Count)) _backend.Copy(view, tensors[slot.Tensor]);
-        }
-        Wait("broadcast", deadline);
+        RunPlan(tensors, "broadcast", "ncclBroadcast", copyIn: Rank == root, copyOut: Rank != root,
+                (p, n, stream) => _nccl.Broadcast(p, p, n, (int)NcclDataType.Float32, root, Comm, stream));
     }
 
     public void Barrier()
