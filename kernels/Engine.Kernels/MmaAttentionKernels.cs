@@ -19,6 +19,11 @@
 //    backend, bf16 activations, Dh 64 and 128, causal, GQA, packed segments), and the MmaTileKernels.Product check.
 // 2. The PTX is built at O2 (IlgpuDevice.Configure) and ptxas -v (or cuFuncGetAttribute LOCAL_SIZE_BYTES) shows no
 //    local memory for the S/O accumulators: only the asm operands' frame that O2 folds (tens of bytes), no spills.
+//    What the PTX holds today (CPU compile for SM_90): 18 mma.sync at Dh 128 (2 in the k-chunk loop of S, 16 for
+//    P·V), 10 at Dh 64; ~680 ld/st.local at Dh 128 (ILGPU routes every asm operand through .local, 4-byte depots);
+//    and Mma's shuffle emulation is still present behind `mov.pred %p, 1; @%p bra` (ILGPU does not fold
+//    CudaAsm.IsSupported): ptxas must drop it (no SHFL besides the 8 of the row max/sum in the SASS of the loop)
+//    and keep the 32 (Dh 64) or 64 (Dh 128) O accumulators plus 8 S values in registers (expect ~128–168 registers).
 // 3. `engine bench kernels` attention rows at b4 h32 d128 causal, s = 1024, 2048, 4096, 8192, forward, beside SDPA
 //    (415 TFLOP/s forward in the last run) from `torch_peer_bench.py sdpa` in the same run; plus d64 and a GQA case.
 // 4. Then: ldmatrix for K/V fragments and Q held in registers, cp.async double buffering, 64-key softmax steps,
