@@ -5,7 +5,8 @@
 //   reaches ~350–400 on Hopper (no wgmma), so ~0.6–0.7 of that loop is what a good FA2 gets.
 // - This first step loses more: (1) K/V tiles go global → registers → shared with plain loads and two barriers per
 //   64-key tile, no cp.async and no double buffering, so each warp stalls on every tile load (only the other groups
-//   on the SM hide it: 52 KB per 128-thread group at Dh 128 → 4 groups, 16 warps per SM); (2) fragments are read from
+//   on the SM hide it: 52 KB per 128-thread group at Dh 128 → 4 groups by shared memory, 3–4 by registers at
+//   ~128–168 per thread, 12–16 warps per SM); (2) fragments are read from
 //   shared memory with 32-bit loads (K: 2 per mma, V: 4 16-bit loads per mma to pair keys, where ldmatrix(.trans)
 //   would give 4 registers per instruction), roughly 1.5–2 shared loads per mma against ~0.25 with ldmatrix; Q is
 //   re-read from shared memory per 16-key chunk instead of being held in registers; (3) the online softmax runs per
@@ -15,14 +16,16 @@
 // - Causal: ~3% of tiles are diagonal; heaviest-first order keeps the tail short. Short s (1024) has 1/8 the work per
 //   head of 8192 and fewer waves, hence the lower range.
 // First GPU run must check, in this order:
-// 1. Correctness: `engine selftest --device cuda` with the Mma attention option (forward o and lse against the CPU
-//    backend, bf16 activations, Dh 64 and 128, causal, GQA, packed segments), and the MmaTileKernels.Product check.
+// 1. Correctness: `engine selftest --device cuda` (bf16 activations) runs the attention cases with the Mma option too
+//    (rows tagged [Mma]: o and lse against the CPU backend at Dh 128, causal, GQA, packed segments, a window) and
+//    first the bare mma.sync tile against float64 (rows "mma m16n8k16 bf16": small integers exact, normals within
+//    17·2⁻²³ of Σ|terms|). The tiny selftest's Dh 8 falls back to tiled: the Dh 128 rows are the ones that count.
 // 2. The PTX is built at O2 (IlgpuDevice.Configure) and ptxas -v (or cuFuncGetAttribute LOCAL_SIZE_BYTES) shows no
 //    local memory for the S/O accumulators: only the asm operands' frame that O2 folds (tens of bytes), no spills.
 //    What the PTX holds today (CPU compile for SM_90): 18 mma.sync at Dh 128 (2 in the k-chunk loop of S, 16 for
 //    P·V), 10 at Dh 64; ~680 ld/st.local at Dh 128 (ILGPU routes every asm operand through .local, 4-byte depots);
 //    and Mma's shuffle emulation is still present behind `mov.pred %p, 1; @%p bra` (ILGPU does not fold
-//    CudaAsm.IsSupported): ptxas must drop it (no SHFL besides the 8 of the row max/sum in the SASS of the loop)
+//    CudaAsm.IsSupported): ptxas must drop it (no SHFL in the chunk loop's SASS besides the 4 of the row maxima)
 //    and keep the 32 (Dh 64) or 64 (Dh 128) O accumulators plus 8 S values in registers (expect ~128–168 registers).
 // 3. `engine bench kernels` attention rows at b4 h32 d128 causal, s = 1024, 2048, 4096, 8192, forward, beside SDPA
 //    (415 TFLOP/s forward in the last run) from `torch_peer_bench.py sdpa` in the same run; plus d64 and a GQA case.

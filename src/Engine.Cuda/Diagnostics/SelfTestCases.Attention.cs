@@ -14,6 +14,7 @@ internal static partial class SelfTestCases
     private static void Attention(SelfTestHarness h)
     {
         if (h.C is not IlgpuBackend gpu) { AttentionShapes(h, ""); return; }
+        MmaTile(h, gpu); // the tensor-core forward's building block, alone
         // The tensor-core forward (bf16, Dh 64/128; otherwise it falls back to tiled) on GPUs only: on the CPU
         // accelerator its own tests cover it, and a third pass would only repeat the tiled kernels there.
         AttentionKernel[] kernels = gpu.IsCuda ? [AttentionKernel.Tiled, AttentionKernel.Mma, AttentionKernel.Simple] : [AttentionKernel.Tiled, AttentionKernel.Simple];
