@@ -17,7 +17,8 @@
 //   head of 8192 and fewer waves, hence the lower range.
 // First GPU run must check, in this order:
 // 1. Correctness: `engine selftest --device cuda` (bf16 activations) runs the attention cases with the Mma option too
-//    (rows tagged [Mma]: o and lse against the CPU backend at Dh 128, causal, GQA, packed segments, a window) and
+//    (rows tagged [Mma]: o and lse against the CPU backend at Dh 64 and 128, causal with Tk > Tq, GQA, packed
+//    segments, windows) and
 //    first the bare mma.sync tile against float64 (rows "mma m16n8k16 bf16": small integers exact, normals within
 //    17·2⁻²³ of Σ|terms|). The tiny selftest's Dh 8 falls back to tiled: the Dh 128 rows are the ones that count.
 // 2. The PTX is built at O2 (IlgpuDevice.Configure) and ptxas -v (or cuFuncGetAttribute LOCAL_SIZE_BYTES) shows no

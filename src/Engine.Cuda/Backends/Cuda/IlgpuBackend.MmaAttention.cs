@@ -30,6 +30,10 @@ internal sealed partial class IlgpuBackend
     /// the Mma path really runs.</summary>
     internal Type? MmaAttentionTileFor(int headDim, DType inputs) => MmaAttentionTile(headDim, inputs);
 
+    /// <summary>The kernel copies q, k and v as 32-bit words (bf16 pairs): views starting mid-word take the tiled path.</summary>
+    private static bool WordAligned(params ArrayView<byte>[] views) =>
+        views.All(v => ((IContiguousArrayView)v).IndexInBytes % 4 == 0);
+
     private void MmaForward(AttentionShape s, Type tile, Type outType, ArrayView<byte> q, ArrayView<byte> k, ArrayView<byte> v,
                             ArrayView<byte> o, ArrayView<float> lse, int writeLse, ArrayView<int> starts)
     {
