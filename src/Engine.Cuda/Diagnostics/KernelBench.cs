@@ -136,6 +136,23 @@ internal static class KernelBench
                 string bwdKernel = gpu is null ? "" : $", {gpu.AttentionKernelFor(dh, backward: true).ToString().ToLowerInvariant()}";
                 double t = Time(be, () => be.AttentionForward(q, k, v, 0.088f, o, lse), iters: 3);
                 Report(new($"attention fwd (causal{fwdKernel})", $"b{b} h{h} d{dh} s{seq}", t, flops / t / 1e12, "TFLOP/s"));
+                // The tensor-core forward beside it while it is not the default (issue 12): same call, Mma selected; on
+                // a GPU only (the CPU accelerator emulates mma.sync with warp shuffles, far too slow at this size).
+                if (gpu is { IsCuda: true } && gpu.Attention != Backends.Cuda.AttentionKernel.Mma)
+                {
+                    var saved = gpu.Attention;
+                    gpu.Attention = Backends.Cuda.AttentionKernel.Mma;
+                    try
+                    {
+                        string mmaKernel = gpu.AttentionKernelFor(dh).ToString().ToLowerInvariant();
+                        double tm = Time(be, () => be.AttentionForward(q, k, v, 0.088f, o, lse), iters: 3);
+                        Report(new($"attention fwd (causal, {mmaKernel})", $"b{b} h{h} d{dh} s{seq}", tm, flops / tm / 1e12, "TFLOP/s"));
+                    }
+                    finally
+                    {
+                        gpu.Attention = saved;
+                    }
+                }
                 using var dq = TensorScope.Unscoped(() => be.Empty(q.Shape, act));
                 using var dk = TensorScope.Unscoped(() => be.Empty(q.Shape, act));
                 using var dv = TensorScope.Unscoped(() => be.Empty(q.Shape, act));

@@ -26,6 +26,11 @@ internal sealed partial class IlgpuBackend
         using var v2 = As(v, q.DType);
         ArrayView<float> lseView = lse is null ? _partials.View : F32View(lse, op, "lse");
         var starts = StartsView(mask, op);
+        if (MmaAttentionTile(s.HeadDim, q.DType) is { } mmaTile && WordAligned(View(q), View(k2), View(v2)))
+        {
+            MmaForward(s, mmaTile, FloatElem(o, op), View(q), View(k2), View(v2), View(o), lseView, lse is null ? 0 : 1, starts);
+            return;
+        }
         if (TiledAttention(s, AttentionTile.ForwardFloats) is { } tile)
         {
             TiledForward(s, tile, inType, FloatElem(o, op), View(q), View(k2), View(v2), View(o), lseView, lse is null ? 0 : 1, starts);

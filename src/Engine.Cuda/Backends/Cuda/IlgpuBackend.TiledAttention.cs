@@ -18,11 +18,12 @@ internal sealed partial class IlgpuBackend
     private static readonly MethodInfo TiledKeyValueGradKernel = KernelCache.Method(typeof(TiledAttentionBackwardKernels), nameof(TiledAttentionBackwardKernels.KeyValueGrad));
 
     /// <summary>The head-dimension tile (an <see cref="IHeadDimTile"/> type) for a tiled call, or null when the simple
-    /// kernels must serve it: <see cref="AttentionKernel.Simple"/> chosen, Dh above 128, groups of fewer than 256
+    /// kernels must serve it: <see cref="AttentionKernel.Simple"/> chosen (<see cref="AttentionKernel.Mma"/> falls back
+    /// here), Dh above 128, groups of fewer than 256
     /// threads, or less shared memory per group than <paramref name="floats"/> needs at the tile's widest Dh.</summary>
     private Type? TiledAttention(AttentionShape s, Func<int, int> floats)
     {
-        if (Attention != AttentionKernel.Tiled || s.HeadDim > AttentionTile.MaxHeadDim || _acc.MaxNumThreadsPerGroup < AttentionTile.Threads)
+        if (Attention == AttentionKernel.Simple || s.HeadDim > AttentionTile.MaxHeadDim || _acc.MaxNumThreadsPerGroup < AttentionTile.Threads)
             return null;
         int widest = s.HeadDim <= 64 ? 64 : 128;
         _sharedPerGroup ??= Native.KernelSharedMemory.GroupLimit(_acc);
@@ -33,6 +34,7 @@ internal sealed partial class IlgpuBackend
     /// <summary>The kernels an attention call with head dimension <paramref name="headDim"/> runs on this backend now
     /// (<see cref="Attention"/> may be Tiled while the call falls back to Simple): benchmarks print it beside the rate.</summary>
     public AttentionKernel AttentionKernelFor(int headDim, bool backward = false) =>
+        !backward && MmaAttentionTile(headDim, ActivationType) is not null ? AttentionKernel.Mma :
         TiledAttention(new AttentionShape { HeadDim = headDim }, backward ? AttentionTile.KeyValueGradFloats : AttentionTile.ForwardFloats) is null
             ? AttentionKernel.Simple : AttentionKernel.Tiled;
 
