@@ -41,6 +41,6 @@ internal static class EngineDecode
         }
         double decodeSeconds = sw.Elapsed.TotalSeconds;
         return (new GgufDecodeResult("engine", threads, prompt.Length, promptSeconds, tokens, decodeSeconds, 0, generated,
-            $"KeepGgmlBlocks, {cache.DType.Name()} KV cache, CpuParallel.Threads {threads}, huge pages {GgufDecodeChild.AnonHugePagesKb() / 1024} MiB"), promptLogits);
+            $"KeepGgmlBlocks, {cache.Type.Name} KV cache, CpuParallel.Threads {threads}, huge pages {GgufDecodeChild.AnonHugePagesKb() / 1024} MiB"), promptLogits);
     }
 }
