@@ -81,7 +81,7 @@ internal sealed class KvCache : IDisposable
     private static void CheckQ8_0(IBackend be, LlamaConfig c)
     {
         if (be is not CpuBackend)
-            throw new EngineException($"--kv-cache q8_0: the q8_0 cache is a CPU option; {be.Name} keeps its cache in {be.ActivationType.Name()} (use --kv-cache auto or f32 there)");
+            throw new EngineException($"--kv-cache q8_0: the q8_0 cache is a CPU option; {be.Name} keeps its cache in {be.ActivationType.Name()} (use --kv-cache auto there)");
         if (c.HeadDim % GgmlTypes.QK != 0)
             throw new EngineException($"--kv-cache q8_0 stores each head's keys and values in blocks of {GgmlTypes.QK} values; this model's head dim is {c.HeadDim}, not a multiple of {GgmlTypes.QK} (use --kv-cache f16 or f32)");
     }
