@@ -9,16 +9,27 @@ namespace Engine.Bench;
 
 /// <summary>engine's side of <see cref="GgufDecodeChild"/>: the GGUF loaded as <see cref="Api.EngineModel.Load"/>
 /// loads it (CPU backend, block weights kept packed: <see cref="WeightOptions.KeepGgmlBlocks"/>), run by
-/// <see cref="Generator.Step"/> with a KV cache on <see cref="CpuParallel.Threads"/> threads.</summary>
+/// <see cref="Generator.Step"/> with a KV cache on <see cref="CpuParallel.Threads"/> threads. <c>kvCache</c>: auto (engine
+/// generate's default, f16 for a GGUF model as llama.cpp's), f32, f16 or q8_0.</summary>
 internal static class EngineDecode
 {
-    public static (GgufDecodeResult Result, float[] PromptLogits) Run(string path, int threads, int[] prompt, int tokens)
+    public static (GgufDecodeResult Result, float[] PromptLogits) Run(string path, int threads, int[] prompt, int tokens, string kvCache = "auto")
     {
         CpuParallel.Threads = threads;
         var be = CpuBackend.Instance;
         using var loaded = ModelLoader.Load(path, be, new WeightOptions { KeepGgmlBlocks = true });
         var model = loaded.Model;
-        var gen = new Generator(model);
+        var gen = new Generator(model)
+        {
+            CacheType = kvCache switch
+            {
+                "auto" => null,
+                "f32" => DType.F32,
+                "f16" => DType.F16,
+                "q8_0" => KvCacheType.Q8_0,
+                _ => throw new ArgumentException($"--kv-cache: expected auto, f32, f16 or q8_0; got '{kvCache}'"),
+            },
+        };
         using var noGrad = GradMode.NoGrad();
 
         using (var warm = gen.NewCache(GgufDecodeChild.WarmupPrompt + GgufDecodeChild.WarmupSteps))
@@ -27,7 +38,7 @@ internal static class EngineDecode
             for (int i = 0; i < GgufDecodeChild.WarmupSteps; i++) l = gen.Step(warm, [GgufDecodeChild.Argmax(l)]);
         }
 
-        using var cache = gen.NewCache(prompt.Length + tokens); // engine generate's cache: f16 for a GGUF model, as llama.cpp's default
+        using var cache = gen.NewCache(prompt.Length + tokens); // auto: engine generate's cache, f16 for a GGUF model as llama.cpp's default
         var sw = Stopwatch.StartNew();
         var logits = gen.Step(cache, prompt);
         double promptSeconds = sw.Elapsed.TotalSeconds;
@@ -41,6 +52,6 @@ internal static class EngineDecode
         }
         double decodeSeconds = sw.Elapsed.TotalSeconds;
         return (new GgufDecodeResult("engine", threads, prompt.Length, promptSeconds, tokens, decodeSeconds, 0, generated,
-            $"KeepGgmlBlocks, {cache.DType.Name()} KV cache, CpuParallel.Threads {threads}, huge pages {GgufDecodeChild.AnonHugePagesKb() / 1024} MiB"), promptLogits);
+            $"KeepGgmlBlocks, {cache.Type.Name} KV cache ({cache.ByteSize / 1e6:F1} MB), CpuParallel.Threads {threads}, huge pages {GgufDecodeChild.AnonHugePagesKb() / 1024} MiB", cache.Type.Name), promptLogits);
     }
 }

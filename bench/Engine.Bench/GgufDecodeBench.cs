@@ -6,14 +6,16 @@ using Engine.Quant;
 
 namespace Engine.Bench;
 
-/// <summary><c>gguf-decode [shapes] [types] [--threads N] [--tokens N] [--prompt N] [--repeat N]</c>: engine's CPU inference from
+/// <summary><c>gguf-decode [shapes] [types] [--threads N] [--tokens N] [--prompt N] [--repeat N] [--kv-cache LIST]</c>: engine's CPU inference from
 /// GGUF blocks against llama.cpp on the same file, cores and threads. For each shape (default stories15m; llama2-7b
 /// opt-in: it writes 4–7 GB per file) and llama-quantize type (default f32,q8_0,q4_0,q4_k_m; f32 is skipped for
 /// llama2-7b, a 27 GB file) it writes a random-weight GGUF to a temporary folder (<see cref="GgufBenchFile"/>), runs
 /// each implementation in a fresh child process (<see cref="GgufDecodeChild"/>) so each peak RSS is that run's alone,
 /// deletes the file, and prints one markdown table: decode and 512-token prompt tokens/s, peak RSS against the file
 /// size, and how far the two agree (cosine of the logits after the prompt, and the common prefix of the greedy ids).
-/// Each side runs <c>--repeat</c> times (default 3; 1 for llama2-7b), alternating, and keeps its best times.</summary>
+/// Each side runs <c>--repeat</c> times (default 3; 1 for llama2-7b), alternating, and keeps its best times.
+/// <c>--kv-cache</c> lists engine's KV cache types to run on each file (auto, f32, f16, q8_0; default auto, which is
+/// f16 for these files), one row each; llama.cpp runs once per file with its default f16 cache.</summary>
 internal static class GgufDecodeBench
 {
     private static readonly string[] DefaultTypes = ["f32", "q8_0", "q4_0", "q4_k_m"];
@@ -23,6 +25,7 @@ internal static class GgufDecodeBench
         var positional = new List<string>();
         int threads = Environment.ProcessorCount, prompt = 512;
         int? tokens = null, repeat = null;
+        string[] kvTypes = ["auto"];
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -32,6 +35,7 @@ internal static class GgufDecodeBench
                 case "--tokens": tokens = int.Parse(Value()); break;
                 case "--prompt": prompt = int.Parse(Value()); break;
                 case "--repeat": repeat = int.Parse(Value()); break;
+                case "--kv-cache": kvTypes = Value().Split(','); break;
                 default: positional.Add(args[i]); break;
             }
         }
@@ -70,20 +74,26 @@ internal static class GgufDecodeBench
                         if (report.Notes.Count > 3) Console.WriteLine($"    … and {report.Notes.Count - 3} more notes");
                         // Alternate the two sides and keep each one's best time: on a shared machine the slowest runs
                         // measure the neighbours, not the implementation.
-                        var engineRuns = new List<GgufDecodeResult>();
+                        var engineRuns = kvTypes.Select(_ => new List<GgufDecodeResult>()).ToArray();
                         var llamaRuns = new List<GgufDecodeResult>();
-                        float[] engineLogits = [], llamaLogits = [];
+                        var engineLogits = new float[kvTypes.Length][];
+                        float[] llamaLogits = [];
                         for (int r = 0; r < runs; r++)
                         {
-                            engineRuns.Add(Child("engine", path, threads, n, prompt, out engineLogits));
-                            llamaRuns.Add(Child("llamacpp", path, threads, n, prompt, out llamaLogits));
+                            for (int kv = 0; kv < kvTypes.Length; kv++)
+                                engineRuns[kv].Add(Child("engine", path, threads, n, prompt, kvTypes[kv], out engineLogits[kv]));
+                            llamaRuns.Add(Child("llamacpp", path, threads, n, prompt, null, out llamaLogits));
                         }
-                        var (e, l) = (Best(engineRuns), Best(llamaRuns));
-                        rows.Add(Row(shape, typeName, mb, e, l));
-                        int common = e.Generated.Zip(l.Generated).TakeWhile(p => p.First == p.Second).Count();
-                        notes.Add($"{shape} {typeName}: logits after the prompt, cosine {Cosine(engineLogits, llamaLogits):F5}, max |diff| " +
-                                  $"{MaxAbsDiff(engineLogits, llamaLogits):G3}; greedy ids agree for the first {common} of {n} " +
-                                  $"(engine {string.Join(",", e.Generated.Take(6))}…, llama.cpp {string.Join(",", l.Generated.Take(6))}…); file holds {Holds(report)}");
+                        var l = Best(llamaRuns);
+                        for (int kv = 0; kv < kvTypes.Length; kv++)
+                        {
+                            var e = Best(engineRuns[kv]);
+                            rows.Add(Row(shape, typeName, mb, e, l));
+                            int common = e.Generated.Zip(l.Generated).TakeWhile(p => p.First == p.Second).Count();
+                            notes.Add($"{shape} {typeName}, engine KV {e.KvCache}: logits after the prompt, cosine {Cosine(engineLogits[kv], llamaLogits):F5}, max |diff| " +
+                                      $"{MaxAbsDiff(engineLogits[kv], llamaLogits):G3}; greedy ids agree for the first {common} of {n} " +
+                                      $"(engine {string.Join(",", e.Generated.Take(6))}…, llama.cpp {string.Join(",", l.Generated.Take(6))}…); file holds {Holds(report)}");
+                        }
                     }
                     finally
                     {
@@ -98,8 +108,8 @@ internal static class GgufDecodeBench
         }
         notes.Add($"load average at the end {LoadAverage()}; tokens/s are the best of each side's runs, peak RSS the largest");
         Console.WriteLine();
-        Console.WriteLine("| shape | type | file MB | engine decode tok/s | llama.cpp decode tok/s | ratio | engine prompt tok/s | llama.cpp prompt tok/s | engine peak RSS MB (×file) | llama.cpp peak RSS MB (×file) |");
-        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| shape | type | engine KV | file MB | engine decode tok/s | llama.cpp decode tok/s | ratio | engine prompt tok/s | llama.cpp prompt tok/s | engine peak RSS MB (×file) | llama.cpp peak RSS MB (×file) |");
+        Console.WriteLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var row in rows) Console.WriteLine(row);
         Console.WriteLine();
         foreach (var note in notes) Console.WriteLine($"- {note}");
@@ -109,7 +119,7 @@ internal static class GgufDecodeBench
     private static string Row(string shape, string type, double fileMb, GgufDecodeResult e, GgufDecodeResult l)
     {
         double eRss = e.PeakRssKb * 1024 / 1e6, lRss = l.PeakRssKb * 1024 / 1e6;
-        return $"| {shape} | {type} | {fileMb:F1} | {e.DecodeTokensPerSecond:F1} | {l.DecodeTokensPerSecond:F1} | {e.DecodeTokensPerSecond / l.DecodeTokensPerSecond:F2}× | " +
+        return $"| {shape} | {type} | {e.KvCache} | {fileMb:F1} | {e.DecodeTokensPerSecond:F1} | {l.DecodeTokensPerSecond:F1} | {e.DecodeTokensPerSecond / l.DecodeTokensPerSecond:F2}× | " +
                $"{e.PromptTokensPerSecond:F0} | {l.PromptTokensPerSecond:F0} | {eRss:F0} ({eRss / fileMb:F2}×) | {lRss:F0} ({lRss / fileMb:F2}×) |";
     }
 
@@ -131,7 +141,7 @@ internal static class GgufDecodeBench
         string.Join(", ", report.Tensors.GroupBy(t => t.Type).OrderByDescending(g => g.Count()).Select(g => $"{g.Key.Name()} ×{g.Count()}"));
 
     /// <summary>Runs this program's gguf-decode-child mode in a new process and parses its result line.</summary>
-    private static GgufDecodeResult Child(string impl, string model, int threads, int tokens, int prompt, out float[] logits)
+    private static GgufDecodeResult Child(string impl, string model, int threads, int tokens, int prompt, string? kvCache, out float[] logits)
     {
         var logitsPath = model + $".{impl}.logits";
         var psi = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -141,6 +151,11 @@ internal static class GgufDecodeBench
         foreach (var a in new[] { "gguf-decode-child", "--impl", impl, "--model", model, "--threads", $"{threads}", "--tokens", $"{tokens}",
                                   "--prompt", $"{prompt}", "--logits", logitsPath })
             psi.ArgumentList.Add(a);
+        if (kvCache is not null)
+        {
+            psi.ArgumentList.Add("--kv-cache");
+            psi.ArgumentList.Add(kvCache);
+        }
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {host}");
         var stderr = p.StandardError.ReadToEndAsync();
         var stdout = p.StandardOutput.ReadToEnd();

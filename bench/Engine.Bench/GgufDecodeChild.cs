@@ -7,15 +7,16 @@ namespace Engine.Bench;
 /// <see cref="DecodeTokens"/> greedy single-token steps after it, timed separately, and the process's peak resident set
 /// (VmHWM, which counts the mapped model file's resident pages as well as the heap).</summary>
 /// <param name="Generated">The greedy ids (argmax, lowest id on ties) after the prompt.</param>
+/// <param name="KvCache">The KV cache's element type (f16, q8_0, ...).</param>
 internal sealed record GgufDecodeResult(string Impl, int Threads, int PromptTokens, double PromptSeconds, int DecodeTokens,
-    double DecodeSeconds, long PeakRssKb, int[] Generated, string Settings)
+    double DecodeSeconds, long PeakRssKb, int[] Generated, string Settings, string KvCache = "f16")
 {
     public double PromptTokensPerSecond => PromptTokens / PromptSeconds;
     public double DecodeTokensPerSecond => DecodeTokens / DecodeSeconds;
 }
 
 /// <summary><c>gguf-decode-child --impl engine|llamacpp --model X.gguf --threads N --tokens N --prompt 512
-/// [--logits FILE]</c>: one implementation in a process of its own, so that its peak RSS is its own. Both sides get
+/// [--logits FILE] [--kv-cache auto|f32|f16|q8_0]</c>: one implementation in a process of its own, so that its peak RSS is its own. Both sides get
 /// the same prompt (seeded random ids), the same warm-up (a 32-token prompt and 4 decode steps on a separate cache),
 /// then the timed prompt pass and decode steps. Prints one line, <see cref="Marker"/> followed by the
 /// <see cref="GgufDecodeResult"/> as JSON; --logits writes the fp32 logits after the prompt (for the parent's
@@ -28,6 +29,7 @@ internal static class GgufDecodeChild
     public static int Run(string[] args)
     {
         string? impl = null, model = null, logitsPath = null;
+        string kvCache = "auto";
         int threads = Environment.ProcessorCount, tokens = 128, prompt = 512;
         for (int i = 0; i < args.Length; i++)
         {
@@ -40,6 +42,7 @@ internal static class GgufDecodeChild
                 case "--tokens": tokens = int.Parse(Value()); break;
                 case "--prompt": prompt = int.Parse(Value()); break;
                 case "--logits": logitsPath = Value(); break;
+                case "--kv-cache": kvCache = Value(); break;
                 default: throw new ArgumentException($"gguf-decode-child: unknown argument {args[i]}");
             }
         }
@@ -47,8 +50,9 @@ internal static class GgufDecodeChild
         var ids = PromptIds(prompt, vocab: 32000);
         var (result, logits) = impl switch
         {
-            "engine" => EngineDecode.Run(model, threads, ids, tokens),
-            "llamacpp" => LlamaCppDecode.Run(model, threads, ids, tokens),
+            "engine" => EngineDecode.Run(model, threads, ids, tokens, kvCache),
+            "llamacpp" => kvCache == "auto" ? LlamaCppDecode.Run(model, threads, ids, tokens)
+                : throw new ArgumentException($"gguf-decode-child: --kv-cache is engine's option; llama.cpp runs with its default f16 cache, got {kvCache}"),
             _ => throw new ArgumentException($"gguf-decode-child: --impl engine or llamacpp, got {impl}"),
         };
         result = result with { PeakRssKb = PeakRssKb() };

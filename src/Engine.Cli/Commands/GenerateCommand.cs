@@ -21,7 +21,7 @@ public static class GenerateCommand
         var noStop = new Option<bool>("--ignore-eos") { Description = "keep generating after the end-of-sequence token" };
         var chat = new Option<bool>("--chat") { Description = "treat --prompt as a user message: wrap it in the model's own chat template (with the generation prompt) and stop at its end-of-turn tokens" };
         var system = new Option<string?>("--system") { Description = "with --chat: a system message before the user's" };
-        var kvCache = new Option<string>("--kv-cache") { Description = "KV cache element type: auto (f16 for a GGUF model held in its quantized blocks on the CPU, as llama.cpp; else the device's activation type) | f32 | f16", DefaultValueFactory = _ => "auto" };
+        var kvCache = new Option<string>("--kv-cache") { Description = "KV cache element type: auto (f16 for a GGUF model held in its quantized blocks on the CPU, as llama.cpp; else the device's activation type) | f32 | f16 | q8_0 (ggml q8_0 blocks, 34 bytes per 32 values, as llama.cpp's --cache-type-k/-v q8_0; CPU only, head dim a multiple of 32)", DefaultValueFactory = _ => "auto" };
         var cmd = new Command("generate", "generate text from a prompt (KV cache; greedy, temperature, top-k, top-p)")
         {
             model, tokenizer, adapter, prompt, maxNew, temperature, topK, topP, seed, noStop, chat, system, kvCache, CommonOptions.Json,

@@ -124,7 +124,7 @@ public sealed class EngineModel : IDisposable
             throw new EngineException($"--kv-cache f16: the f16 cache is a CPU option; {Device} keeps its cache in {_loaded.Model.Backend.ActivationType.Name()}");
         var generator = new Generator(_loaded.Model)
         {
-            CacheType = options.KvCache switch { "f32" => DType.F32, "f16" => DType.F16, _ => null },
+            CacheType = options.KvCache switch { "f32" => DType.F32, "f16" => DType.F16, "q8_0" => KvCacheType.Q8_0, _ => (KvCacheType?)null },
         };
         var all = generator.Generate(promptIds, options.MaxNewTokens, sampling, stopAtEos: !options.IgnoreEos,
             onToken: stream is null ? null : id => Emit(onText!, stream.Append(id)), stopTokens: options.IgnoreEos ? null : stopTokens);

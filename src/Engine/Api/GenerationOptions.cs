@@ -22,15 +22,16 @@ public sealed record GenerationOptions
     /// <summary>With <see cref="Chat"/>: a system message put before the user's.</summary>
     public string? System { get; init; }
     /// <summary>Element type of the KV cache: "auto" (f16 on the CPU for a model held in GGUF blocks, as llama.cpp
-    /// keeps its cache; otherwise the device's activation dtype), "f32" or "f16".</summary>
+    /// keeps its cache; otherwise the device's activation dtype), "f32", "f16" or "q8_0" (ggml q8_0 blocks, 34 bytes per
+    /// 32 values, as llama.cpp's <c>--cache-type-k/-v q8_0</c>; CPU only, for a head dim that is a multiple of 32).</summary>
     public string KvCache { get; init; } = "auto";
 
     /// <summary>Range-checks every number; each error names the flag and the allowed range.</summary>
     internal void Validate()
     {
         OptionChecks.AtLeast(MaxNewTokens, 0, "--max-new-tokens");
-        if (KvCache is not ("auto" or "f32" or "f16"))
-            throw new EngineException($"--kv-cache: expected auto, f32 or f16; got '{KvCache}'");
+        if (KvCache is not ("auto" or "f32" or "f16" or "q8_0"))
+            throw new EngineException($"--kv-cache: expected auto, f32, f16 or q8_0; got '{KvCache}'");
         OptionChecks.Positive(Temperature, OptionChecks.Show(Temperature), "--temperature", orZero: true, note: "0 = greedy");
         OptionChecks.AtLeast(TopK, 0, "--top-k", "0 = all tokens");
         OptionChecks.Interval(TopP, OptionChecks.Show(TopP), 0, 1, "--top-p", upperClosed: true, note: "1 = off");

@@ -91,7 +91,8 @@ internal interface IBackend : IDevice, IDisposable
     /// <summary>Causal attention with grouped-query heads. q [B, Tq, H, Dh], k and v [B, Tk, Hkv, Dh], H a multiple
     /// of Hkv; query t sits at position t + (Tk − Tq) and sees keys 0..that position, narrowed by
     /// <paramref name="mask"/> (packed samples, sliding window; null = plain causal). o [B, Tq, H, Dh];
-    /// lse [B, H, Tq] fp32 receives the log-sum-exp of each score row for backward (may be null when not training).</summary>
+    /// lse [B, H, Tq] fp32 receives the log-sum-exp of each score row for backward (may be null when not training).
+    /// The CPU backend also reads a generation KV cache's k and v in f16, or as ggml q8_0 blocks: u8 [B, Tk, Hkv, Dh/32·34].</summary>
     void AttentionForward(Tensor q, Tensor k, Tensor v, float scale, Tensor o, Tensor? lse, AttentionMask? mask = null);
     /// <summary>Gradients of <see cref="AttentionForward"/> under the same <paramref name="mask"/>.</summary>
     void AttentionBackward(Tensor dO, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, float scale,

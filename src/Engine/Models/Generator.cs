@@ -11,12 +11,12 @@ internal sealed class Generator
 
     public Generator(LlamaModel model) => _model = model;
 
-    /// <summary>The KV cache's element type; null: <see cref="DefaultCacheType"/>.</summary>
-    public DType? CacheType { get; init; }
+    /// <summary>How the KV cache stores keys and values; null: <see cref="DefaultCacheType"/>.</summary>
+    public KvCacheType? CacheType { get; init; }
 
     /// <summary>f16 on the CPU for a model that holds GGUF block weights (llama.cpp's default cache type for the same
     /// file); otherwise the backend's activation dtype, so a dense fp32 model decodes exactly in fp32.</summary>
-    public static DType DefaultCacheType(LlamaModel model) =>
+    public static KvCacheType DefaultCacheType(LlamaModel model) =>
         model.Backend.ActivationType == DType.F32 && model.HoldsGgmlBlocks ? DType.F16 : model.Backend.ActivationType;
 
     /// <summary>A cache for up to <paramref name="maxTokens"/> tokens of this generator's type.</summary>

@@ -121,6 +121,17 @@ public class OptionValidationTests
         Assert.Equal("error: --max-new-tokens must be >= 0, got -5", err.Trim());
     }
 
+    [Theory]
+    [InlineData("q4_0", "error: --kv-cache: expected auto, f32, f16 or q8_0; got 'q4_0'")]
+    [InlineData("q8_0", "error: --kv-cache q8_0 stores each head's keys and values in blocks of 32 values; this model's head dim is 8, not a multiple of 32 (use --kv-cache f16 or f32)")]
+    public void Generate_on_the_cli_names_a_kv_cache_it_cannot_use(string type, string message)
+    {
+        var (exit, _, err) = CliHarness.Run("generate", "--model", SharedData.Require("stories260K/stories260K.bin"), "--device", "cpu",
+            "--max-new-tokens", "2", "--kv-cache", type);
+        Assert.Equal(1, exit);
+        Assert.Equal(message, err.Trim());
+    }
+
     [Fact]
     public void Export_and_preview_options_are_checked_before_the_model_is_read()
     {

@@ -32,6 +32,16 @@ public sealed class IlgpuBackendBehaviourTests(IlgpuCpuFixture fx)
     }
 
     [Fact]
+    public void A_q8_0_kv_cache_is_refused_as_a_cpu_option()
+    {
+        using var be = new IlgpuBackend(fx.Device);
+        var c = Engine.Tests.Models.TinyLlama.Config(layers: 1, hidden: 128, heads: 4, kvHeads: 2, inter: 16, vocab: 11, ctx: 16); // head dim 32
+        var e = Assert.Throws<EngineException>(() => new Engine.Models.KvCache(be, c, 8, Engine.Models.KvCacheType.Q8_0));
+        Assert.StartsWith("--kv-cache q8_0: the q8_0 cache is a CPU option; ", e.Message);
+        Assert.EndsWith("(use --kv-cache auto there)", e.Message);
+    }
+
+    [Fact]
     public void Trim_returns_cached_blocks()
     {
         using var be = new IlgpuBackend(fx.Device); // its own allocator, so the counts start from zero

@@ -1,4 +1,5 @@
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using Engine.Quant;
 using Engine.Tensors;
 
 namespace Engine.Backends.Cpu;
@@ -16,7 +17,9 @@ internal sealed partial class CpuBackend
             if (q.Shape.Rank != 4 || k.Shape.Rank != 4 || v.Shape.Rank != 4)
                 throw new ArgumentException($"attention wants [B, T, heads, Dh] tensors, got q {q.Shape}, k {k.Shape}, v {v.Shape}");
             var d = new AttnDims(q.Shape[0], q.Shape[1], k.Shape[1], q.Shape[2], k.Shape[2], q.Shape[3]);
-            if (k.Shape != v.Shape || k.Shape[0] != d.B || k.Shape[3] != d.Dh || d.H % d.Hkv != 0 || d.Tk < d.Tq)
+            // u8 keys and values are a q8_0 cache's blocks: Dh/32 blocks of 34 bytes per head row.
+            int row = k.DType == DType.U8 && d.Dh % GgmlTypes.QK == 0 ? d.Dh / GgmlTypes.QK * Q8Activations.Q8_0BlockBytes : d.Dh;
+            if (k.Shape != v.Shape || k.Shape[0] != d.B || k.Shape[3] != row || d.H % d.Hkv != 0 || d.Tk < d.Tq)
                 throw new ArgumentException($"attention shapes do not agree: q {q.Shape}, k {k.Shape}, v {v.Shape}");
             return d;
         }
@@ -45,6 +48,11 @@ internal sealed partial class CpuBackend
         if (k.DType == DType.F16 || v.DType == DType.F16)
         {
             AttentionForwardHalfKv(q, k, v, scale, o, lse, d, firstKeys);
+            return;
+        }
+        if (k.DType == DType.U8 || v.DType == DType.U8)
+        {
+            AttentionForwardQ8_0Kv(q, k, v, scale, o, lse, d, firstKeys);
             return;
         }
         if (UseGemmAttention(d))
