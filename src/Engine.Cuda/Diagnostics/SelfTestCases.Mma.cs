@@ -15,12 +15,12 @@ internal static partial class SelfTestCases
     private static void MmaTile(SelfTestHarness h, IlgpuBackend gpu)
     {
         var rng = new Random(12);
-        var (got, want, _) = MmaProduct(gpu, Tile(256, () => rng.Next(-4, 5)), Tile(128, () => rng.Next(-4, 5)), Tile(128, () => rng.Next(-8, 9)));
+        var (got, want, _) = MmaProduct(gpu.Device.Accelerator, Tile(256, () => rng.Next(-4, 5)), Tile(128, () => rng.Next(-4, 5)), Tile(128, () => rng.Next(-8, 9)));
         h.CheckExact("mma m16n8k16 bf16 (integers)", got, want.Select(x => (float)x).ToArray(), "16×16·16×8", "bf16");
 
         var normal = new Rng(42);
         float[] Normal(int n) { var v = new float[n]; normal.FillNormal(v, 0, 1.0); return SelfTestHarness.RoundTo(v, DType.BF16); }
-        var (g2, w2, mag) = MmaProduct(gpu, Normal(256), Normal(128), Normal(128));
+        var (g2, w2, mag) = MmaProduct(gpu.Device.Accelerator, Normal(256), Normal(128), Normal(128));
         double worst = 0;
         for (int i = 0; i < w2.Length; i++) worst = Math.Max(worst, Math.Abs(g2[i] - w2[i]) / mag[i]);
         h.Record("mma m16n8k16 bf16 (normals)", "16×16·16×8", "bf16", worst, 17 * Math.Pow(2, -23), null);
@@ -28,9 +28,9 @@ internal static partial class SelfTestCases
 
     private static float[] Tile(int n, Func<int> next) => Enumerable.Range(0, n).Select(_ => (float)next()).ToArray();
 
-    /// <summary>C + A·B on the device for A [16, 16], B [16, 8] (bf16 values) and C [16, 8]; with the float64 reference and
-    /// each entry's |c| + Σ|a·b|.</summary>
-    private static (float[] Got, double[] Want, double[] Magnitude) MmaProduct(IlgpuBackend gpu, float[] a, float[] b, float[] c)
+    /// <summary>C + A·B on <paramref name="acc"/> for A [16, 16], B [16, 8] (bf16 values) and C [16, 8]; with the float64
+    /// reference and each entry's |c| + Σ|a·b| (the self-test and the CPU-accelerator tests share it).</summary>
+    internal static (float[] Got, double[] Want, double[] Magnitude) MmaProduct(Accelerator acc, float[] a, float[] b, float[] c)
     {
         static uint Pack(float lo, float hi) => FloatBits.FloatToBF16(lo) | ((uint)FloatBits.FloatToBF16(hi) << 16);
         var aWords = new uint[128];
@@ -55,7 +55,6 @@ internal static partial class SelfTestCases
                 magnitude[r * 8 + n] = Math.Max(mag, 1e-30);
             }
 
-        var acc = gpu.Device.Accelerator;
         acc.Bind();
         var kernel = acc.LoadStreamKernel<ArrayView<uint>, ArrayView<uint>, ArrayView<float>>(MmaTileKernels.Product);
         using var da = acc.Allocate1D(aWords);

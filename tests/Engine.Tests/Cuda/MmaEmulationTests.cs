@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
+using Engine.Diagnostics;
 using Engine.Kernels;
 using Engine.Tensors;
 
@@ -42,42 +43,11 @@ public sealed class MmaEmulationTests(IlgpuCpuFixture fx)
         }
     }
 
-    /// <summary>Runs the tile kernel and returns its C, the float64 reference and each entry's Σ|terms|.</summary>
-    private (float[] Got, double[] Want, double[] Magnitude) Run(float[] a, float[] b, float[] c)
-    {
-        var aWords = new uint[16 * 8];
-        for (int r = 0; r < 16; r++)
-            for (int k = 0; k < 16; k += 2) aWords[r * 8 + k / 2] = Pack(a[r * 16 + k], a[r * 16 + k + 1]);
-        var bWords = new uint[8 * 8]; // Bᵀ: row n holds column n of B
-        for (int n = 0; n < 8; n++)
-            for (int k = 0; k < 16; k += 2) bWords[n * 8 + k / 2] = Pack(b[k * 8 + n], b[(k + 1) * 8 + n]);
-        var want = new double[16 * 8];
-        var magnitude = new double[16 * 8];
-        for (int r = 0; r < 16; r++)
-            for (int n = 0; n < 8; n++)
-            {
-                double sum = c[r * 8 + n], mag = Math.Abs(sum);
-                for (int k = 0; k < 16; k++)
-                {
-                    double term = (double)a[r * 16 + k] * b[k * 8 + n];
-                    sum += term;
-                    mag += Math.Abs(term);
-                }
-                want[r * 8 + n] = sum;
-                magnitude[r * 8 + n] = mag;
-            }
+    /// <summary>Runs the tile kernel and returns its C, the float64 reference and each entry's |c| + Σ|terms| (the
+    /// self-test's own <see cref="SelfTestCases.MmaProduct"/>).</summary>
+    private (float[] Got, double[] Want, double[] Magnitude) Run(float[] a, float[] b, float[] c) =>
+        SelfTestCases.MmaProduct(fx.Device.Accelerator, a, b, c);
 
-        var acc = fx.Device.Accelerator;
-        var kernel = acc.LoadStreamKernel<ArrayView<uint>, ArrayView<uint>, ArrayView<float>>(MmaTileKernels.Product);
-        using var da = acc.Allocate1D(aWords);
-        using var db = acc.Allocate1D(bWords);
-        using var dc = acc.Allocate1D(c);
-        kernel(new KernelConfig(1, 32), da.View, db.View, dc.View);
-        acc.Synchronize();
-        return (dc.GetAsArray1D(), want, magnitude);
-    }
-
-    private static uint Pack(float lo, float hi) => FloatBits.FloatToBF16(lo) | ((uint)FloatBits.FloatToBF16(hi) << 16);
 
     private static float[] Fill(int n, Func<int> next) => Enumerable.Range(0, n).Select(_ => (float)next()).ToArray();
 
