@@ -74,7 +74,7 @@ internal sealed class Trainer
         // --zero 1 with more than one rank: this rank's optimizer holds the moments of the parameters it owns only.
         var zero = _o.ZeroStage >= 1 && Comm is { Size: > 1 } ? new ZeroOneSharding(Comm, _trainable) : null;
         using var optimizer = new AdamWOptimizer(be, zero?.Owned ?? _trainable, new AdamWOptions { Beta1 = _o.Beta1, Beta2 = _o.Beta2, Eps = _o.AdamEps, WeightDecay = _o.WeightDecay });
-        Directory.CreateDirectory(_o.OutputDir);
+        if (IsMain) Directory.CreateDirectory(_o.OutputDir);
         if (zero is not null)
             _log.WriteLine($"ZeRO-1: rank {Comm!.Rank} holds AdamW moments for {optimizer.Slots.Count} of {_trainable.Count} trainable tensors " +
                            $"({optimizer.Slots.Sum(s => s.Slot.Param.NumElements):N0} of {_trainable.Sum(t => t.Param.NumElements):N0} elements)");
