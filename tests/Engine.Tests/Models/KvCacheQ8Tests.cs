@@ -89,21 +89,8 @@ public class KvCacheQ8Tests
         Assert.True(diff > 0 && diff < 0.05 * scale, $"max |logit diff| {diff} against max |logit| {scale}");
     }
 
-    private static byte[] Reference(float[] x)
-    {
-        var y = new byte[x.Length / 32 * BlockBytes];
-        for (int b = 0; b < x.Length / 32; b++)
-        {
-            double amax = 0;
-            for (int j = 0; j < 32; j++) amax = Math.Max(amax, Math.Abs((double)x[b * 32 + j]));
-            float d = (float)(amax / 127.0);
-            float id = amax != 0 ? (float)(127.0 / amax) : 0f;
-            BitConverter.TryWriteBytes(y.AsSpan(b * BlockBytes), BitConverter.HalfToUInt16Bits((Half)d));
-            for (int j = 0; j < 32; j++)
-                y[b * BlockBytes + 2 + j] = (byte)(sbyte)(int)Math.Round((double)(float)((double)x[b * 32 + j] * id), MidpointRounding.ToEven);
-        }
-        return y;
-    }
+    /// <summary>The q8_0 bytes ggml-cpu's x86 from_float writes (the activation quantizer's own reference).</summary>
+    private static byte[] Reference(float[] x) => Quant.Q8ActivationsTests.Reference(x, q81: false);
 
     private static float[] Normal(Rng rng, int n, double std)
     {

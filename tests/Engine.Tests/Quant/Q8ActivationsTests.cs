@@ -9,7 +9,8 @@ namespace Engine.Tests.Quant;
 /// quotients the double rounding to fp32 is innocuous) and then rounded to fp32 once.</summary>
 public class Q8ActivationsTests
 {
-    private static byte[] Reference(float[] x, bool q81)
+    /// <summary>ggml-cpu's x86 <c>quantize_row_q8_0</c> (and q8_1) restated in float64: 127/amax, ties to even.</summary>
+    internal static byte[] Reference(float[] x, bool q81)
     {
         int bytes = q81 ? Q8Activations.Q8_1BlockBytes : Q8Activations.Q8_0BlockBytes, qs = bytes - 32;
         var y = new byte[x.Length / 32 * bytes];
