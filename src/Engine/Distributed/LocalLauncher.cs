@@ -151,7 +151,7 @@ internal static partial class LocalLauncher
         var statuses = RankStatus.Read(statusDir);
         if (children.All(c => c.ExitCode == 0) && signals == 0) return 0;
         if (signals > 0 && statuses.All(s => s.State is "stopped" or "done")) return 128 + signal;
-        error.WriteLine($"error: {Culprit(statuses, firstGone, children.Count == 1 ? "mpirun" : null, children)}");
+        error.WriteLine($"error: {Culprit(statuses, firstGone, gpu ? null : "mpirun", children)}");
         return signals > 0 ? 128 + signal : 1;
     }
 
