@@ -38,8 +38,8 @@ internal sealed partial class CpuBackend
         var (vArr, vOff) = ((byte[])((CpuStorage)v.Storage).Data, (int)v.Offset);
         int rowBytes = k.Shape[3];
         AttentionForwardWidenedKv(q, o, lse, scale, d, firstKeys,
-            (row, dst) => Q8_0Widen.ToFloats(kArr.AsSpan(kOff + row * rowBytes, rowBytes), dst),
-            (row, dst) => Q8_0Widen.ToFloats(vArr.AsSpan(vOff + row * rowBytes, rowBytes), dst));
+            (row, dst) => BlockQ8_0.Dequantize(kArr.AsSpan(kOff + row * rowBytes, rowBytes), dst),
+            (row, dst) => BlockQ8_0.Dequantize(vArr.AsSpan(vOff + row * rowBytes, rowBytes), dst));
     }
 
     /// <summary>Attention forward over keys and values stored narrower than fp32, bit for bit fp32 attention on the

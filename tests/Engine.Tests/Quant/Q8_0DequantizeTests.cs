@@ -3,10 +3,10 @@ using Engine.Tensors;
 
 namespace Engine.Tests.Quant;
 
-/// <summary>The vector q8_0 decode the KV cache's attention uses, against block_q8_0 read from its layout here
+/// <summary>The vector q8_0 decode (BlockQ8_0.Dequantize: GGUF weights and the KV cache's attention), against block_q8_0 read from its layout here
 /// (little-endian fp16 d at byte 0, int8 qs at 2..33; value = qs·d in fp32) on arbitrary bytes: every code from -128
 /// to 127, and scales from fp16 subnormals to its largest finite value.</summary>
-public class Q8_0WidenTests
+public class Q8_0DequantizeTests
 {
     [Fact]
     public void Vector_decode_equals_the_layout_bit_for_bit()
@@ -27,7 +27,7 @@ public class Q8_0WidenTests
             for (int j = 0; j < 32; j++) expected[b * 32 + j] = (sbyte)bytes[b * 34 + 2 + j] * d;
         }
         var got = new float[blocks * 32];
-        Q8_0Widen.ToFloats(bytes, got);
+        BlockQ8_0.Dequantize(bytes, got);
         Assert.Equal(expected, got);
         Assert.Equal(-128 * (float)BitConverter.UInt16BitsToHalf(0x0001), got[0]);
     }
