@@ -32,7 +32,9 @@ internal static unsafe partial class LegacyDot
         if (rows < 0 || m < 0 || w.Length != (long)rows * rowBytes || xq.Length < (long)m * xRow || ldd < rows || (m > 0 && dst.Length < (long)(m - 1) * ldd + rows))
             throw new ArgumentException($"a tile of {rows} {type.Name()} rows × {m} activation rows of {n} values needs {(long)rows * rowBytes} weight bytes, {(long)m * xRow} activation bytes and {(long)Math.Max(m - 1, 0) * ldd + rows} outputs at stride {ldd} ≥ {rows}; got {w.Length}, {xq.Length}, {dst.Length}");
         if (rows == 0 || m == 0) return;
-        int steps = nb / QuadGroup * 4, quadRow = steps * QuadBytes;
+        // Every whole step is rearranged; only the whole groups' offsets are negated for the tile (the tail's steps
+        // run in QuadFinish, which subtracts them).
+        int groupSteps = nb / QuadGroup * 4, steps = nb / 4, quadRow = steps * QuadBytes;
         byte[] quads = ArrayPool<byte>.Shared.Rent(Math.Max(1, m * quadRow));
         float[] scales = ArrayPool<float>.Shared.Rent(m * nb);
         try
@@ -50,11 +52,11 @@ internal static unsafe partial class LegacyDot
                     for (int b = 0; b < nb; b++) pd[(nint)i * nb + b] = HalfToSingle(BinaryPrimitives.ReadUInt16LittleEndian(new ReadOnlySpan<byte>(x + b * Q8Activations.Q8_0BlockBytes, 2)));
                     byte* q = pq + (nint)i * quadRow;
                     Quad(x, steps, offset, q);
-                    for (int s = 0; s < steps; s++) (Vector512<int>.Zero - Vector512.Load((int*)(q + s * QuadBytes + 128))).Store((int*)(q + s * QuadBytes + 128));
+                    Negate(q, groupSteps);
                 }
                 var first = new Rows(pw, rowBytes, rows, px, pd, pd, nb, pr);
-                if (type == GgmlType.Q4_0) Tile<QuadQ4_0>(first, m, xRow, ldd, pq, quadRow);
-                else Tile<QuadQ5_0>(first, m, xRow, ldd, pq, quadRow);
+                if (type == GgmlType.Q4_0) Tile<QuadQ4_0>(first, m, xRow, ldd, pq, quadRow, groupSteps);
+                else Tile<QuadQ5_0>(first, m, xRow, ldd, pq, quadRow, groupSteps);
             }
         }
         finally
@@ -66,8 +68,9 @@ internal static unsafe partial class LegacyDot
 
     /// <summary>Pairs of activation rows over passes of four weight rows; the weight rows past the last four, and an odd
     /// last activation row, through the four-row kernel's own passes (whose results are the same per element). The
-    /// activation offsets in <paramref name="quads"/> are negated; the four-row kernel is given them restored.</summary>
-    private static void Tile<TQuad>(in Rows first, int m, int xRow, int ldd, byte* quads, int quadRow) where TQuad : struct, IQuad
+    /// activation offsets of the first <paramref name="groupSteps"/> steps of each row in <paramref name="quads"/> are
+    /// negated; the four-row kernel is given them restored.</summary>
+    private static void Tile<TQuad>(in Rows first, int m, int xRow, int ldd, byte* quads, int quadRow, int groupSteps) where TQuad : struct, IQuad
     {
         int rows = first.Count;
         int i = 0;
@@ -79,8 +82,8 @@ internal static unsafe partial class LegacyDot
             for (; r + 4 <= rows; r += 4) QuadTile4x2<TQuad>(a0, a1, r, q0, q1);
             if (r < rows)
             {
-                Restore(q0, quadRow);
-                Restore(q1, quadRow);
+                Negate(q0, groupSteps);
+                Negate(q1, groupSteps);
                 for (; r < rows; r++) { a0.Dst[r] = QuadRow<TQuad>(a0, r, q0); a1.Dst[r] = QuadRow<TQuad>(a1, r, q1); }
             }
         }
@@ -88,7 +91,7 @@ internal static unsafe partial class LegacyDot
         {
             Rows a = Act(first, i, xRow, ldd);
             byte* q = quads + (nint)i * quadRow;
-            Restore(q, quadRow);
+            Negate(q, groupSteps);
             int r = 0;
             for (; r + 4 <= rows; r += 4) QuadRows4<TQuad>(a, r, q);
             for (; r < rows; r++) a.Dst[r] = QuadRow<TQuad>(a, r, q);
@@ -101,10 +104,11 @@ internal static unsafe partial class LegacyDot
         new(first.W, first.RowBytes, first.Count, first.X + (nint)i * xRow, first.Dx + (nint)i * first.Blocks, first.Dx + (nint)i * first.Blocks,
             first.Blocks, first.Dst + (nint)i * ldd);
 
-    /// <summary>Negates the offset terms of one activation row's rearranged steps (both ways).</summary>
-    private static void Restore(byte* q, int quadRow)
+    /// <summary>Negates the offset terms of the first <paramref name="steps"/> rearranged steps of one activation row
+    /// (both ways: the tile's form and back).</summary>
+    private static void Negate(byte* q, int steps)
     {
-        for (int s = 0; s < quadRow; s += QuadBytes) (Vector512<int>.Zero - Vector512.Load((int*)(q + s + 128))).Store((int*)(q + s + 128));
+        for (int s = 0; s < steps; s++) (Vector512<int>.Zero - Vector512.Load((int*)(q + s * QuadBytes + 128))).Store((int*)(q + s * QuadBytes + 128));
     }
 
     /// <summary>Weight rows <paramref name="r"/>..r+3 with activation rows a0 and a1 in one pass (offsets negated in
@@ -135,14 +139,14 @@ internal static unsafe partial class LegacyDot
                 TileStep<TQuad>(w + 3 * rb, q0, q1, Spread(h3, s), e0, e1, ref c30, ref c31);
             }
         }
-        a0.Dst[r] = QuadFinish<TQuad>(a0, w0, c00);
-        a1.Dst[r] = QuadFinish<TQuad>(a1, w0, c01);
-        a0.Dst[r + 1] = QuadFinish<TQuad>(a0, w0 + rb, c10);
-        a1.Dst[r + 1] = QuadFinish<TQuad>(a1, w0 + rb, c11);
-        a0.Dst[r + 2] = QuadFinish<TQuad>(a0, w0 + 2 * rb, c20);
-        a1.Dst[r + 2] = QuadFinish<TQuad>(a1, w0 + 2 * rb, c21);
-        a0.Dst[r + 3] = QuadFinish<TQuad>(a0, w0 + 3 * rb, c30);
-        a1.Dst[r + 3] = QuadFinish<TQuad>(a1, w0 + 3 * rb, c31);
+        a0.Dst[r] = QuadFinish<TQuad>(a0, w0, c00, q0);
+        a1.Dst[r] = QuadFinish<TQuad>(a1, w0, c01, q1);
+        a0.Dst[r + 1] = QuadFinish<TQuad>(a0, w0 + rb, c10, q0);
+        a1.Dst[r + 1] = QuadFinish<TQuad>(a1, w0 + rb, c11, q1);
+        a0.Dst[r + 2] = QuadFinish<TQuad>(a0, w0 + 2 * rb, c20, q0);
+        a1.Dst[r + 2] = QuadFinish<TQuad>(a1, w0 + 2 * rb, c21, q1);
+        a0.Dst[r + 3] = QuadFinish<TQuad>(a0, w0 + 3 * rb, c30, q0);
+        a1.Dst[r + 3] = QuadFinish<TQuad>(a1, w0 + 3 * rb, c31, q1);
     }
 
     /// <summary>One step of one weight row with two activation rows: its codes unpacked once.</summary>

@@ -99,7 +99,7 @@ public class LegacyDotTests
     {
         var type = Enum.Parse<GgmlType>(typeName);
         var rng = new Rng(1000 + (ulong)type);
-        foreach (int n in new[] { 32, 64, 288, 352, 4096 })
+        foreach (int n in new[] { 32, 64, 288, 352, 768, 1120, 4096 })
         {
             for (int source = 0; source < 2; source++)
             {
@@ -130,6 +130,32 @@ public class LegacyDotTests
         }
     }
 
+    /// <summary>The AVX-512 kernels of q4_0 and q5_0 take the codes unsigned and subtract offset·Σx, so they are exact for
+    /// any int8 activation, -128 included (which ggml's AVX2 sign trick cannot negate): in the whole groups, the tail's
+    /// four-block steps and its last blocks (n = 1120: two groups, no step, three blocks; 1248: two groups, one step,
+    /// three blocks; 288: two steps and one block), against the float64 sum.</summary>
+    [Theory]
+    [InlineData("Q4_0")]
+    [InlineData("Q5_0")]
+    public void Avx512_q4_0_and_q5_0_are_exact_for_minus_128(string typeName)
+    {
+        if (DotIsas.Detected < DotIsa.Avx512) return; // nothing to check on this machine: the scalar path is the reference
+        var type = Enum.Parse<GgmlType>(typeName);
+        var rng = new Rng(4242 + (ulong)type);
+        foreach (int n in new[] { 288, 1120, 1248 })
+        {
+            var w = RawWeights(type, n, rng);
+            var x = new float[n];
+            rng.FillNormal(x, 0, 1);
+            var xq = Activations(type, x);
+            for (int b = 0; b < n / 32; b++)
+                for (int j = 0; j < 32; j += 1 + rng.NextInt(5)) xq[b * Q8Activations.Q8_0BlockBytes + 2 + j] = 0x80;
+            var (expected, tol) = Reference(type, w, xq, n);
+            float got = LegacyDot.Dot(type, w, xq, n, DotIsa.Avx512);
+            Assert.True(Math.Abs(got - expected) <= tol, $"{type} n={n} with -128 activations on AVX-512: {got}, expected {expected} ± {tol}");
+        }
+    }
+
     /// <summary>A value worked by hand: every weight 0.5 (127 for q8_0, whose fp16 scale then is exactly 1) and every
     /// activation 127 (d = 1, q = 127, s = 32·127 = 4064) give n·w·127 exactly. q4_0/q5_0 store 0.5 as the lowest
     /// code times a negative d (-8·-0.0625, -16·-0.03125); q4_1/q5_1 as code 0 plus the min 0.5, so all of it comes from
@@ -154,7 +180,7 @@ public class LegacyDotTests
     {
         var type = Enum.Parse<GgmlType>(typeName);
         var rng = new Rng(7 + (ulong)type);
-        foreach (int n in new[] { 32, 288, 4096 })
+        foreach (int n in new[] { 32, 288, 768, 4096 })
         {
             const int rows = 5;
             long rowBytes = type.RowSize(n);

@@ -12,8 +12,9 @@ internal sealed partial class CpuBackend
     /// <summary>The path of a forward product of <paramref name="m"/> rows of <paramref name="k"/> values on
     /// <paramref name="type"/>: the integer block GEMM up to <see cref="BlockGemmMaxRows"/> rows, dequantized tiles into
     /// the SGEMM beyond, and also where the q4_0/q5_0 kernels would run more than an eighth of each row's blocks
-    /// through their scalar tail (blocks past the last group of 16: all of a 288-wide row, a third of a 768-wide one),
-    /// which measured 6–10× slower than the SGEMM on stories15M's 128-token prompt.</summary>
+    /// through their tail (blocks past the last group of 16: all of a 288-wide row, a third of a 768-wide one), which
+    /// is not register-blocked: scalar until 2026-12-06, 6–10× slower than the SGEMM on stories15M's 128-token prompt;
+    /// vectorized since, still 0.3–0.4× the SGEMM on those shapes (`ggml-gemm 128 768 288`, bench/RESULTS.md).</summary>
     internal static bool UsesBlockGemm(GgmlType type, int m, int k)
     {
         if (m > BlockGemmMaxRows(type)) return false;
