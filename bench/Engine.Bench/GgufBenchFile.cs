@@ -1,3 +1,4 @@
+using Engine.Formats;
 using Engine.Checkpoints;
 using Engine.Diagnostics;
 using Engine.Models;
@@ -32,6 +33,14 @@ internal static class GgufBenchFile
         return GgufExporter.Export(c, c.TieWordEmbeddings, tokenizer, type, path,
             hf => shapes.TryGetValue(hf, out var s) ? s : null,
             (hf, values) => Fill(hf, values, seed), name: Path.GetFileNameWithoutExtension(path));
+    }
+
+    /// <summary>A report of a file written earlier (gguf-decode --keep): each tensor's stored type, no notes.</summary>
+    public static GgufExportReport Describe(string path)
+    {
+        using var f = GgufFile.Open(path);
+        var tensors = f.Tensors.Select(t => new GgufExportedTensor(t.Name, t.Type, t.Dims.Select(d => (int)d).ToArray(), t.Name)).ToList();
+        return new GgufExportReport(path, tensors.GroupBy(t => t.Type).OrderByDescending(g => g.Count()).First().Key, tensors, []);
     }
 
     /// <summary>The llama2 SentencePiece tokenizer (vocabulary 32000, the shapes' vocabulary) from shared/data.</summary>

@@ -6,7 +6,7 @@ using Engine.Quant;
 
 namespace Engine.Bench;
 
-/// <summary><c>gguf-decode [shapes] [types] [--threads N] [--tokens N] [--prompt N] [--repeat N] [--kv-cache LIST]</c>: engine's CPU inference from
+/// <summary><c>gguf-decode [shapes] [types] [--threads N] [--tokens N] [--prompt N] [--repeat N] [--kv-cache LIST] [--keep DIR]</c>: engine's CPU inference from
 /// GGUF blocks against llama.cpp on the same file, cores and threads. For each shape (default stories15m; llama2-7b
 /// opt-in: it writes 4–7 GB per file) and llama-quantize type (default f32,q8_0,q4_0,q4_k_m; f32 is skipped for
 /// llama2-7b, a 27 GB file) it writes a random-weight GGUF to a temporary folder (<see cref="GgufBenchFile"/>), runs
@@ -15,7 +15,9 @@ namespace Engine.Bench;
 /// size, and how far the two agree (cosine of the logits after the prompt, and the common prefix of the greedy ids).
 /// Each side runs <c>--repeat</c> times (default 3; 1 for llama2-7b), alternating, and keeps its best times.
 /// <c>--kv-cache</c> lists engine's KV cache types to run on each file (auto, f32, f16, q8_0; default auto, which is
-/// f16 for these files), one row each; llama.cpp runs once per file with its default f16 cache.</summary>
+/// f16 for these files), one row each; llama.cpp runs once per file with its default f16 cache. <c>--keep DIR</c> writes
+/// the files to DIR and keeps them, and takes a file already there instead of writing it again (repeated runs, and
+/// profiling a child by hand: <c>gguf-decode-child --impl engine --model DIR/shape-type.gguf ...</c>).</summary>
 internal static class GgufDecodeBench
 {
     private static readonly string[] DefaultTypes = ["f32", "q8_0", "q4_0", "q4_k_m"];
@@ -26,6 +28,7 @@ internal static class GgufDecodeBench
         int threads = Environment.ProcessorCount, prompt = 512;
         int? tokens = null, repeat = null;
         string[] kvTypes = ["auto"];
+        string? keep = null;
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -36,13 +39,14 @@ internal static class GgufDecodeBench
                 case "--prompt": prompt = int.Parse(Value()); break;
                 case "--repeat": repeat = int.Parse(Value()); break;
                 case "--kv-cache": kvTypes = Value().Split(','); break;
+                case "--keep": keep = Value(); break;
                 default: positional.Add(args[i]); break;
             }
         }
         var shapes = positional.Count > 0 ? positional[0].Split(',') : ["stories15m"];
         var types = positional.Count > 1 ? positional[1].Split(',') : DefaultTypes;
         var tokenizer = GgufBenchFile.Llama2Tokenizer();
-        var dir = Directory.CreateTempSubdirectory("engine-gguf-decode-");
+        var dir = keep is null ? Directory.CreateTempSubdirectory("engine-gguf-decode-") : Directory.CreateDirectory(keep);
         var rows = new List<string>();
         var notes = new List<string>();
         Console.WriteLine($"gguf-decode: threads {threads} (both sides), prompt {prompt} tokens, {Environment.ProcessorCount} logical CPUs, " +
@@ -67,7 +71,7 @@ internal static class GgufDecodeBench
                     try
                     {
                         var sw = Stopwatch.StartNew();
-                        var report = GgufBenchFile.Write(config, tokenizer, type, path);
+                        var report = keep is not null && File.Exists(path) ? GgufBenchFile.Describe(path) : GgufBenchFile.Write(config, tokenizer, type, path);
                         double mb = new FileInfo(path).Length / 1e6;
                         Console.WriteLine($"  wrote {Path.GetFileName(path)}: {mb:F1} MB in {sw.Elapsed.TotalSeconds:F1} s (maker peak RSS so far {GgufDecodeChild.PeakRssKb() / 1024.0:F0} MiB); {Holds(report)}");
                         foreach (var note in report.Notes.Take(3)) Console.WriteLine($"    {note}");
@@ -97,14 +101,14 @@ internal static class GgufDecodeBench
                     }
                     finally
                     {
-                        File.Delete(path);
+                        if (keep is null) File.Delete(path);
                     }
                 }
             }
         }
         finally
         {
-            dir.Delete(recursive: true);
+            if (keep is null) dir.Delete(recursive: true);
         }
         notes.Add($"load average at the end {LoadAverage()}; tokens/s are the best of each side's runs, peak RSS the largest");
         Console.WriteLine();
