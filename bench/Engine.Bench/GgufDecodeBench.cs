@@ -6,7 +6,7 @@ using Engine.Quant;
 
 namespace Engine.Bench;
 
-/// <summary><c>gguf-decode [shapes] [types] [--threads N] [--tokens N] [--prompt N] [--repeat N] [--kv-cache LIST] [--keep DIR]</c>: engine's CPU inference from
+/// <summary><c>gguf-decode [shapes] [types] [--threads N] [--tokens N] [--prompt N] [--repeat N] [--kv-cache LIST] [--keep DIR [--write-only]] [--reference]</c>: engine's CPU inference from
 /// GGUF blocks against llama.cpp on the same file, cores and threads. For each shape (default stories15m; llama2-7b
 /// opt-in: it writes 4–7 GB per file) and llama-quantize type (default f32,q8_0,q4_0,q4_k_m; f32 is skipped for
 /// llama2-7b, a 27 GB file) it writes a random-weight GGUF to a temporary folder (<see cref="GgufBenchFile"/>), runs
@@ -17,7 +17,11 @@ namespace Engine.Bench;
 /// <c>--kv-cache</c> lists engine's KV cache types to run on each file (auto, f32, f16, q8_0; default auto, which is
 /// f16 for these files), one row each; llama.cpp runs once per file with its default f16 cache. <c>--keep DIR</c> writes
 /// the files to DIR and keeps them, and takes a file already there instead of writing it again (repeated runs, and
-/// profiling a child by hand: <c>gguf-decode-child --impl engine --model DIR/shape-type.gguf ...</c>).</summary>
+/// profiling a child by hand: <c>gguf-decode-child --impl engine --model DIR/shape-type.gguf ...</c>); with
+/// <c>--write-only</c> it only writes them (a 7B file takes many minutes: make it before the timed runs).
+/// <c>--reference</c> also runs the file once as fp32 math (<see cref="EngineDecode"/> with fp32 products on the
+/// dequantized weights and an fp32 cache) and reports each side's cosine to it: how far each implementation's 8-bit activations and f16
+/// cache take its logits from the file's exact math, so a gap between the two sides can be told from a bug.</summary>
 internal static class GgufDecodeBench
 {
     private static readonly string[] DefaultTypes = ["f32", "q8_0", "q4_0", "q4_k_m"];
@@ -29,6 +33,7 @@ internal static class GgufDecodeBench
         int? tokens = null, repeat = null;
         string[] kvTypes = ["auto"];
         string? keep = null;
+        bool writeOnly = false, reference = false;
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -40,9 +45,12 @@ internal static class GgufDecodeBench
                 case "--repeat": repeat = int.Parse(Value()); break;
                 case "--kv-cache": kvTypes = Value().Split(','); break;
                 case "--keep": keep = Value(); break;
+                case "--write-only": writeOnly = true; break;
+                case "--reference": reference = true; break;
                 default: positional.Add(args[i]); break;
             }
         }
+        if (writeOnly && keep is null) throw new ArgumentException("--write-only needs --keep DIR (where the files stay)");
         var shapes = positional.Count > 0 ? positional[0].Split(',') : ["stories15m"];
         var types = positional.Count > 1 ? positional[1].Split(',') : DefaultTypes;
         var tokenizer = GgufBenchFile.Llama2Tokenizer();
@@ -76,6 +84,7 @@ internal static class GgufDecodeBench
                         Console.WriteLine($"  wrote {Path.GetFileName(path)}: {mb:F1} MB in {sw.Elapsed.TotalSeconds:F1} s (maker peak RSS so far {GgufDecodeChild.PeakRssKb() / 1024.0:F0} MiB); {Holds(report)}");
                         foreach (var note in report.Notes.Take(3)) Console.WriteLine($"    {note}");
                         if (report.Notes.Count > 3) Console.WriteLine($"    … and {report.Notes.Count - 3} more notes");
+                        if (writeOnly) continue;
                         // Alternate the two sides and keep each one's best time: on a shared machine the slowest runs
                         // measure the neighbours, not the implementation.
                         var engineRuns = kvTypes.Select(_ => new List<GgufDecodeResult>()).ToArray();
@@ -88,7 +97,13 @@ internal static class GgufDecodeBench
                                 engineRuns[kv].Add(Child("engine", path, threads, n, prompt, kvTypes[kv], out engineLogits[kv]));
                             llamaRuns.Add(Child("llamacpp", path, threads, n, prompt, null, out llamaLogits));
                         }
+                        float[]? referenceLogits = null;
+                        if (reference) Child("reference", path, threads, 1, prompt, null, out referenceLogits);
                         var l = Best(llamaRuns);
+                        if (referenceLogits is not null)
+                            notes.Add($"{shape} {typeName}: cosine to the fp32 reference (fp32 products on the dequantized weights, fp32 cache) of the logits after " +
+                                      $"the prompt: llama.cpp {Cosine(llamaLogits, referenceLogits):F5}, " +
+                                      string.Join(", ", kvTypes.Select((kv, i) => $"engine KV {kv} {Cosine(engineLogits[i], referenceLogits):F5}")));
                         for (int kv = 0; kv < kvTypes.Length; kv++)
                         {
                             var e = Best(engineRuns[kv]);

@@ -15,12 +15,13 @@ internal sealed record GgufDecodeResult(string Impl, int Threads, int PromptToke
     public double DecodeTokensPerSecond => DecodeTokens / DecodeSeconds;
 }
 
-/// <summary><c>gguf-decode-child --impl engine|llamacpp --model X.gguf --threads N --tokens N --prompt 512
+/// <summary><c>gguf-decode-child --impl engine|llamacpp|reference --model X.gguf --threads N --tokens N --prompt 512
 /// [--logits FILE] [--kv-cache auto|f32|f16|q8_0]</c>: one implementation in a process of its own, so that its peak RSS is its own. Both sides get
 /// the same prompt (seeded random ids), the same warm-up (a 32-token prompt and 4 decode steps on a separate cache),
 /// then the timed prompt pass and decode steps. Prints one line, <see cref="Marker"/> followed by the
 /// <see cref="GgufDecodeResult"/> as JSON; --logits writes the fp32 logits after the prompt (for the parent's
-/// engine-vs-llama.cpp comparison).</summary>
+/// engine-vs-llama.cpp comparison). <c>reference</c> is engine with fp32 products on the dequantized weights and an fp32
+/// cache (<see cref="EngineDecode.Run"/>): the same file's math without 8-bit activations or f16 keys and values.</summary>
 internal static class GgufDecodeChild
 {
     public const string Marker = "GGUF-DECODE-RESULT ";
@@ -51,9 +52,10 @@ internal static class GgufDecodeChild
         var (result, logits) = impl switch
         {
             "engine" => EngineDecode.Run(model, threads, ids, tokens, kvCache),
+            "reference" => EngineDecode.Run(model, threads, ids, tokens, "f32", floatProducts: true),
             "llamacpp" => kvCache == "auto" ? LlamaCppDecode.Run(model, threads, ids, tokens)
                 : throw new ArgumentException($"gguf-decode-child: --kv-cache is engine's option; llama.cpp runs with its default f16 cache, got {kvCache}"),
-            _ => throw new ArgumentException($"gguf-decode-child: --impl engine or llamacpp, got {impl}"),
+            _ => throw new ArgumentException($"gguf-decode-child: --impl engine, llamacpp or reference, got {impl}"),
         };
         result = result with { PeakRssKb = PeakRssKb() };
         if (logitsPath is not null) File.WriteAllBytes(logitsPath, MemoryMarshal.AsBytes(logits.AsSpan()).ToArray());

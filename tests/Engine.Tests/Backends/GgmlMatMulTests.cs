@@ -113,6 +113,41 @@ public class GgmlMatMulTests
             }
     }
 
+    /// <summary><see cref="CpuBackend.GgmlFloatProducts"/> (the benchmarks' fp32 reference) makes even a single-row
+    /// product the SGEMM's on the dequantized weight, within fp32 rounding of the float64 product, where the default
+    /// path's 8-bit activations are off by far more; and it is the calling thread's alone.</summary>
+    [Theory]
+    [InlineData("q4_0")]
+    [InlineData("q6_K")]
+    public void Float_products_switch_keeps_single_rows_in_fp32(string typeName)
+    {
+        var type = Parse(typeName);
+        int k = 512, n = 37;
+        var (w, dense) = RandomWeight(type, n, k, 5, permuted: false);
+        using var _ = w;
+        var x = RandomRows(1, k, 13);
+        var quantized = Forward(w, x, 1);
+        float[] exact;
+        try
+        {
+            CpuBackend.GgmlFloatProducts = true;
+            exact = Forward(w, x, 1);
+            bool elsewhere = true;
+            var other = new Thread(() => elsewhere = CpuBackend.GgmlFloatProducts);
+            other.Start();
+            other.Join();
+            Assert.False(elsewhere, "the switch reached another thread");
+        }
+        finally
+        {
+            CpuBackend.GgmlFloatProducts = false;
+        }
+        CheckForward(x, dense, exact, 1, n, k, 32, quantizedX: false);
+        double worst = 0;
+        for (int j = 0; j < n; j++) worst = Math.Max(worst, Math.Abs(quantized[j] - exact[j]));
+        Assert.True(worst > 1e-4, $"the default single-row path should round the activations to 8 bits; it matched the fp32 product to {worst:g3}");
+    }
+
     /// <summary>A row order that maps every range of output rows onto a contiguous range of stored rows (here reversed)
     /// runs each thread's range as one DotRows over the stored rows, scattered into place: the same values, bit for bit,
     /// as the weight without the order read back to front.</summary>

@@ -9,6 +9,14 @@ internal sealed partial class CpuBackend
     /// (decode, short prompts); more rows take <see cref="UsesBlockGemm"/>'s choice.</summary>
     internal static int GgmlGemvMaxRows { get; set; } = 8;
 
+    /// <summary>For reference runs (benchmarks comparing against the file's exact math): every product on block weights,
+    /// decode's single rows included, dequantizes W tile by tile into the SGEMM with the fp32 activations, never rounding
+    /// them to 8 bits. The weights stay packed, so a 7B reference fits where its fp32 copy would not; it is slow. Per
+    /// thread (the thread that calls the product decides its path), so a test setting it does not reach others.</summary>
+    internal static bool GgmlFloatProducts { get => _ggmlFloatProducts; set => _ggmlFloatProducts = value; }
+
+    [ThreadStatic] private static bool _ggmlFloatProducts;
+
     /// <summary>The path of a forward product of <paramref name="m"/> rows of <paramref name="k"/> values on
     /// <paramref name="type"/>: the integer block GEMM up to <see cref="BlockGemmMaxRows"/> rows, dequantized tiles into
     /// the SGEMM beyond, and also where the q4_0/q5_0 kernels would run more than an eighth of each row's blocks
@@ -59,7 +67,7 @@ internal sealed partial class CpuBackend
             throw new ArgumentException($"ggml matmul: {a.Shape} · {w.Name} {w.Rows}×{w.Cols}{(transW ? "ᵀ" : "")} does not give {c.Shape}");
         int m = (int)a.Shape.Rows;
         if (m == 0) return;
-        if (transW && (m <= GgmlGemvMaxRows || (blockGemm ?? UsesBlockGemm(w.Type, m, w.Cols)))) GgmlBlockGemm(a, w, c, m);
+        if (transW && !GgmlFloatProducts && (m <= GgmlGemvMaxRows || (blockGemm ?? UsesBlockGemm(w.Type, m, w.Cols)))) GgmlBlockGemm(a, w, c, m);
         else GgmlTiled(a, w, transW, c, m);
     }
 
