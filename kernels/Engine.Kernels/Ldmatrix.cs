@@ -28,15 +28,7 @@ internal static class Ldmatrix
     {
         if (CudaAsm.IsSupported)
         {
-            Output<uint> d0 = default, d1 = default, d2 = default, d3 = default;
-            Input<uint> at = (uint)word << 2;
-            CudaAsm.EmitRef("{ .reg .u32 ldm_a; mov.u32 ldm_a, __dyn_shared_alloca; add.u32 ldm_a, ldm_a, %4; " +
-                            "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [ldm_a]; }",
-                            ref d0, ref d1, ref d2, ref d3, ref at);
-            r0 = d0.Value;
-            r1 = d1.Value;
-            r2 = d2.Value;
-            r3 = d3.Value;
+            Load(word, false, out r0, out r1, out r2, out r3);
         }
         else
         {
@@ -55,15 +47,7 @@ internal static class Ldmatrix
     {
         if (CudaAsm.IsSupported)
         {
-            Output<uint> d0 = default, d1 = default, d2 = default, d3 = default;
-            Input<uint> at = (uint)word << 2;
-            CudaAsm.EmitRef("{ .reg .u32 ldm_a; mov.u32 ldm_a, __dyn_shared_alloca; add.u32 ldm_a, ldm_a, %4; " +
-                            "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [ldm_a]; }",
-                            ref d0, ref d1, ref d2, ref d3, ref at);
-            r0 = d0.Value;
-            r1 = d1.Value;
-            r2 = d2.Value;
-            r3 = d3.Value;
+            Load(word, true, out r0, out r1, out r2, out r3);
         }
         else
         {
@@ -74,6 +58,26 @@ internal static class Ldmatrix
             r2 = Column(halves, word, 16 + 2 * t, g);
             r3 = Column(halves, word, 24 + 2 * t, g);
         }
+    }
+
+    /// <summary>The instruction itself (CUDA only); <paramref name="transpose"/> is a constant at every call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Load(int word, bool transpose, out uint r0, out uint r1, out uint r2, out uint r3)
+    {
+        Output<uint> d0 = default, d1 = default, d2 = default, d3 = default;
+        Input<uint> at = (uint)word << 2;
+        if (transpose)
+            CudaAsm.EmitRef("{ .reg .u32 ldm_a; mov.u32 ldm_a, __dyn_shared_alloca; add.u32 ldm_a, ldm_a, %4; " +
+                            "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [ldm_a]; }",
+                            ref d0, ref d1, ref d2, ref d3, ref at);
+        else
+            CudaAsm.EmitRef("{ .reg .u32 ldm_a; mov.u32 ldm_a, __dyn_shared_alloca; add.u32 ldm_a, ldm_a, %4; " +
+                            "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [ldm_a]; }",
+                            ref d0, ref d1, ref d2, ref d3, ref at);
+        r0 = d0.Value;
+        r1 = d1.Value;
+        r2 = d2.Value;
+        r3 = d3.Value;
     }
 
     /// <summary>Element <paramref name="column"/> of the rows addressed by lanes <paramref name="lane"/> (low half) and

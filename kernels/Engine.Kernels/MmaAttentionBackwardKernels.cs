@@ -98,8 +98,7 @@ internal static class MmaAttentionBackwardKernels
             int j0 = kt * Keys, keys = Math.Min(Keys, s.Tk - j0);
             long kvOrigin = (((long)b * s.Tk + j0) * s.KvHeads + kh) * dh;
             Group.Barrier(); // the previous tile's readers of K and V are done
-            Copy(k32, kvOrigin >> 1, kvRowStride >> 1, keys, words, ks, w);
-            Copy(v32, kvOrigin >> 1, kvRowStride >> 1, keys, words, vs, w);
+            Copy(k32, v32, kvOrigin >> 1, kvRowStride >> 1, keys, words, ks, vs, w);
             MmaOutTile dk0 = default, dk1 = default, dv0 = default, dv1 = default;
             int kw = j0 + 16 * warp, key0 = kw + g, key1 = key0 + 8; // the warp's first key; this lane's rows
             // Query t sees key j when j ≤ t + offset: the first query tile holding a row that sees key j0.
@@ -116,8 +115,7 @@ internal static class MmaAttentionBackwardKernels
                     if (AttentionKernels.FirstKey(starts, s, b, t0) >= j0 + keys) break;
                     long qOrigin = (((long)b * s.Tq + t0) * s.Heads + h) * dh;
                     Group.Barrier(); // the previous query tile's readers are done
-                    Copy(q32, qOrigin >> 1, rowStride >> 1, rows, words, qs, w);
-                    Copy(g32, qOrigin >> 1, rowStride >> 1, rows, words, gs, w);
+                    Copy(q32, g32, qOrigin >> 1, rowStride >> 1, rows, words, qs, gs, w);
                     LoadStats(lses, deltas, firsts, lasts, lse, delta, starts, s, b, bh * s.Tq + t0, t0, rows);
                     Group.Barrier();
 
@@ -198,36 +196,30 @@ internal static class MmaAttentionBackwardKernels
             int t0 = qt * Rows, rows = Math.Min(Rows, s.Tq - t0);
             long qOrigin = (((long)b * s.Tq + t0) * s.Heads + h) * dh;
             Group.Barrier(); // the previous tile's readers of Q and dO are done
-            Copy(q32, qOrigin >> 1, rowStride >> 1, rows, words, qs, w);
-            Copy(g32, qOrigin >> 1, rowStride >> 1, rows, words, gs, w);
+            Copy(q32, g32, qOrigin >> 1, rowStride >> 1, rows, words, qs, gs, w);
             long kvOrigin = ((long)b * s.Tk * s.KvHeads + kh) * dh;
             int lastKey = t0 + rows - 1 + offset;
             int firstTile = AttentionKernels.FirstKey(starts, s, b, t0) / Keys * Keys;
             // This lane's rows r0 (fragment row g) and r1 (g + 8): their statistics and visible keys (none past Tq).
-            int tl = s.Tq - 1, r0 = t0 + 16 * warp + g, r1 = r0 + 8, limit = s.Tk - 1;
+            var mine = new MmaQueryRows(starts, s, b, t0, warp, g);
+            int r0 = mine.R0, r1 = mine.R1, first0 = mine.First0, first1 = mine.First1, limit = s.Tk - 1;
             long la = bh * s.Tq;
             float lse0 = r0 < s.Tq ? lse[la + r0] : 0f, lse1 = r1 < s.Tq ? lse[la + r1] : 0f;
             float d0 = r0 < s.Tq ? delta[la + r0] : 0f, d1 = r1 < s.Tq ? delta[la + r1] : 0f;
-            int first0 = AttentionKernels.FirstKey(starts, s, b, Math.Min(r0, tl));
-            int first1 = AttentionKernels.FirstKey(starts, s, b, Math.Min(r1, tl));
             int last0 = r0 < s.Tq ? Math.Min(r0 + offset, limit) : -1, last1 = r1 < s.Tq ? Math.Min(r1 + offset, limit) : -1;
-            int warpFirst = AttentionKernels.FirstKey(starts, s, b, Math.Min(t0 + 16 * warp, tl));
-            int warpLast = Math.Min(t0 + 16 * warp + 15, tl) + offset;
             MmaOutTile dq0 = default, dq1 = default;
 
             for (int j0 = firstTile; j0 <= lastKey; j0 += Keys)
             {
                 int keys = Math.Min(Keys, s.Tk - j0);
                 Group.Barrier(); // the previous tile's readers of K and V are done
-                long at = (kvOrigin + (long)j0 * kvRowStride) >> 1;
-                Copy(k32, at, kvRowStride >> 1, keys, words, ks, w);
-                Copy(v32, at, kvRowStride >> 1, keys, words, vs, w);
+                Copy(k32, v32, (kvOrigin + (long)j0 * kvRowStride) >> 1, kvRowStride >> 1, keys, words, ks, vs, w);
                 Group.Barrier();
 
                 for (int c = 0; c < Keys; c += 16)
                 {
                     int kc = j0 + c;
-                    if (kc > warpLast || kc + 15 < warpFirst) continue; // warp-uniform: no lane's row sees this chunk
+                    if (mine.Skips(kc)) continue;
 
                     // S and dP for 16 rows × 16 keys: n-tile 0 holds keys kc..kc+7, n-tile 1 keys kc+8..kc+15.
                     Acc4 s0 = default, s1 = default, p0 = default, p1 = default;

@@ -23,7 +23,8 @@
 // 2. The PTX is built at O2 (IlgpuDevice.Configure) and ptxas -v (or cuFuncGetAttribute LOCAL_SIZE_BYTES) shows no
 //    local memory for the S/O accumulators: only the asm operands' frame that O2 folds (tens of bytes), no spills.
 //    What the PTX holds today (CPU compile for SM_90): 18 mma.sync at Dh 128 (2 in the k-chunk loop of S, 16 for
-//    P·V), 10 at Dh 64; ~680 ld/st.local at Dh 128 (ILGPU routes every asm operand through .local, 4-byte depots);
+//    P·V), 10 at Dh 64; ~680 ld/st.local at Dh 128 before ldmatrix, more with its operands (ILGPU routes every asm
+//    operand through .local, 4-byte depots; MmaAttentionPtxTests checks no depot is larger);
 //    and Mma's shuffle emulation is still present behind `mov.pred %p, 1; @%p bra` (ILGPU does not fold
 //    CudaAsm.IsSupported): ptxas must drop it (no SHFL in the chunk loop's SASS besides the 4 of the row maxima)
 //    and keep the 32 (Dh 64) or 64 (Dh 128) O accumulators plus 8 S values in registers (expect ~128–168 registers).
@@ -97,13 +98,9 @@ internal static class MmaAttentionKernels
             int lastKey = t0 + rows - 1 + offset;
             int firstTile = AttentionKernels.FirstKey(starts, s, b, t0) / Keys * Keys;
             // This lane's rows r0 (fragment row g) and r1 (g + 8); rows past the end take the last row's mask (never stored).
-            int tl = s.Tq - 1, r0 = t0 + 16 * warp + g, r1 = r0 + 8, limit = s.Tk - 1;
-            int first0 = AttentionKernels.FirstKey(starts, s, b, Math.Min(r0, tl));
-            int first1 = AttentionKernels.FirstKey(starts, s, b, Math.Min(r1, tl));
+            var mine = new MmaQueryRows(starts, s, b, t0, warp, g);
+            int r0 = mine.R0, r1 = mine.R1, first0 = mine.First0, first1 = mine.First1, limit = s.Tk - 1;
             int seen0 = Math.Min(r0 + offset, limit), seen1 = Math.Min(r1 + offset, limit);
-            // The warp's key range: first key of its first row to the last key of its last row.
-            int warpFirst = AttentionKernels.FirstKey(starts, s, b, Math.Min(t0 + 16 * warp, tl));
-            int warpLast = Math.Min(t0 + 16 * warp + 15, tl) + offset;
             float m0 = float.NegativeInfinity, m1 = m0, l0 = 0f, l1 = 0f;
             MmaOutTile o0 = default, o1 = default;
 
@@ -111,15 +108,13 @@ internal static class MmaAttentionKernels
             {
                 int keys = Math.Min(Keys, s.Tk - j0);
                 Group.Barrier(); // the previous tile's readers of K and V are done
-                long at = (kvOrigin + (long)j0 * kvRowStride) >> 1;
-                Copy(k32, at, kvRowStride >> 1, keys, words, ks, w);
-                Copy(v32, at, kvRowStride >> 1, keys, words, vs, w);
+                Copy(k32, v32, (kvOrigin + (long)j0 * kvRowStride) >> 1, kvRowStride >> 1, keys, words, ks, vs, w);
                 Group.Barrier();
 
                 for (int c = 0; c < Keys; c += 16)
                 {
                     int kc = j0 + c;
-                    if (kc > warpLast || kc + 15 < warpFirst) continue; // warp-uniform: no lane's row sees this chunk
+                    if (mine.Skips(kc)) continue;
 
                     // S = Q·Kᵀ for 16 rows × 16 keys: n-tile 0 holds keys kc..kc+7, n-tile 1 keys kc+8..kc+15.
                     Acc4 s0 = default, s1 = default;
@@ -188,6 +183,16 @@ internal static class MmaAttentionKernels
             int r = i / words, c = i - r * words;
             dst[r * w + c] = r < valid ? src[origin + r * rowStride + c] : 0u;
         }
+    }
+
+    /// <summary>Two tiles at the same rows of two tensors (K and V, or Q and dO), as <see cref="Copy(ArrayView{uint},
+    /// long, long, int, int, ArrayView{uint}, int)"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Copy(ArrayView<uint> a, ArrayView<uint> b, long origin, long rowStride, int valid, int words,
+                              ArrayView<uint> toA, ArrayView<uint> toB, int w)
+    {
+        Copy(a, origin, rowStride, valid, words, toA, w);
+        Copy(b, origin, rowStride, valid, words, toB, w);
     }
 
     /// <summary>The scaled score of key <paramref name="c"/>, or −∞ when the row does not see it.</summary>
