@@ -6,9 +6,8 @@
 // - This first step loses more: (1) K/V tiles go global → registers → shared with plain loads and two barriers per
 //   64-key tile, no cp.async and no double buffering, so each warp stalls on every tile load (only the other groups
 //   on the SM hide it: 52 KB per 128-thread group at Dh 128 → 4 groups by shared memory, 3–4 by registers at
-//   ~128–168 per thread, 12–16 warps per SM); (2) fragments are read from
-//   shared memory with 32-bit loads (K: 2 per mma, V: 4 16-bit loads per mma to pair keys, where ldmatrix(.trans)
-//   would give 4 registers per instruction), roughly 1.5–2 shared loads per mma against ~0.25 with ldmatrix; Q is
+//   ~128–168 per thread, 12–16 warps per SM); (2) fragments now come through ldmatrix (Ldmatrix.X4 for Q and K,
+//   .trans for V: one load per 2 mma; written before any measurement, like the rest); Q is
 //   re-read from shared memory per 16-key chunk instead of being held in registers; (3) the online softmax runs per
 //   16-key chunk (4× the rescales of a 64-key step) with software bf16 packing (~10 instructions per pair where
 //   cvt.rn.bf16x2.f32 is one); (4) ILGPU's 64-bit address arithmetic and the .local round trip of every asm operand,
@@ -24,13 +23,14 @@
 // 2. The PTX is built at O2 (IlgpuDevice.Configure) and ptxas -v (or cuFuncGetAttribute LOCAL_SIZE_BYTES) shows no
 //    local memory for the S/O accumulators: only the asm operands' frame that O2 folds (tens of bytes), no spills.
 //    What the PTX holds today (CPU compile for SM_90): 18 mma.sync at Dh 128 (2 in the k-chunk loop of S, 16 for
-//    P·V), 10 at Dh 64; ~680 ld/st.local at Dh 128 (ILGPU routes every asm operand through .local, 4-byte depots);
+//    P·V), 10 at Dh 64; ~680 ld/st.local at Dh 128 before ldmatrix, more with its operands (ILGPU routes every asm
+//    operand through .local, 4-byte depots; MmaAttentionPtxTests checks no depot is larger);
 //    and Mma's shuffle emulation is still present behind `mov.pred %p, 1; @%p bra` (ILGPU does not fold
 //    CudaAsm.IsSupported): ptxas must drop it (no SHFL in the chunk loop's SASS besides the 4 of the row maxima)
 //    and keep the 32 (Dh 64) or 64 (Dh 128) O accumulators plus 8 S values in registers (expect ~128–168 registers).
 // 3. `engine bench kernels` attention rows at b4 h32 d128 causal, s = 1024, 2048, 4096, 8192, forward, beside SDPA
 //    (415 TFLOP/s forward in the last run) from `torch_peer_bench.py sdpa` in the same run; plus d64 and a GQA case.
-// 4. Then: ldmatrix for K/V fragments and Q held in registers, cp.async double buffering, 64-key softmax steps,
+// 4. Then: Q held in registers, cp.async double buffering (see MmaAttentionBackwardKernels for why not yet), 64-key softmax steps,
 //    cvt.rn.bf16x2 for P; re-measure after each.
 
 using System.Runtime.CompilerServices;
@@ -40,14 +40,15 @@ namespace Engine.Kernels;
 
 /// <summary>Flash-attention-2 forward on tensor cores (<see cref="Mma.MmaBf16"/>, bf16 in, fp32 accumulate): a group
 /// of 4 warps owns 64 query rows of one (batch, head), each warp 16 of them. Q, K and V tiles (64 rows) are copied to
-/// shared memory as bf16 with plain 32-bit loads (ldmatrix and cp.async are a later step); per 16-key chunk a warp
+/// shared memory as bf16 with plain 32-bit loads (no cp.async: see <see cref="MmaAttentionBackwardKernels"/>'s file
+/// header) and read back as fragments with <see cref="Ldmatrix"/>; per 16-key chunk a warp
 /// computes S = Q·Kᵀ (2 n-tiles × Dh/16 mma), runs the online softmax on S's accumulator registers (row max and sum
 /// across the 4 lanes of a fragment group with shuffles), packs P to bf16 in registers (S's C-fragment layout is
 /// P's A-fragment layout: the FA2 register reuse) and accumulates O += P·V (Dh/8 mma). Masks as in
 /// <see cref="TiledAttentionKernels"/> (causal, segments and window through <see cref="AttentionKernels.FirstKey"/>);
 /// key tiles outside the group's rows and 16-key chunks outside a warp's rows are skipped. Semantics are those of
-/// <see cref="AttentionKernels.Forward{I,O}"/> for bf16 inputs and Dh 64 or 128. The backward stays on
-/// <see cref="TiledAttentionBackwardKernels"/>.</summary>
+/// <see cref="AttentionKernels.Forward{I,O}"/> for bf16 inputs and Dh 64 or 128; the lse it writes is what
+/// <see cref="MmaAttentionBackwardKernels"/> recomputes P from.</summary>
 internal static class MmaAttentionKernels
 {
     public const int Rows = 64;
@@ -75,14 +76,14 @@ internal static class MmaAttentionKernels
         var qs = smem.SubView(0, Rows * w);
         var ks = smem.SubView(Rows * w, Keys * w);
         var vs = smem.SubView((Rows + Keys) * w, Keys * w);
-        var vh = vs.Cast<ushort>();
         ArrayView<uint> q32 = q.Cast<uint>(), k32 = k.Cast<uint>(), v32 = v.Cast<uint>();
         int lane = Group.IdxX & 31, warp = Group.IdxX >> 5, g = lane >> 2, t = lane & 3;
         int group = s.Heads / s.KvHeads, offset = s.Tk - s.Tq;
         int qTiles = (s.Tq + Rows - 1) / Rows;
         long heads = (long)s.Batch * s.Heads;
         long rowStride = (long)s.Heads * dh, kvRowStride = (long)s.KvHeads * dh;
-        int qa = (16 * warp + g) * w + t; // word of this lane's a0 in the Q tile (k chunk 0)
+        int lm = (lane & 15) * w + (lane >> 4) * 4; // this lane's ldmatrix row address within a 16-row block
+        int qa = 16 * warp * w + lm;                // the warp's Q rows, k chunk 0
 
         for (long tile = Grid.IdxX; tile < heads * qTiles; tile += Grid.DimX)
         {
@@ -97,13 +98,9 @@ internal static class MmaAttentionKernels
             int lastKey = t0 + rows - 1 + offset;
             int firstTile = AttentionKernels.FirstKey(starts, s, b, t0) / Keys * Keys;
             // This lane's rows r0 (fragment row g) and r1 (g + 8); rows past the end take the last row's mask (never stored).
-            int tl = s.Tq - 1, r0 = t0 + 16 * warp + g, r1 = r0 + 8, limit = s.Tk - 1;
-            int first0 = AttentionKernels.FirstKey(starts, s, b, Math.Min(r0, tl));
-            int first1 = AttentionKernels.FirstKey(starts, s, b, Math.Min(r1, tl));
+            var mine = new MmaQueryRows(starts, s, b, t0, warp, g);
+            int r0 = mine.R0, r1 = mine.R1, first0 = mine.First0, first1 = mine.First1, limit = s.Tk - 1;
             int seen0 = Math.Min(r0 + offset, limit), seen1 = Math.Min(r1 + offset, limit);
-            // The warp's key range: first key of its first row to the last key of its last row.
-            int warpFirst = AttentionKernels.FirstKey(starts, s, b, Math.Min(t0 + 16 * warp, tl));
-            int warpLast = Math.Min(t0 + 16 * warp + 15, tl) + offset;
             float m0 = float.NegativeInfinity, m1 = m0, l0 = 0f, l1 = 0f;
             MmaOutTile o0 = default, o1 = default;
 
@@ -111,26 +108,17 @@ internal static class MmaAttentionKernels
             {
                 int keys = Math.Min(Keys, s.Tk - j0);
                 Group.Barrier(); // the previous tile's readers of K and V are done
-                long at = (kvOrigin + (long)j0 * kvRowStride) >> 1;
-                Copy(k32, at, kvRowStride >> 1, keys, words, ks, w);
-                Copy(v32, at, kvRowStride >> 1, keys, words, vs, w);
+                Copy(k32, v32, (kvOrigin + (long)j0 * kvRowStride) >> 1, kvRowStride >> 1, keys, words, ks, vs, w);
                 Group.Barrier();
 
                 for (int c = 0; c < Keys; c += 16)
                 {
                     int kc = j0 + c;
-                    if (kc > warpLast || kc + 15 < warpFirst) continue; // warp-uniform: no lane's row sees this chunk
+                    if (mine.Skips(kc)) continue;
 
                     // S = Q·Kᵀ for 16 rows × 16 keys: n-tile 0 holds keys kc..kc+7, n-tile 1 keys kc+8..kc+15.
                     Acc4 s0 = default, s1 = default;
-                    int ka = (c + g) * w + t;
-                    for (int kk = 0; kk < chunks; kk++)
-                    {
-                        int x = qa + 8 * kk, y = ka + 8 * kk;
-                        uint a0 = qs[x], a1 = qs[x + 8 * w], a2 = qs[x + 4], a3 = qs[x + 8 * w + 4];
-                        s0.Mma(a0, a1, a2, a3, ks[y], ks[y + 4]);
-                        s1.Mma(a0, a1, a2, a3, ks[y + 8 * w], ks[y + 8 * w + 4]);
-                    }
+                    Scores(ref s0, ref s1, smem, qa, (Rows + c) * w + lm, chunks);
 
                     // This lane's keys: col, col+1 (n-tile 0) and col+8, col+9 (n-tile 1); row r0 in C0/C1, r1 in C2/C3.
                     int col = kc + 2 * t;
@@ -146,9 +134,9 @@ internal static class MmaAttentionKernels
                     // P as A fragments (rows r0/r1 × keys 2t.. and 2t+8..), then O += P·V over Dh in n-tiles of 8.
                     uint pa0 = Mma.PackBf16(p00, p01), pa1 = Mma.PackBf16(p10, p11);
                     uint pa2 = Mma.PackBf16(p02, p03), pa3 = Mma.PackBf16(p12, p13);
-                    int va = (c + 2 * t) * 2 * w + g; // bf16 index of V[c + 2t][g]
-                    o0.Mix(pa0, pa1, pa2, pa3, vh, va, 2 * w);
-                    if (groups > 1) o1.Mix(pa0, pa1, pa2, pa3, vh, va + 64, 2 * w);
+                    int va = (Rows + Keys + c) * w + lm; // V rows c.. (keys), first column
+                    o0.Mix(pa0, pa1, pa2, pa3, smem, va);
+                    if (groups > 1) o1.Mix(pa0, pa1, pa2, pa3, smem, va + 32);
                 }
             }
 
@@ -167,17 +155,44 @@ internal static class MmaAttentionKernels
         }
     }
 
+    /// <summary>acc0, acc1 += A·Bᵀ for 16 rows × 16 columns over the head dimension: A and B are row-major bf16 tiles in
+    /// shared memory (A's 16 rows, e.g. Q; B's 16 rows, e.g. K: columns 0..7 into <paramref name="acc0"/>, 8..15 into
+    /// <paramref name="acc1"/>), <paramref name="a"/> and <paramref name="b"/> this lane's ldmatrix row addresses of
+    /// their first column, <paramref name="chunks"/> the head dimension / 16. One ldmatrix per operand per 16 of Dh.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Scores(ref Acc4 acc0, ref Acc4 acc1, ArrayView<uint> shared, int a, int b, int chunks)
+    {
+        for (int kk = 0; kk < chunks; kk++)
+        {
+            Ldmatrix.X4(shared, a + 8 * kk, out uint a0, out uint a1, out uint a2, out uint a3);
+            // With the A-style addresses, B's matrices are keys 0..7 and 8..15 (r0, r1) at k 0..7, then at k 8..15.
+            Ldmatrix.X4(shared, b + 8 * kk, out uint b00, out uint b10, out uint b01, out uint b11);
+            acc0.Mma(a0, a1, a2, a3, b00, b01);
+            acc1.Mma(a0, a1, a2, a3, b10, b11);
+        }
+    }
+
     /// <summary>Copies a [64, Dh] bf16 tile (as 32-bit words) to shared memory: tile row r is source word
     /// <paramref name="origin"/> + r·<paramref name="rowStride"/> onward; rows ≥ <paramref name="valid"/> become zeros
     /// (so padded keys add nothing and padded queries score 0). No barrier inside.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Copy(ArrayView<uint> src, long origin, long rowStride, int valid, int words, ArrayView<uint> dst, int w)
+    internal static void Copy(ArrayView<uint> src, long origin, long rowStride, int valid, int words, ArrayView<uint> dst, int w)
     {
         for (int i = Group.IdxX; i < Rows * words; i += Threads)
         {
             int r = i / words, c = i - r * words;
             dst[r * w + c] = r < valid ? src[origin + r * rowStride + c] : 0u;
         }
+    }
+
+    /// <summary>Two tiles at the same rows of two tensors (K and V, or Q and dO), as <see cref="Copy(ArrayView{uint},
+    /// long, long, int, int, ArrayView{uint}, int)"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Copy(ArrayView<uint> a, ArrayView<uint> b, long origin, long rowStride, int valid, int words,
+                              ArrayView<uint> toA, ArrayView<uint> toB, int w)
+    {
+        Copy(a, origin, rowStride, valid, words, toA, w);
+        Copy(b, origin, rowStride, valid, words, toB, w);
     }
 
     /// <summary>The scaled score of key <paramref name="c"/>, or −∞ when the row does not see it.</summary>

@@ -5,7 +5,7 @@ namespace Engine.Kernels;
 
 /// <summary>One lane's share of a warp's 16-row × 64-column fp32 output block held as 8 m16n8 accumulator fragments
 /// (<see cref="Acc4"/>: n-tile n covers columns 8n..8n+7), in named fields so they stay in registers (ILGPU puts
-/// arrays in local memory). <see cref="MmaAttentionKernels"/> uses one per 64 head dimensions.</summary>
+/// arrays in local memory). The tensor-core attention kernels use one per 64 head dimensions of each output.</summary>
 internal struct MmaOutTile
 {
     public Acc4 T0, T1, T2, T3, T4, T5, T6, T7;
@@ -24,28 +24,27 @@ internal struct MmaOutTile
         T7.ScaleRows(top, bottom);
     }
 
-    /// <summary>this += P·V for 16 keys: P is the A fragment (a0..a3), V a bf16 tile in shared memory read as B
-    /// fragments, <paramref name="at"/> the index of V[2t][g] of this block's first column and <paramref name="row"/>
-    /// V's row stride in bf16s. Each B register pairs two keys of one column (plain 16-bit loads; ldmatrix.trans later).</summary>
+    /// <summary>this += A·B for 16 k (keys or query rows): A (e.g. P) is the A fragment (a0..a3), B a row-major bf16
+    /// tile in shared memory (rows k, columns this block's 64) read as B fragments with <see cref="Ldmatrix.X4Trans"/>,
+    /// two n-tiles per load. <paramref name="at"/> is this lane's ldmatrix row address for the block's first column:
+    /// the word of row k0 + (lane &amp; 15), column word (lane &gt;&gt; 4)·4 in the whole dynamic shared memory
+    /// <paramref name="shared"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Mix(uint a0, uint a1, uint a2, uint a3, ArrayView<ushort> vh, int at, int row)
+    public void Mix(uint a0, uint a1, uint a2, uint a3, ArrayView<uint> shared, int at)
     {
-        Step(ref T0, a0, a1, a2, a3, vh, at, row);
-        Step(ref T1, a0, a1, a2, a3, vh, at + 8, row);
-        Step(ref T2, a0, a1, a2, a3, vh, at + 16, row);
-        Step(ref T3, a0, a1, a2, a3, vh, at + 24, row);
-        Step(ref T4, a0, a1, a2, a3, vh, at + 32, row);
-        Step(ref T5, a0, a1, a2, a3, vh, at + 40, row);
-        Step(ref T6, a0, a1, a2, a3, vh, at + 48, row);
-        Step(ref T7, a0, a1, a2, a3, vh, at + 56, row);
+        Step(ref T0, ref T1, a0, a1, a2, a3, shared, at);
+        Step(ref T2, ref T3, a0, a1, a2, a3, shared, at + 8);
+        Step(ref T4, ref T5, a0, a1, a2, a3, shared, at + 16);
+        Step(ref T6, ref T7, a0, a1, a2, a3, shared, at + 24);
     }
 
+    /// <summary>Matrices 0 and 1 of the load are n-tile 0's b0 and b1 (k 0..7, 8..15), matrices 2 and 3 n-tile 1's.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Step(ref Acc4 acc, uint a0, uint a1, uint a2, uint a3, ArrayView<ushort> vh, int at, int row)
+    private static void Step(ref Acc4 left, ref Acc4 right, uint a0, uint a1, uint a2, uint a3, ArrayView<uint> shared, int at)
     {
-        uint b0 = vh[at] | ((uint)vh[at + row] << 16);
-        uint b1 = vh[at + 8 * row] | ((uint)vh[at + 9 * row] << 16);
-        acc.Mma(a0, a1, a2, a3, b0, b1);
+        Ldmatrix.X4Trans(shared, at, out uint b0, out uint b1, out uint c0, out uint c1);
+        left.Mma(a0, a1, a2, a3, b0, b1);
+        right.Mma(a0, a1, a2, a3, c0, c1);
     }
 
     /// <summary>Stores the block's two rows (columns 2t, 2t+1 of each n-tile): row g at element <paramref name="top"/>

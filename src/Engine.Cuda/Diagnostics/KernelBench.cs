@@ -136,8 +136,11 @@ internal static class KernelBench
                 string bwdKernel = gpu is null ? "" : $", {gpu.AttentionKernelFor(dh, backward: true).ToString().ToLowerInvariant()}";
                 double t = Time(be, () => be.AttentionForward(q, k, v, 0.088f, o, lse), iters: 3);
                 Report(new($"attention fwd (causal{fwdKernel})", $"b{b} h{h} d{dh} s{seq}", t, flops / t / 1e12, "TFLOP/s"));
-                // The tensor-core forward beside it while it is not the default (issue 12): same call, Mma selected; on
-                // a GPU only (the CPU accelerator emulates mma.sync with warp shuffles, far too slow at this size).
+                using var dq = TensorScope.Unscoped(() => be.Empty(q.Shape, act));
+                using var dk = TensorScope.Unscoped(() => be.Empty(q.Shape, act));
+                using var dv = TensorScope.Unscoped(() => be.Empty(q.Shape, act));
+                // The tensor-core kernels beside them while they are not the default (issue 12): same calls, Mma selected;
+                // on a GPU only (the CPU accelerator emulates mma.sync with warp shuffles, far too slow at this size).
                 if (gpu is { IsCuda: true } && gpu.Attention != Backends.Cuda.AttentionKernel.Mma)
                 {
                     var saved = gpu.Attention;
@@ -145,17 +148,18 @@ internal static class KernelBench
                     try
                     {
                         string mmaKernel = gpu.AttentionKernelFor(dh).ToString().ToLowerInvariant();
+                        string mmaBwdKernel = gpu.AttentionKernelFor(dh, backward: true).ToString().ToLowerInvariant();
                         double tm = Time(be, () => be.AttentionForward(q, k, v, 0.088f, o, lse), iters: 3);
                         Report(new($"attention fwd (causal, {mmaKernel})", $"b{b} h{h} d{dh} s{seq}", tm, flops / tm / 1e12, "TFLOP/s"));
+                        double tmb = Time(be, () => be.AttentionBackward(o, q, k, v, o, lse, 0.088f, dq, dk, dv), iters: 3);
+                        Report(new($"attention bwd (causal, {mmaBwdKernel})", $"b{b} h{h} d{dh} s{seq}", tmb, 2.5 * flops / tmb / 1e12, "TFLOP/s"));
+                        Report(new($"attention fwd+bwd (causal, {mmaKernel})", $"b{b} h{h} d{dh} s{seq}", tm + tmb, 3.5 * flops / (tm + tmb) / 1e12, "TFLOP/s"));
                     }
                     finally
                     {
                         gpu.Attention = saved;
                     }
                 }
-                using var dq = TensorScope.Unscoped(() => be.Empty(q.Shape, act));
-                using var dk = TensorScope.Unscoped(() => be.Empty(q.Shape, act));
-                using var dv = TensorScope.Unscoped(() => be.Empty(q.Shape, act));
                 double tb = Time(be, () => be.AttentionBackward(o, q, k, v, o, lse, 0.088f, dq, dk, dv), iters: 3);
                 Report(new($"attention bwd (causal{bwdKernel})", $"b{b} h{h} d{dh} s{seq}", tb, 2.5 * flops / tb / 1e12, "TFLOP/s"));
                 // The figure PyTorch's peer bench reports for training: forward and backward together.

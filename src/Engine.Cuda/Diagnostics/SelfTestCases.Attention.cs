@@ -7,15 +7,16 @@ namespace Engine.Diagnostics;
 internal static partial class SelfTestCases
 {
     /// <summary>On an <see cref="IlgpuBackend"/> the attention kernels (tiled, simple, and on a GPU the tensor-core
-    /// forward) are checked; elsewhere the
+    /// forward and backward) are checked; elsewhere the
     /// backend's own. Shapes: causal with GQA and Tk &gt; Tq, plus (realistic size) Dh 128 with several query and key
     /// tiles, the shape training runs; then masked: packed samples (with and without a sliding window) and a window
     /// over a KV-cache offset.</summary>
     private static void Attention(SelfTestHarness h)
     {
         if (h.C is not IlgpuBackend gpu) { AttentionShapes(h, ""); return; }
-        MmaTile(h, gpu); // the tensor-core forward's building block, alone
-        // The tensor-core forward (bf16, Dh 64/128; otherwise it falls back to tiled) on GPUs only: on the CPU
+        MmaTile(h, gpu); // the tensor-core kernels' building blocks, alone
+        LdmatrixTile(h, gpu);
+        // The tensor-core kernels (bf16, Dh 64/128; otherwise they fall back to tiled) on GPUs only: on the CPU
         // accelerator its own tests cover it, and a third pass would only repeat the tiled kernels there.
         AttentionKernel[] kernels = gpu.IsCuda ? [AttentionKernel.Tiled, AttentionKernel.Mma, AttentionKernel.Simple] : [AttentionKernel.Tiled, AttentionKernel.Simple];
         EachSetting(h, "attention", kernels,

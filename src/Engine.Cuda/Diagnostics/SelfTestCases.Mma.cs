@@ -26,6 +26,51 @@ internal static partial class SelfTestCases
         h.Record("mma m16n8k16 bf16 (normals)", "16×16·16×8", "bf16", worst, 17 * Math.Pow(2, -23), null);
     }
 
+    /// <summary>ldmatrix m8n8.x4 and .x4.trans (<see cref="MmaTileKernels.LoadMatrix"/>: the instruction on a GPU, its
+    /// emulation on the CPU accelerator) against the PTX ISA's layout: lanes 8m..8m+7 address the rows of matrix m, and
+    /// lane i receives row i/4's elements 2(i%4), 2(i%4)+1 (.trans: column i/4's elements of rows 2(i%4), 2(i%4)+1). The
+    /// table's 16-bit values are all distinct and the lanes address shuffled rows, so every mix-up shows; on a GPU a
+    /// failure here also means the shared-memory address the Mma kernels form (Ldmatrix) is wrong.</summary>
+    private static void LdmatrixTile(SelfTestHarness h, IlgpuBackend gpu)
+    {
+        var halves = Enumerable.Range(0, 512).Select(i => (ushort)(i * 97 + 13)).ToArray();
+        var rng = new Random(5);
+        var rows = Enumerable.Range(0, 64).OrderBy(_ => rng.Next()).Take(32).ToArray();
+        foreach (bool transpose in new[] { false, true })
+        {
+            var got = LoadMatrix(gpu.Device.Accelerator, halves, rows, transpose);
+            var gotHalves = new float[256];
+            var wantHalves = new float[256];
+            for (int lane = 0; lane < 32; lane++)
+                for (int m = 0; m < 4; m++)
+                {
+                    int g = lane >> 2, t = lane & 3, at = 2 * (4 * lane + m);
+                    gotHalves[at] = (ushort)got[4 * lane + m];
+                    gotHalves[at + 1] = (ushort)(got[4 * lane + m] >> 16);
+                    wantHalves[at] = transpose ? halves[8 * rows[8 * m + 2 * t] + g] : halves[8 * rows[8 * m + g] + 2 * t];
+                    wantHalves[at + 1] = transpose ? halves[8 * rows[8 * m + 2 * t + 1] + g] : halves[8 * rows[8 * m + g] + 2 * t + 1];
+                }
+            h.CheckExact($"ldmatrix m8n8.x4{(transpose ? ".trans" : "")}", gotHalves, wantHalves, "4×8×8", "b16");
+        }
+    }
+
+    /// <summary>Runs <see cref="MmaTileKernels.LoadMatrix"/> on a table of 8-element b16 rows (<paramref name="halves"/>),
+    /// lane i addressing row <paramref name="rows"/>[i]; returns each lane's 4 registers (the self-test and the
+    /// CPU-accelerator tests share it).</summary>
+    internal static uint[] LoadMatrix(Accelerator acc, ushort[] halves, int[] rows, bool transpose)
+    {
+        var words = new uint[halves.Length / 2];
+        for (int i = 0; i < words.Length; i++) words[i] = halves[2 * i] | ((uint)halves[2 * i + 1] << 16);
+        acc.Bind();
+        var kernel = acc.LoadStreamKernel<ArrayView<uint>, ArrayView<int>, ArrayView<uint>, int>(MmaTileKernels.LoadMatrix);
+        using var table = acc.Allocate1D(words);
+        using var addresses = acc.Allocate1D(rows.Select(r => 4 * r).ToArray());
+        using var result = acc.Allocate1D<uint>(128);
+        kernel(new KernelConfig(1, 32, SharedMemoryConfig.RequestDynamic<uint>(words.Length)), table.View, addresses.View, result.View, transpose ? 1 : 0);
+        acc.Synchronize();
+        return result.GetAsArray1D();
+    }
+
     private static float[] Tile(int n, Func<int> next) => Enumerable.Range(0, n).Select(_ => (float)next()).ToArray();
 
     /// <summary>C + A·B on <paramref name="acc"/> for A [16, 16], B [16, 8] (bf16 values) and C [16, 8]; with the float64

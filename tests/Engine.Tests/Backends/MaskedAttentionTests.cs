@@ -235,9 +235,11 @@ public sealed class MaskedAttentionTests
 
     internal sealed record Result(double[] O, double[] Lse, double[] Dq, double[] Dk, double[] Dv);
 
-    /// <summary>softmax(scale·q·kᵀ masked)·v in float64 and its gradients for L = Σ dO∘o.</summary>
+    /// <summary>softmax(scale·q·kᵀ masked)·v in float64 and its gradients for L = Σ dO∘o. With <paramref name="storedO"/>
+    /// the backward's D = Σ dO∘o takes o as a backend would store it (e.g. rounded to bf16), so a kernel fed that o is
+    /// compared at the point it differentiates; otherwise D = Σ P∘dP exactly.</summary>
     internal static Result Reference(int b, int tq, int tk, int h, int hkv, int dh, float[] q, float[] k, float[] v, float[] dO,
-                                     float scale, Func<int, int, int, bool> sees)
+                                     float scale, Func<int, int, int, bool> sees, Func<double, double>? storedO = null)
     {
         var o = new double[q.Length];
         var lse = new double[b * h * tq];
@@ -276,6 +278,11 @@ public sealed class MaskedAttentionTests
                     {
                         for (int d = 0; d < dh; d++) dp[j] += (double)dO[qi + d] * v[Ki(j) + d];
                         pdp += p[j] * dp[j];
+                    }
+                    if (storedO is not null)
+                    {
+                        pdp = 0;
+                        for (int d = 0; d < dh; d++) pdp += dO[qi + d] * storedO(o[qi + d]);
                     }
                     for (int j = 0; j < tk; j++)
                     {

@@ -60,7 +60,9 @@ public sealed class MmaAttentionTests(IlgpuCpuFixture fx)
             Assert.Null(be.MmaAttentionTileFor(64, DType.F32));
             Assert.Null(be.MmaAttentionTileFor(64, DType.F16));
             Assert.Equal(AttentionKernel.Mma, be.AttentionKernelFor(128));
-            Assert.Equal(AttentionKernel.Tiled, be.AttentionKernelFor(128, backward: true)); // the backward stays tiled
+            Assert.Equal(AttentionKernel.Mma, be.AttentionKernelFor(128, backward: true));
+            Assert.Null(be.MmaAttentionTileFor(72, DType.BF16, backward: true));
+            Assert.Null(be.MmaAttentionTileFor(64, DType.F32, backward: true));
             Assert.Equal(AttentionKernel.Tiled, be.AttentionKernelFor(72));                  // falls back to tiled
         }
         finally

@@ -26,7 +26,7 @@ internal sealed partial class IlgpuBackend
         using var v2 = As(v, q.DType);
         ArrayView<float> lseView = lse is null ? _partials.View : F32View(lse, op, "lse");
         var starts = StartsView(mask, op);
-        if (MmaAttentionTile(s.HeadDim, q.DType) is { } mmaTile && WordAligned(View(q), View(k2), View(v2)))
+        if (MmaAttentionTileFor(s.HeadDim, q.DType) is { } mmaTile && WordAligned(View(q), View(k2), View(v2)))
         {
             MmaForward(s, mmaTile, FloatElem(o, op), View(q), View(k2), View(v2), View(o), lseView, lse is null ? 0 : 1, starts);
             return;
@@ -61,6 +61,12 @@ internal sealed partial class IlgpuBackend
         var lseView = F32View(lse, op, "lse");
         var deltaView = View(delta).Cast<float>();
         var starts = StartsView(mask, op);
+        if (MmaAttentionTileFor(s.HeadDim, q.DType, backward: true) is { } mmaTile && WordAligned(View(dO2), View(q), View(k2), View(v2)))
+        {
+            MmaBackward(s, mmaTile, FloatElem(dq, op), FloatElem(dk, op), View(dO2), View(q), View(k2), View(v2), View(o2),
+                        lseView, deltaView, View(dq), View(dk), View(dv), starts);
+            return;
+        }
         if (TiledAttention(s, AttentionTile.KeyValueGradFloats) is { } tile)
         {
             TiledBackward(s, tile, inType, FloatElem(dq, op), FloatElem(dk, op), View(dO2), View(q), View(k2), View(v2), View(o2),

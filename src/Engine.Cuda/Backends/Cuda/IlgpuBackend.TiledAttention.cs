@@ -34,7 +34,7 @@ internal sealed partial class IlgpuBackend
     /// <summary>The kernels an attention call with head dimension <paramref name="headDim"/> runs on this backend now
     /// (<see cref="Attention"/> may be Tiled while the call falls back to Simple): benchmarks print it beside the rate.</summary>
     public AttentionKernel AttentionKernelFor(int headDim, bool backward = false) =>
-        !backward && MmaAttentionTile(headDim, ActivationType) is not null ? AttentionKernel.Mma :
+        MmaAttentionTileFor(headDim, ActivationType, backward) is not null ? AttentionKernel.Mma :
         TiledAttention(new AttentionShape { HeadDim = headDim }, backward ? AttentionTile.KeyValueGradFloats : AttentionTile.ForwardFloats) is null
             ? AttentionKernel.Simple : AttentionKernel.Tiled;
 
@@ -58,16 +58,21 @@ internal sealed partial class IlgpuBackend
             (Stream, TileLaunch(tiles, AttentionTile.ForwardFloats(s.HeadDim)), q, k, v, o, lse, writeLse, starts, s);
     }
 
-    private void TiledBackward(AttentionShape s, Type tile, Type inType, Type dqType, Type dkvType,
-                               ArrayView<byte> dO, ArrayView<byte> q, ArrayView<byte> k, ArrayView<byte> v, ArrayView<byte> o,
-                               ArrayView<float> lse, ArrayView<float> delta, ArrayView<byte> dq, ArrayView<byte> dk, ArrayView<byte> dv,
-                               ArrayView<int> starts)
+    /// <summary>delta = rowsum(dO∘o), [B, H, Tq]: the pre-pass of the tiled and tensor-core backwards.</summary>
+    private void AttentionDelta(AttentionShape s, Type inType, ArrayView<byte> dO, ArrayView<byte> o, ArrayView<float> delta)
     {
         long rows = (long)s.Batch * s.Heads * s.Tq;
         int warps = _groupSize / 32;
         _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, AttentionShape>>(TiledDeltaKernel, inType)
             (Stream, new KernelConfig((int)Math.Clamp((rows + warps - 1) / warps, 1, _device.IsCuda ? 1 << 20 : 2), _groupSize), dO, o, delta, s);
+    }
 
+    private void TiledBackward(AttentionShape s, Type tile, Type inType, Type dqType, Type dkvType,
+                               ArrayView<byte> dO, ArrayView<byte> q, ArrayView<byte> k, ArrayView<byte> v, ArrayView<byte> o,
+                               ArrayView<float> lse, ArrayView<float> delta, ArrayView<byte> dq, ArrayView<byte> dk, ArrayView<byte> dv,
+                               ArrayView<int> starts)
+    {
+        AttentionDelta(s, inType, dO, o, delta);
         int widest = WidestHeadDim(tile);
         long queryTiles = (long)s.Batch * s.Heads * ((s.Tq + AttentionTile.Rows - 1) / AttentionTile.Rows);
         _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, ArrayView<byte>, ArrayView<int>, AttentionShape>>(

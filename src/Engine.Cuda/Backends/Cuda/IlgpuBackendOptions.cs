@@ -25,9 +25,10 @@ internal enum AttentionKernel
     /// <summary>The first version (Engine.Kernels.AttentionKernels): one thread group per query or key row, no reuse
     /// of K/V across rows. Slow; kept as a cross-check.</summary>
     Simple,
-    /// <summary>The forward on tensor cores (Engine.Kernels.MmaAttentionKernels: mma.sync m16n8k16 bf16, FA2 register
-    /// reuse) for bf16 q/k/v with head dimension 64 or 128 on groups of 128 threads; every other forward call and the
-    /// whole backward use <see cref="Tiled"/> (and its fallback). Not the default until measured on a GPU.</summary>
+    /// <summary>Tensor cores (mma.sync m16n8k16 bf16, fragments through ldmatrix): the forward
+    /// (Engine.Kernels.MmaAttentionKernels, FA2 register reuse) and the deterministic two-pass backward
+    /// (Engine.Kernels.MmaAttentionBackwardKernels) for bf16 q/k/v with head dimension 64 or 128 on groups of 128
+    /// threads; every other call uses <see cref="Tiled"/> (and its fallback). Not the default until measured on a GPU.</summary>
     Mma,
 }
 
