@@ -116,12 +116,15 @@ internal sealed class LoraCase : IDisposable
         return worst / scale;
     }
 
-    public static void AssertClose(Result got, Result want, double tol)
+    /// <summary>Asserts every tensor within <paramref name="tol"/>; returns the errors seen, for the test's output.</summary>
+    public static string AssertClose(Result got, Result want, double tol)
     {
+        var seen = new List<string>();
         void One(string what, float[]? g, float[]? w)
         {
             if (w is null) return;
             double e = RelativeError(g!, w);
+            seen.Add($"{what} {e:E2}");
             Assert.True(e <= tol, $"{what}: relative error {e:E2} exceeds {tol:E1}");
         }
         One("y", got.Y, want.Y);
@@ -129,6 +132,7 @@ internal sealed class LoraCase : IDisposable
         One("dA", got.DA, want.DA);
         One("dB", got.DB, want.DB);
         One("dW", got.DW, want.DW);
+        return string.Join(", ", seen);
     }
 
     public float[] Read(Tensor t)
