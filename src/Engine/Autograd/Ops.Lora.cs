@@ -19,13 +19,15 @@ internal static partial class Ops
         if (x.Shape.Last != inF || b.Shape[1] != rank)
             throw new ArgumentException($"lora: input {x.Shape} does not fit A {a.Shape} and B {b.Shape}");
         var be = Backend.Of(x, a);
-        Backend.Of(a, b);
+        Backend.Of(a, b); // throws when B lives elsewhere
         int rows = (int)x.Shape.Rows;
         var flatIn = new Shape(rows, inF);
         var flatOut = new Shape(rows, outF);
 
         var y = baseForward(x);
         var baseNode = TakeOverBase(y, x);
+        if (y.Shape.Last != outF || y.Shape.Rows != rows)
+            throw new ArgumentException($"lora: the base gave {y.Shape} for input {x.Shape}, B {b.Shape} needs rows of {outF}");
         using var x2 = x.Reshape(flatIn, track: false);
         using var h = New(be, new Shape(rows, rank), be.ActivationType);
         using (var xd = p > 0 ? Dropped(be, x2, p, seed) : x2.Share(track: false)) be.MatMul(xd, false, a, true, h);
