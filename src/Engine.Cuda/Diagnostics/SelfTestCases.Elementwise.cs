@@ -55,6 +55,12 @@ internal static partial class SelfTestCases
         int differ = 0;
         for (int i = 0; i < c.Length; i++) if ((c[i] == 0f) != (r[i] == 0f)) differ++;
         h.Record("dropout mask", s.ToString(), h.Act.Name(), differ, 0, differ == 0 ? null : $"{differ} mask bits differ");
+
+        // LoRA's backward adds its masked input gradient into dx in the same pass.
+        var acc = h.Random(s, h.Act);
+        h.C.Dropout(x.C, 0.3f, 777UL, acc.C, accumulate: true);
+        h.R.Dropout(x.R, 0.3f, 777UL, acc.R, accumulate: true);
+        h.Check("dropout (accumulate)", acc);
     }
 
     private static void BroadcastScalar(SelfTestHarness h)

@@ -31,6 +31,9 @@ internal static partial class SelfTestCases
         var other = act == DType.F32 ? DType.BF16 : DType.F32;
         if (h.C is not CpuBackend)
             MatMulCase(h, $"matmul mixed ({other.Name()} weight){suffix}", new(m, k), false, new(n, k), true, new(m, n), act, other, act);
+        // LoRA's forward (Ops.LoraLinear): s·h·Bᵀ added into the base's activation-dtype output by the GEMM itself,
+        // h in the activation dtype against the fp32 B.
+        MatMulCase(h, $"matmul nt, alpha, beta=1 into act out (lora){suffix}", new(m, k), false, new(n, k), true, new(m, n), act, DType.F32, act, 2f, 1f);
         MatMulCase(h, $"matmul f32 in, beta into act out{suffix}", new(m, k), false, new(k, n), false, new(m, n), DType.F32, DType.F32, act, 1f, 0.5f);
         MatMulCase(h, $"matmul a misaligned view{suffix}", new(m, k), false, new(n, k), true, new(m, n), act, act, act, misalignA: true);
     }

@@ -13,6 +13,7 @@ internal delegate Tensor?[] BackwardFn(Tensor gradOutput, Node node);
 internal sealed class Node : IGradNode
 {
     private readonly List<Tensor> _saved = new();
+    private readonly List<Node> _adopted = new();
     private BackwardFn? _backward;
     private bool _ran;
 
@@ -49,6 +50,10 @@ internal sealed class Node : IGradNode
         return h;
     }
 
+    /// <summary>Takes over a node whose output this op consumed in place (a fused op running another op's backward
+    /// itself): it is released with this one, so its saved tensors never outlive this node when backward skips it.</summary>
+    internal void Adopt(Node inner) => _adopted.Add(inner);
+
     internal void SetBackward(BackwardFn fn) => _backward = fn;
 
     internal Tensor?[] RunBackward(Tensor gradOutput)
@@ -66,6 +71,8 @@ internal sealed class Node : IGradNode
     {
         foreach (var t in _saved) t.Dispose();
         _saved.Clear();
+        foreach (var n in _adopted) n.Release();
+        _adopted.Clear();
         _backward = null;
     }
 }

@@ -37,16 +37,8 @@ internal static partial class Ops
                 }
                 if (n.NeedsGrad[1])
                 {
-                    // A trainable leaf weight takes its gradient straight into its fp32 buffer (beta = 1).
-                    bool direct = b.GradFn is null && b.RequiresGrad;
-                    Tensor target;
-                    if (direct)
-                    {
-                        b.Grad ??= NewZeros(be, b.Shape, DType.F32);
-                        target = b.Grad;
-                    }
-                    else target = gb = New(be, b.Shape, be.ActivationType);
-                    float beta = direct ? 1f : 0f;
+                    var (target, beta, returned) = WeightGradTarget(be, b);
+                    gb = returned;
                     if (!transB) be.MatMul(sa!, !transA, g, false, target, 1f, beta);
                     else be.MatMul(g, true, sa!, transA, target, 1f, beta);
                 }
@@ -54,6 +46,19 @@ internal static partial class Ops
                 return new[] { ga, gb };
             }
         });
+    }
+
+    /// <summary>Where a weight's gradient is written: a trainable leaf takes it straight into its fp32 buffer (beta = 1,
+    /// no second pass to accumulate); anything else gets a fresh activation-dtype tensor for the backward engine.</summary>
+    internal static (Tensor Target, float Beta, Tensor? Returned) WeightGradTarget(IBackend be, Tensor w)
+    {
+        if (w.GradFn is null && w.RequiresGrad)
+        {
+            w.Grad ??= NewZeros(be, w.Shape, DType.F32);
+            return (w.Grad, 1f, null);
+        }
+        var fresh = New(be, w.Shape, be.ActivationType);
+        return (fresh, 0f, fresh);
     }
 
     /// <summary>x·Wᵀ for a weight stored [out, in] as in nn.Linear.</summary>
@@ -150,10 +155,11 @@ internal static partial class Ops
     }
 
     /// <summary>Inverted dropout with a mask that is a pure function of (seed, index), so backward and
-    /// recomputation regenerate it exactly. p = 0 returns the input itself.</summary>
+    /// recomputation regenerate it exactly. p = 0 is the identity, recorded so the gradient still reaches x (a bare
+    /// x.Share() carries no GradFn and would cut the graph).</summary>
     public static Tensor Dropout(Tensor x, float p, ulong seed)
     {
-        if (p <= 0f) return x.Share();
+        if (p <= 0f) return Record("dropout", x.Share(), new[] { x }, _ => (g, _) => new Tensor?[] { g.Share(track: false) });
         if (p >= 1f) throw new ArgumentOutOfRangeException(nameof(p), "dropout probability must be below 1");
         var be = Be(x);
         var y = be.Empty(x.Shape, be.ActivationType);

@@ -41,8 +41,10 @@ internal interface IBackend : IDevice, IDisposable
     void Scale(Tensor x, float alpha, Tensor y);
     /// <summary>y += alpha·x. y may be fp32 while x is a lower precision (gradient accumulation).</summary>
     void Axpy(float alpha, Tensor x, Tensor y);
-    /// <summary>Inverted dropout: y = x·mask/(1-p), the mask a pure function of (seed, element index).</summary>
-    void Dropout(Tensor x, float p, ulong seed, Tensor y);
+    /// <summary>Inverted dropout: y = x·mask/(1-p), the mask a pure function of (seed, element index); with
+    /// <paramref name="accumulate"/>, y += x·mask/(1-p) (LoRA's backward adds its masked input gradient in one pass).
+    /// x and y may be the same tensor.</summary>
+    void Dropout(Tensor x, float p, ulong seed, Tensor y, bool accumulate = false);
 
     // ---- linear algebra -----------------------------------------------------------------------------------
     /// <summary>C[i] = alpha·op(A[i])·op(B[i]) + beta·C[i] over a batch. A is [batch?, M, K] (or [batch?, K, M] when

@@ -29,13 +29,10 @@ internal sealed class LoraLinear : ILinear
     public int InFeatures => Base.InFeatures;
     public int OutFeatures => Base.OutFeatures;
 
+    /// <summary>One fused op (see <see cref="Ops.LoraLinear"/>) over the base's own forward; dropout only while training.</summary>
     public Tensor Forward(Tensor x, ForwardContext ctx)
     {
-        var y = Base.Forward(x, ctx);
-        using var xd = ctx.Training && Dropout > 0 ? Ops.Dropout(x, Dropout, ctx.SeedFor(ModuleId)) : x.Share();
-        using var h = Ops.LinearInActivationType(xd, A);
-        using var d = Ops.LinearInActivationType(h, B);
-        using var s = Ops.Scale(d, Scaling);
-        using (y) return Ops.Add(y, s);
+        bool drop = ctx.Training && Dropout > 0;
+        return Ops.LoraLinear(x, v => Base.Forward(v, ctx), A, B, Scaling, drop ? Dropout : 0f, drop ? ctx.SeedFor(ModuleId) : 0UL);
     }
 }

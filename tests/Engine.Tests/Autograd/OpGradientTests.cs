@@ -125,6 +125,8 @@ public class OpGradientTests
         var rng = new Rng(10);
         var x = Param(rng, 6, 9);
         Check(t => Ops.Dropout(t[0], 0.3f, 1234), new[] { x });
+        // p = 0 is the identity and must still pass the gradient on (it once returned a handle without x's GradFn).
+        Check(t => Ops.Dropout(Ops.Scale(t[0], 2f), 0f, 1234), new[] { x });
     }
 
     [Fact]

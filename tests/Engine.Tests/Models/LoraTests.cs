@@ -63,6 +63,30 @@ public class LoraTests
         Assert.All(m.Parameters.All, p => Assert.Null(p.Tensor.Grad));
     }
 
+    [Fact]
+    public void Gradient_checkpointing_recomputes_the_same_lora_gradients_and_dropout_masks()
+    {
+        Dictionary<string, float[]> Grads(bool checkpointing)
+        {
+            var c = TinyLlama.Config();
+            using var m = TinyLlama.Create(c, trainable: false);
+            using var lora = LoraAdapter.Inject(m, new LoraOptions { R = 2, Alpha = 4, Dropout = 0.2f });
+            var rng = new Rng(3);
+            foreach (var (_, t) in lora.Parameters.All) rng.FillNormal(t.F32(), 0, 0.3);
+            m.GradientCheckpointing = checkpointing;
+            var (ids, tg, count) = TinyLlama.Batch(m, new[,] { { 1, 4, 7, 2, 9 }, { 3, 8, 8, 1, 0 } });
+            Tensor loss;
+            using (var s = new TensorScope()) loss = s.Keep(m.Loss(ids, tg, 1f / count, new ForwardContext(true, 77)));
+            using (loss) loss.Backward();
+            return lora.Parameters.All.ToDictionary(p => p.Name, p => GradCheck.Values(p.Tensor.Grad!));
+        }
+        var plain = Grads(false);
+        var recomputed = Grads(true);
+        foreach (var (name, a) in plain)
+            for (int i = 0; i < a.Length; i++)
+                Assert.True(Math.Abs(a[i] - recomputed[name][i]) <= 1e-6f * Math.Max(1f, Math.Abs(a[i])), $"{name}[{i}]: {a[i]} vs {recomputed[name][i]}");
+    }
+
     [Theory]
     [InlineData("q_proj,v_proj", new[] { "q_proj", "v_proj" })]
     [InlineData("v,q", new[] { "q_proj", "v_proj" })]

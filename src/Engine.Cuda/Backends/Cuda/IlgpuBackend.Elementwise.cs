@@ -40,14 +40,14 @@ internal sealed partial class IlgpuBackend
             (Stream, Elementwise(n), View(x), View(y), n, alpha);
     }
 
-    public void Dropout(Tensor x, float p, ulong seed, Tensor y)
+    public void Dropout(Tensor x, float p, ulong seed, Tensor y, bool accumulate = false)
     {
         SameSize(x, y, "dropout");
         long n = y.NumElements;
         if (n == 0) return;
-        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, long, float, float, ulong>>(
+        _kernels.Get<Action<AcceleratorStream, KernelConfig, ArrayView<byte>, ArrayView<byte>, long, float, float, ulong, int>>(
                 DropoutKernel, FloatElem(x, "dropout"), FloatElem(y, "dropout"))
-            (Stream, Elementwise(n), View(x), View(y), n, p, 1f / (1f - p), seed);
+            (Stream, Elementwise(n), View(x), View(y), n, p, 1f / (1f - p), seed, accumulate ? 1 : 0);
     }
 
     public void BroadcastScalar(Tensor s, float alpha, Tensor y)

@@ -29,12 +29,18 @@ internal sealed partial class CpuBackend
         TensorPrimitives.MultiplyAdd(x.F32(), alpha, y.F32(), y.F32());
     }
 
-    public void Dropout(Tensor x, float p, ulong seed, Tensor y)
+    public void Dropout(Tensor x, float p, ulong seed, Tensor y, bool accumulate = false)
     {
         SameShape(x, y, "dropout");
         var xs = x.F32();
         var ys = y.F32();
         float keep = 1f / (1f - p);
+        if (accumulate)
+        {
+            for (int i = 0; i < xs.Length; i++)
+                if (Rng.HashUniform(seed, i) >= p) ys[i] += xs[i] * keep;
+            return;
+        }
         for (int i = 0; i < xs.Length; i++)
             ys[i] = Rng.HashUniform(seed, i) < p ? 0f : xs[i] * keep;
     }
