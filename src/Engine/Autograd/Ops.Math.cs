@@ -42,8 +42,7 @@ internal static partial class Ops
                     Tensor target;
                     if (direct)
                     {
-                        b.Grad ??= NewZeros(be, b.Shape, DType.F32);
-                        target = b.Grad;
+                        target = LeafGrad(be, b);
                     }
                     else target = gb = New(be, b.Shape, be.ActivationType);
                     float beta = direct ? 1f : 0f;

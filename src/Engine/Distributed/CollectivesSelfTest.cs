@@ -37,7 +37,7 @@ internal static class CollectivesSelfTest
         // With a stalling rank only the barrier runs: under a short test timeout on a loaded machine, the checks' own
         // collectives could otherwise time out first.
         var failure = stallRank >= 0 ? null
-            : CheckTensors(comm) ?? CheckSameBits(comm) ?? CheckDoubles(comm) ?? CheckBroadcast(comm) ?? CheckTensorBroadcast(comm) ?? CheckRefusesNonF32(comm);
+            : CheckTensors(comm) ?? CheckSameBits(comm) ?? CheckOverlappedBuckets(comm) ?? CheckDoubles(comm) ?? CheckBroadcast(comm) ?? CheckTensorBroadcast(comm) ?? CheckRefusesNonF32(comm);
         if (comm.Rank == stallRank) Thread.Sleep(TimeSpan.FromSeconds(stallSeconds));
         comm.Barrier();
         if (failure is not null)
@@ -140,6 +140,51 @@ internal static class CollectivesSelfTest
         finally
         {
             foreach (var t in tensors) t.Dispose();
+        }
+    }
+
+    /// <summary><see cref="GradientBucketer"/> against the blocking all-reduce of the same list in its ready order: two
+    /// copies of tensors of <see cref="Sizes"/> (packed buckets, a flushed bucket, one reduced in place, a view inside a
+    /// larger tensor) hold sums that round; one copy goes through <c>AllReduceSum</c>, the other through the bucketer,
+    /// each rank reporting the tensors ready in an order of its own (rotated by its rank), so only the plan order can
+    /// keep the ranks' collectives matched. Every element must have the same bits, the view's surroundings untouched.</summary>
+    private static string? CheckOverlappedBuckets(ICommunicator comm)
+    {
+        var (blocking, blockingOuter) = SizedTensors();
+        var (overlapped, overlappedOuter) = SizedTensors();
+        try
+        {
+            for (int k = 0; k < Sizes.Length; k++)
+            {
+                var a = blocking[k].F32();
+                for (int i = 0; i < a.Length; i++) a[i] = MathF.Sin(i * 0.29f + comm.Rank * 0.7f + k) * MathF.ScaleB(1f, (i * 3 + comm.Rank) % 37 - 18);
+                a.CopyTo(overlapped[k].F32());
+            }
+            comm.AllReduceSum(GradientBucketer.ReadyOrder(blocking));
+            using (var bucketer = new GradientBucketer(comm, overlapped, t => t))
+            {
+                bucketer.BeginSync();
+                for (int j = 0; j < overlapped.Count; j++) bucketer.MarkReady(overlapped[(j + comm.Rank) % overlapped.Count]);
+                bucketer.FinishSync();
+            }
+            for (int k = 0; k < Sizes.Length; k++)
+            {
+                ReadOnlySpan<float> a = blocking[k].F32(), b = overlapped[k].F32();
+                for (int i = 0; i < a.Length; i++)
+                    if (BitConverter.SingleToInt32Bits(a[i]) != BitConverter.SingleToInt32Bits(b[i]))
+                        return $"overlapped gradient buckets: tensor {k} ({Sizes[k]} floats) element {i} is {b[i]:R}, the blocking all-reduce gives {a[i]:R}";
+            }
+            var around = overlappedOuter.F32();
+            for (int i = 0; i < around.Length; i++)
+                if ((i < 5 || i >= 12) && around[i] != -3f)
+                    return $"overlapped gradient buckets: element {i} of the 20-element tensor outside the 7-element view is {around[i]}, expected -3 (untouched)";
+            return null;
+        }
+        finally
+        {
+            foreach (var t in blocking.Concat(overlapped)) t.Dispose();
+            blockingOuter.Dispose();
+            overlappedOuter.Dispose();
         }
     }
 
