@@ -62,6 +62,17 @@ internal static class CollectivesSelfTest
         return (tensors, outer);
     }
 
+    /// <summary>The failure message when a collective on the 7-element view at offset 5 changed an element of the
+    /// 20-element tensor around it (filled with −3 by <see cref="SizedTensors"/>), or null.</summary>
+    private static string? Touched(Tensor outer, string collective)
+    {
+        var around = outer.F32();
+        for (int i = 0; i < around.Length; i++)
+            if ((i < 5 || i >= 12) && around[i] != -3f)
+                return $"{collective}: element {i} of the 20-element tensor outside the 7-element view is {around[i]}, expected -3 (untouched)";
+        return null;
+    }
+
     /// <summary>Rank r holds (r + 1)·(±((i + 31k) mod 1021 + 1)) at element i of tensor k, so the sum is
     /// N(N + 1)/2 times that integer, below 2^24 in magnitude for up to 127 ranks. The 7-element tensor is a view at
     /// offset 5 of a 20-element one whose other elements must come back untouched.</summary>
@@ -84,10 +95,7 @@ internal static class CollectivesSelfTest
                     if (s[i] != total * Base(k, i))
                         return $"all-reduce of {tensors.Count} tensors: tensor {k} ({Sizes[k]} floats) element {i} is {s[i]}, expected {total * Base(k, i)}";
             }
-            var around = outer.F32();
-            for (int i = 0; i < around.Length; i++)
-                if ((i < 5 || i >= 12) && around[i] != -3f)
-                    return $"all-reduce of {tensors.Count} tensors: element {i} of the 20-element tensor outside the 7-element view is {around[i]}, expected -3 (untouched)";
+            if (Touched(outer, $"all-reduce of {tensors.Count} tensors") is string touched) return touched;
             return null;
         }
         finally
@@ -174,10 +182,7 @@ internal static class CollectivesSelfTest
                     if (BitConverter.SingleToInt32Bits(a[i]) != BitConverter.SingleToInt32Bits(b[i]))
                         return $"overlapped gradient buckets: tensor {k} ({Sizes[k]} floats) element {i} is {b[i]:R}, the blocking all-reduce gives {a[i]:R}";
             }
-            var around = overlappedOuter.F32();
-            for (int i = 0; i < around.Length; i++)
-                if ((i < 5 || i >= 12) && around[i] != -3f)
-                    return $"overlapped gradient buckets: element {i} of the 20-element tensor outside the 7-element view is {around[i]}, expected -3 (untouched)";
+            if (Touched(overlappedOuter, "overlapped gradient buckets") is string touched) return touched;
             return null;
         }
         finally
@@ -211,10 +216,7 @@ internal static class CollectivesSelfTest
                 if (Mismatch(tensors[k].F32(), k, root) is int i)
                     return $"broadcast of {tensors.Count} tensors from rank {root}: tensor {k} ({Sizes[k]} floats) element {i} is " +
                            $"{tensors[k].F32()[i]:R}, expected {Value(k, i, root):R}";
-            var around = outer.F32();
-            for (int i = 0; i < around.Length; i++)
-                if ((i < 5 || i >= 12) && around[i] != -3f)
-                    return $"broadcast of {tensors.Count} tensors: element {i} of the 20-element tensor outside the 7-element view is {around[i]}, expected -3 (untouched)";
+            if (Touched(outer, $"broadcast of {tensors.Count} tensors") is string touched) return touched;
             if (Mismatch(big.F32(), 99, 0) is int j)
                 return $"broadcast of one tensor of {big.NumElements} floats from rank 0: element {j} is {big.F32()[j]:R}, expected {Value(99, j, 0):R}";
             return null;

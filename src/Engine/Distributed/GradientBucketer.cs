@@ -117,26 +117,28 @@ internal sealed class GradientBucketer : IDisposable
                 _pending[_started] = _comm.StartAllReduceSum(_gradientOf(_params[d]));
                 continue;
             }
-            var buffer = Buffer(_started);
-            var be = Backend.Of(buffer);
-            foreach (var slot in step.Packed)
-                using (var view = buffer.Slice(slot.Start, slot.Count))
-                using (var flat = _gradientOf(_params[slot.Tensor]).Reshape(new Shape(slot.Count), track: false))
-                    be.Copy(flat, view);
-            _pending[_started] = _comm.StartAllReduceSum(buffer);
+            CopySlots(_started, intoBucket: true);
+            _pending[_started] = _comm.StartAllReduceSum(_buffers[_started]!);
         }
     }
 
     private void Unpack(int b)
     {
-        var step = _steps[b];
-        if (step.Direct is not null) return;
-        var buffer = _buffers[b]!;
+        if (_steps[b].Direct is null) CopySlots(b, intoBucket: false);
+    }
+
+    /// <summary>Copies packed bucket <paramref name="b"/>'s gradients into its buffer, or the buffer's sums back.</summary>
+    private void CopySlots(int b, bool intoBucket)
+    {
+        var buffer = Buffer(b);
         var be = Backend.Of(buffer);
-        foreach (var slot in step.Packed)
+        foreach (var slot in _steps[b].Packed)
             using (var view = buffer.Slice(slot.Start, slot.Count))
             using (var flat = _gradientOf(_params[slot.Tensor]).Reshape(new Shape(slot.Count), track: false))
-                be.Copy(view, flat);
+            {
+                if (intoBucket) be.Copy(flat, view);
+                else be.Copy(view, flat);
+            }
     }
 
     /// <summary>Bucket <paramref name="b"/>'s buffer, of exactly its packed length (the collective covers the whole

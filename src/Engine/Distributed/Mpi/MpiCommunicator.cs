@@ -268,9 +268,10 @@ internal sealed unsafe partial class MpiCommunicator : ICommunicator
             throw new EngineException($"rank {Rank} of {Size}: the mpi communicator is unusable after a collective timed out");
     }
 
-    /// <summary>MPI_Finalize, once, when this communicator initialized MPI and no collective timed out (finalizing waits
-    /// for every rank, and after a timeout one of them is gone: the process exits instead and mpirun ends the job). The
-    /// bucket is kept after a timeout, since an outstanding request may still write into it.</summary>
+    /// <summary>MPI_Finalize, once, when this communicator initialized MPI, no collective timed out and none started by
+    /// <see cref="StartAllReduceSum"/> is still in flight (finalizing waits for every rank, and after a timeout or a
+    /// failed step one of them may be gone: the process exits instead and mpirun ends the job). The bucket is kept then,
+    /// since an outstanding request may still write into it.</summary>
     public void Dispose()
     {
         if (_disposed) return;
