@@ -10,8 +10,9 @@ namespace Engine.Distributed;
 /// collectives over the same elements, so the sums are bit-identical to the blocking call on the same list. During the
 /// backward of the last micro-batch of a step (earlier ones only accumulate, DDP's no_sync) the trainer reports each
 /// gradient as it becomes final; once every gradient of the next bucket is final, the bucket is packed and its
-/// non-blocking all-reduce started. Buckets start strictly in plan order, since every rank must issue the same
-/// collectives in the same order, whatever order its own gradients finish in. <see cref="FinishSync"/> treats whatever
+/// non-blocking all-reduce started. Buckets start strictly in one fixed order (the order they complete in when gradients
+/// arrive in ready order), since every rank must issue the same collectives in the same order, whatever order its own
+/// gradients finish in. <see cref="FinishSync"/> treats whatever
 /// was not reported as final, starts the rest, waits for all (the communicator's timeout), and unpacks.
 /// Packed buckets own buffers of their own, kept for the run: up to one more copy of the packed gradients.</summary>
 internal sealed class GradientBucketer : IDisposable
@@ -37,7 +38,13 @@ internal sealed class GradientBucketer : IDisposable
         _gradientOf = gradientOf;
         _params = ReadyOrder(parameters).ToArray();
         var (bucket, direct) = comm.PackingElements;
-        _steps = BucketPlan.Plan(_params.Select(p => p.NumElements).ToArray(), bucket, direct);
+        // BucketPlan emits a direct tensor before the packed bucket still filling when it is reached, so the plan's
+        // order can put a gradient that is final late (the tied embedding, last in ready order) ahead of a bucket of
+        // earlier ones. Issue order does not change any sum (each collective has its own elements and count), so the
+        // buckets start in the order they complete when gradients arrive in ready order: a pure function of the counts,
+        // the same on every rank.
+        _steps = BucketPlan.Plan(_params.Select(p => p.NumElements).ToArray(), bucket, direct)
+            .OrderBy(step => step.Direct ?? step.Packed[^1].Tensor).ToList();
         _bucketOf = Enumerable.Repeat(-1, _params.Length).ToArray(); // empty parameters are in no bucket
         for (int b = 0; b < _steps.Count; b++)
         {

@@ -6,7 +6,7 @@ namespace Engine.Tests.Distributed;
 
 /// <summary><see cref="GradientBucketer"/> in one process, over a communicator that stands for two ranks holding the same
 /// values (each sum doubles its tensor, when waited for). The buckets, worked out by hand from BucketPlan's rules for the
-/// reversed list, start strictly in that order and only once all their gradients are final; each carries its gradients'
+/// reversed list, start strictly in the order they complete in ready order, and only once all their gradients are final; each carries its gradients'
 /// values; every gradient ends doubled. The real all-reduce against the blocking one, bit for bit across 2 and 3 Open MPI
 /// ranks, is in <c>selftest --collectives</c> (MpiCollectivesTests).</summary>
 public class GradientBucketerTests
@@ -25,22 +25,22 @@ public class GradientBucketerTests
         var original = ps.Select(Values).ToList();
         var comm = new OverlappingTwoEqualRanks((10, 8));
         using var bucketer = new GradientBucketer(comm, ps, t => t);
-        // Ready order p4(5) p3(2) p2(9) p1(4) p0(3); buckets of 10, direct from 8: p2 alone in place (bucket 0), p4+p3
-        // packed (bucket 1, flushed when p1 does not fit), p1+p0 packed (bucket 2).
+        // Ready order p4(5) p3(2) p2(9) p1(4) p0(3); buckets of 10, direct from 8: p4+p3 packed (flushed when p1 does
+        // not fit), p2 alone in place, p1+p0 packed; they start in the order they complete in ready order: p4+p3, p2, p1+p0.
         Assert.Equal(3, bucketer.BucketCount);
         bucketer.BeginSync();
-        bucketer.MarkReady(ps[4]);
-        bucketer.MarkReady(ps[3]);
-        Assert.Empty(comm.Started); // bucket 1 is complete, but bucket 0 must start first
         bucketer.MarkReady(ps[2]);
-        Assert.Equal([9, 7], comm.Started.Select(s => s.Length));
-        Assert.Equal(original[2], comm.Started[0]);
-        Assert.Equal(original[4].Concat(original[3]), comm.Started[1]);
+        bucketer.MarkReady(ps[4]);
+        Assert.Empty(comm.Started); // p2's bucket is complete, but p4+p3's must start first
+        bucketer.MarkReady(ps[3]);
+        Assert.Equal([7, 9], comm.Started.Select(s => s.Length));
+        Assert.Equal(original[4].Concat(original[3]), comm.Started[0]);
+        Assert.Equal(original[2], comm.Started[1]);
         bucketer.MarkReady(ps[0]);
-        Assert.Equal(2, comm.Started.Count); // p1 is still missing from bucket 2
+        Assert.Equal(2, comm.Started.Count); // p1 is still missing from the last bucket
         Assert.Equal(0, comm.Waited);
         bucketer.FinishSync();
-        Assert.Equal([9, 7, 7], comm.Started.Select(s => s.Length));
+        Assert.Equal([7, 9, 7], comm.Started.Select(s => s.Length));
         Assert.Equal(original[1].Concat(original[0]), comm.Started[2]);
         Assert.Equal(3, comm.Waited);
         for (int p = 0; p < ps.Count; p++) Assert.Equal(original[p].Select(v => 2 * v), Values(ps[p]));
