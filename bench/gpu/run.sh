@@ -5,6 +5,8 @@
 #   2. engine bench kernels            GB/s and TFLOP/s of every op next to copy bandwidth and cuBLAS
 #   3. engine bench train              LoRA on the Llama-2-7B shape, full fine-tune of the TinyLlama-1.1B shape
 #   4. torch_peer_bench.py             PyTorch + transformers + PEFT on the same cases, same machine, same run
+#   5. ddp_bench.sh                     engine train --nproc-per-node N beside torch DDP (torch_ddp_peer.py), when the
+#                                       machine has two or more GPUs (skipped with a message otherwise)
 # and prints one table at the end. Logs go to $OUT (or ./gpu-out). Each stage has its own time limit so a slow or
 # failing stage cannot take the others down.
 set -u
@@ -34,6 +36,7 @@ stage lora7b "${T_LORA7B:-40}" "$E" bench train --device cuda --shape llama2-7b 
 stage lora8b "${T_LORA8B:-45}" "$E" bench train --device cuda --shape llama3-8b --mode lora --batch-size 4 --seq 2048 --lora-r 16 --gradient-checkpointing --warmup 1 --steps 2 --max-seconds 45
 stage full1b "${T_FULL1B:-30}" "$E" bench train --device cuda --shape tinyllama-1b --mode full --batch-size 8 --seq 2048 --warmup 1 --steps 2 --max-seconds 30
 stage peer "${T_PEER:-60}" env PYTHONUNBUFFERED=1 python3 "$D/torch_peer_bench.py" lora7b lora8b full1b sdpa nf4gemv
+stage ddp "${T_DDP:-240}" bench/gpu/ddp_bench.sh "$E" "$D" /tmp/engine-gpu/ddp
 # the CPU case of the peer script, and engine's CPU backend beside it on the same two cores
 stage cpu15m_engine "${T_CPU15M:-50}" bash -c "taskset -c 0,1 env DOTNET_PROCESSOR_COUNT=2 $E bench train --device cpu --shape stories15m --mode full --batch-size 8 --seq 256 --steps 3 --warmup 1 && taskset -c 0,1 env DOTNET_PROCESSOR_COUNT=2 $E bench train --device cpu --shape stories15m --mode lora --lora-r 8 --batch-size 8 --seq 256 --steps 3 --warmup 1 && taskset -c 0,1 env DOTNET_PROCESSOR_COUNT=2 $E bench forward --device cpu --shape stories15m"
 stage cpu15m_peer "${T_CPU15M_PEER:-60}" env PYTHONUNBUFFERED=1 python3 "$D/torch_peer_bench.py" cpu15m
@@ -46,3 +49,4 @@ grep -hE "MATCH|DIFFER|needs a machine" "$OUT/nccl.log"
 grep -hE "GB/s|TFLOP/s" "$OUT/kernels.log"
 grep -hE "tokens/s \(|decode" "$OUT/lora7b.log" "$OUT/lora8b.log" "$OUT/full1b.log" "$OUT/cpu15m_engine.log"
 grep -hE "^\{" "$OUT/peer.log" "$OUT/cpu15m_peer.log"
+grep -hE "engine ddp|\"case\": \"ddp_|needs a machine with two" "$OUT/ddp.log"

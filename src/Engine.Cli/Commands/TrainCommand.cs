@@ -49,6 +49,7 @@ public static class TrainCommand
         var saveDtype = new Option<string>("--save-dtype") { Description = "full/sft model dtype on save: f32 | bf16 | f16", DefaultValueFactory = _ => "f32" };
         var nproc = new Option<int?>("--nproc-per-node") { Description = "data-parallel: start N ranks on this machine (CPU ranks under Open MPI's mpirun, one per GPU over NCCL) and supervise them, as torchrun does; --batch-size is per rank" };
         var zero = new Option<int>("--zero") { Description = "data-parallel: 1 shards AdamW's moments across the ranks (ZeRO-1; each holds m and v for its share of the parameters, same results bit for bit); 0 keeps them whole on every rank", DefaultValueFactory = _ => 0 };
+        var gradOverlap = new Option<bool>("--grad-overlap") { Description = "data-parallel: all-reduce gradient buckets during the backward pass (true, the default; same sums bit for bit) or only after it (false); NCCL always reduces after it for now", DefaultValueFactory = _ => true };
         var distTimeout = new Option<double?>("--dist-timeout") { Description = "data-parallel: seconds a rank waits in one collective before the job ends with an error (default 1800)" };
 
         var cmd = new Command("train", "fine-tune a model (full, sft, lora, qlora); with no --model, train the built-in demo")
@@ -56,7 +57,7 @@ public static class TrainCommand
             mode, model, tokenizer, data, output, evalData, evalSplit, template, maxLength, trainOnInputs, packing, groupByLength,
             trainable, loraR, loraAlpha, loraDropout, loraTargets, noDq, epochs, maxSteps, batch, accum, lr, scheduler,
             warmupRatio, warmupSteps, wd, clip, seed, gc, logging, saveSteps, saveLimit, evalSteps, resume, overwrite, saveDtype,
-            nproc, distTimeout, zero,
+            nproc, distTimeout, zero, gradOverlap,
         };
         cmd.SetAction(p => CliRunner.Run(p, ctx =>
         {
@@ -77,6 +78,7 @@ public static class TrainCommand
                 SaveSteps = ctx.Get(saveSteps), SaveTotalLimit = ctx.Get(saveLimit), EvalSteps = ctx.Get(evalSteps), Resume = ctx.Get(resume),
                 OverwriteOutputDir = ctx.Get(overwrite), SaveDType = ctx.Get(saveDtype), ConsoleProgressBar = true,
                 DistributedTimeout = ctx.Get(distTimeout) is double secs ? TimeSpan.FromSeconds(secs) : null, ZeroStage = ctx.Get(zero),
+                OverlapGradientReduction = ctx.Get(gradOverlap),
             };
             // Ctrl-C (SIGINT), SIGTERM (docker stop, SLURM, Kubernetes) and SIGHUP (a closed terminal) all finish the
             // current step, save a checkpoint and exit with 128 + the signal (130, 143, 129); a second signal of any of

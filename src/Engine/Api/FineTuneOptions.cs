@@ -115,6 +115,11 @@ public sealed record FineTuneOptions
     /// without it. 0 (the default) keeps the moments whole on every rank. A single-process run has nothing to shard:
     /// there it changes nothing.</summary>
     public int ZeroStage { get; init; }
+    /// <summary>Data-parallel runs: all-reduce the gradients in buckets while the backward pass of a step's last
+    /// micro-batch still runs, as PyTorch DDP does (true, the default), or only after it (false). The sums, and so every
+    /// loss, norm and weight, are bit-identical either way; only the time differs. Over NCCL the reduction always
+    /// follows the backward for now. A single-process run reduces nothing: there it changes nothing.</summary>
+    public bool OverlapGradientReduction { get; init; } = true;
 
     /// <summary>Range-checks every number (and the names parsed later) before anything is loaded or written; each error
     /// names the flag and the allowed range.</summary>

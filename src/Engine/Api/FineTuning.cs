@@ -136,6 +136,7 @@ public static class FineTuning
             SaveTotalLimit = o.SaveTotalLimit,
             EvalSteps = o.EvalSteps,
             ZeroStage = o.ZeroStage,
+            OverlapGradientReduction = o.OverlapGradientReduction,
         };
         return new TrainJobOptions
         {

@@ -10,8 +10,10 @@ internal static class BackwardPass
 {
     public static void Backward(this Tensor root) => Run(root, null);
 
-    /// <summary>Backward from <paramref name="root"/> with an explicit output gradient (ones when null).</summary>
-    public static void Run(Tensor root, Tensor? gradRoot)
+    /// <summary>Backward from <paramref name="root"/> with an explicit output gradient (ones when null). When
+    /// <paramref name="leafReady"/> is given, it is called with each leaf as soon as the leaf's gradient is final for
+    /// this call (see <see cref="LeafReadiness"/>), on the calling thread, at most once per leaf.</summary>
+    public static void Run(Tensor root, Tensor? gradRoot, Action<Tensor>? leafReady = null)
     {
         if (root.GradFn is not Node rootNode)
         {
@@ -29,12 +31,19 @@ internal static class BackwardPass
 
         var order = TopologicalOrder(rootNode);
         var grads = new Dictionary<Node, Tensor> { [rootNode] = gradRoot };
+        var readiness = leafReady is null ? null : new LeafReadiness(order, leafReady);
+        using var active = readiness?.Activate();
         try
         {
             for (int i = order.Count - 1; i >= 0; i--)
             {
                 var node = order[i];
-                if (!grads.Remove(node, out var g)) { node.Release(); continue; }
+                if (!grads.Remove(node, out var g))
+                {
+                    node.Release();
+                    readiness?.Visited(node);
+                    continue;
+                }
                 Tensor?[] inGrads;
                 try { inGrads = node.RunBackward(g); }
                 finally { g.Dispose(); }
@@ -59,6 +68,7 @@ internal static class BackwardPass
                     }
                     else gi.Dispose();
                 }
+                readiness?.Visited(node);
             }
         }
         finally
@@ -75,6 +85,7 @@ internal static class BackwardPass
     /// <summary>Adds a gradient into a leaf's fp32 buffer, creating it (zeroed) on first use.</summary>
     public static void AccumulateLeaf(Tensor leaf, Tensor g)
     {
+        LeafReadiness.ThrowIfReported(leaf);
         var be = Backend.Of(leaf);
         if (leaf.Grad is null)
         {

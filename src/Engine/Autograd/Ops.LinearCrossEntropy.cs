@@ -75,7 +75,7 @@ internal static partial class Ops
                 // anything else (the output of a cast) gets an fp32 gradient summed over the chunks here.
                 bool direct = wantW && weight.GradFn is null && weight.RequiresGrad;
                 Tensor? gw = null, wTarget = null;
-                if (direct) wTarget = weight.Grad ??= NewZeros(be, weight.Shape, DType.F32);
+                if (direct) wTarget = LeafGrad(be, weight);
                 else if (wantW) wTarget = gw = New(be, weight.Shape, DType.F32);
                 using (var logits = New(be, new Shape(rows, v), act))
                 using (var dLogits = New(be, new Shape(rows, v), act))

@@ -52,11 +52,7 @@ internal static partial class Ops
     /// no second pass to accumulate); anything else gets a fresh activation-dtype tensor for the backward engine.</summary>
     internal static (Tensor Target, float Beta, Tensor? Returned) WeightGradTarget(IBackend be, Tensor w)
     {
-        if (w.GradFn is null && w.RequiresGrad)
-        {
-            w.Grad ??= NewZeros(be, w.Shape, DType.F32);
-            return (w.Grad, 1f, null);
-        }
+        if (w.GradFn is null && w.RequiresGrad) return (LeafGrad(be, w), 1f, null);
         var fresh = New(be, w.Shape, be.ActivationType);
         return (fresh, 0f, fresh);
     }

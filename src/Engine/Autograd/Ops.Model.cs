@@ -20,8 +20,7 @@ internal static partial class Ops
                 if (!n.NeedsGrad[0]) return new Tensor?[2];
                 if (weight.GradFn is null && weight.RequiresGrad)
                 {
-                    weight.Grad ??= NewZeros(be, weight.Shape, DType.F32);
-                    be.EmbeddingBackward(g, sid, weight.Grad);
+                    be.EmbeddingBackward(g, sid, LeafGrad(be, weight));
                     return new Tensor?[2];
                 }
                 var gw = NewZeros(be, weight.Shape, DType.F32);
@@ -51,8 +50,7 @@ internal static partial class Ops
                 {
                     if (weight.GradFn is null && weight.RequiresGrad)
                     {
-                        weight.Grad ??= NewZeros(be, weight.Shape, DType.F32);
-                        be.RmsNormBackward(g, sx, sw, sr, gx, weight.Grad);
+                        be.RmsNormBackward(g, sx, sw, sr, gx, LeafGrad(be, weight));
                         return new Tensor?[] { n.NeedsGrad[0] ? gx : Drop(gx), null };
                     }
                     gw = NewZeros(be, weight.Shape, DType.F32);

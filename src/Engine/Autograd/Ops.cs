@@ -58,4 +58,12 @@ internal static partial class Ops
     /// <summary>An output buffer owned by the backward engine (not by any open scope).</summary>
     internal static Tensor New(IBackend be, Shape shape, DType dtype) => TensorScope.Unscoped(() => be.Empty(shape, dtype));
     internal static Tensor NewZeros(IBackend be, Shape shape, DType dtype) => TensorScope.Unscoped(() => be.Zeros(shape, dtype));
+
+    /// <summary>A trainable leaf's fp32 gradient buffer, created zeroed on first use, for backwards that accumulate into it
+    /// directly (beta = 1) instead of returning a gradient (see <see cref="LeafReadiness"/> for the check).</summary>
+    internal static Tensor LeafGrad(IBackend be, Tensor leaf)
+    {
+        LeafReadiness.ThrowIfReported(leaf);
+        return leaf.Grad ??= NewZeros(be, leaf.Shape, DType.F32);
+    }
 }

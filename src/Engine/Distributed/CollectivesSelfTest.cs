@@ -37,7 +37,7 @@ internal static class CollectivesSelfTest
         // With a stalling rank only the barrier runs: under a short test timeout on a loaded machine, the checks' own
         // collectives could otherwise time out first.
         var failure = stallRank >= 0 ? null
-            : CheckTensors(comm) ?? CheckSameBits(comm) ?? CheckDoubles(comm) ?? CheckBroadcast(comm) ?? CheckTensorBroadcast(comm) ?? CheckRefusesNonF32(comm);
+            : CheckTensors(comm) ?? CheckSameBits(comm) ?? CheckOverlappedBuckets(comm) ?? CheckDoubles(comm) ?? CheckBroadcast(comm) ?? CheckTensorBroadcast(comm) ?? CheckRefusesNonF32(comm);
         if (comm.Rank == stallRank) Thread.Sleep(TimeSpan.FromSeconds(stallSeconds));
         comm.Barrier();
         if (failure is not null)
@@ -62,6 +62,17 @@ internal static class CollectivesSelfTest
         return (tensors, outer);
     }
 
+    /// <summary>The failure message when a collective on the 7-element view at offset 5 changed an element of the
+    /// 20-element tensor around it (filled with −3 by <see cref="SizedTensors"/>), or null.</summary>
+    private static string? Touched(Tensor outer, string collective)
+    {
+        var around = outer.F32();
+        for (int i = 0; i < around.Length; i++)
+            if ((i < 5 || i >= 12) && around[i] != -3f)
+                return $"{collective}: element {i} of the 20-element tensor outside the 7-element view is {around[i]}, expected -3 (untouched)";
+        return null;
+    }
+
     /// <summary>Rank r holds (r + 1)·(±((i + 31k) mod 1021 + 1)) at element i of tensor k, so the sum is
     /// N(N + 1)/2 times that integer, below 2^24 in magnitude for up to 127 ranks. The 7-element tensor is a view at
     /// offset 5 of a 20-element one whose other elements must come back untouched.</summary>
@@ -84,10 +95,7 @@ internal static class CollectivesSelfTest
                     if (s[i] != total * Base(k, i))
                         return $"all-reduce of {tensors.Count} tensors: tensor {k} ({Sizes[k]} floats) element {i} is {s[i]}, expected {total * Base(k, i)}";
             }
-            var around = outer.F32();
-            for (int i = 0; i < around.Length; i++)
-                if ((i < 5 || i >= 12) && around[i] != -3f)
-                    return $"all-reduce of {tensors.Count} tensors: element {i} of the 20-element tensor outside the 7-element view is {around[i]}, expected -3 (untouched)";
+            if (Touched(outer, $"all-reduce of {tensors.Count} tensors") is string touched) return touched;
             return null;
         }
         finally
@@ -143,6 +151,48 @@ internal static class CollectivesSelfTest
         }
     }
 
+    /// <summary><see cref="GradientBucketer"/> against the blocking all-reduce of the same list in its ready order: two
+    /// copies of tensors of <see cref="Sizes"/> (packed buckets, a flushed bucket, one reduced in place, a view inside a
+    /// larger tensor) hold sums that round; one copy goes through <c>AllReduceSum</c>, the other through the bucketer,
+    /// each rank reporting the tensors ready in an order of its own (rotated by its rank), so only the plan order can
+    /// keep the ranks' collectives matched. Every element must have the same bits, the view's surroundings untouched.</summary>
+    private static string? CheckOverlappedBuckets(ICommunicator comm)
+    {
+        var (blocking, blockingOuter) = SizedTensors();
+        var (overlapped, overlappedOuter) = SizedTensors();
+        try
+        {
+            for (int k = 0; k < Sizes.Length; k++)
+            {
+                var a = blocking[k].F32();
+                for (int i = 0; i < a.Length; i++) a[i] = MathF.Sin(i * 0.29f + comm.Rank * 0.7f + k) * MathF.ScaleB(1f, (i * 3 + comm.Rank) % 37 - 18);
+                a.CopyTo(overlapped[k].F32());
+            }
+            comm.AllReduceSum(GradientBucketer.ReadyOrder(blocking));
+            using (var bucketer = new GradientBucketer(comm, overlapped, t => t))
+            {
+                bucketer.BeginSync();
+                for (int j = 0; j < overlapped.Count; j++) bucketer.MarkReady(overlapped[(j + comm.Rank) % overlapped.Count]);
+                bucketer.FinishSync();
+            }
+            for (int k = 0; k < Sizes.Length; k++)
+            {
+                ReadOnlySpan<float> a = blocking[k].F32(), b = overlapped[k].F32();
+                for (int i = 0; i < a.Length; i++)
+                    if (BitConverter.SingleToInt32Bits(a[i]) != BitConverter.SingleToInt32Bits(b[i]))
+                        return $"overlapped gradient buckets: tensor {k} ({Sizes[k]} floats) element {i} is {b[i]:R}, the blocking all-reduce gives {a[i]:R}";
+            }
+            if (Touched(overlappedOuter, "overlapped gradient buckets") is string touched) return touched;
+            return null;
+        }
+        finally
+        {
+            foreach (var t in blocking.Concat(overlapped)) t.Dispose();
+            blockingOuter.Dispose();
+            overlappedOuter.Dispose();
+        }
+    }
+
     /// <summary>The last rank broadcasts fp32 tensors of <see cref="Sizes"/> elements (packed ones, ones that flush the
     /// bucket, one above a bucket sent in place, and a 7-element view inside a 20-element tensor) holding values of every
     /// magnitude and sign, NaN and -0 included; every other rank starts from its own values and must end with the root's
@@ -166,10 +216,7 @@ internal static class CollectivesSelfTest
                 if (Mismatch(tensors[k].F32(), k, root) is int i)
                     return $"broadcast of {tensors.Count} tensors from rank {root}: tensor {k} ({Sizes[k]} floats) element {i} is " +
                            $"{tensors[k].F32()[i]:R}, expected {Value(k, i, root):R}";
-            var around = outer.F32();
-            for (int i = 0; i < around.Length; i++)
-                if ((i < 5 || i >= 12) && around[i] != -3f)
-                    return $"broadcast of {tensors.Count} tensors: element {i} of the 20-element tensor outside the 7-element view is {around[i]}, expected -3 (untouched)";
+            if (Touched(outer, $"broadcast of {tensors.Count} tensors") is string touched) return touched;
             if (Mismatch(big.F32(), 99, 0) is int j)
                 return $"broadcast of one tensor of {big.NumElements} floats from rank 0: element {j} is {big.F32()[j]:R}, expected {Value(99, j, 0):R}";
             return null;

@@ -20,6 +20,23 @@ internal interface ICommunicator : IDisposable
     /// <summary>Sums fp32 tensors elementwise across ranks, in place: afterwards every rank holds the same sums. The
     /// tensors live on the backend the communicator was made for; an implementation may pack them into buckets.</summary>
     void AllReduceSum(IReadOnlyList<Tensor> tensors);
+    /// <summary>The packing of <see cref="AllReduceSum(IReadOnlyList{Tensor})"/>: <see cref="BucketPlan"/>'s bucket size and
+    /// the size from which a tensor is reduced in place, in elements. <see cref="GradientBucketer"/> packs with the same
+    /// numbers, so its buckets are the collectives the blocking call issues for the same list.</summary>
+    (int Bucket, int Direct) PackingElements { get; }
+    /// <summary>True when <see cref="StartAllReduceSum"/> returns while the sum is still in flight, so the trainer can
+    /// overlap gradient buckets with the rest of the backward pass; false when it would only block where it stands.</summary>
+    bool OverlapsCollectives => false;
+    /// <summary>Starts summing one fp32 tensor elementwise across ranks, in place, as one collective of its whole length
+    /// (the same collective <see cref="AllReduceSum(IReadOnlyList{Tensor})"/> issues for a packed bucket or a direct
+    /// tensor of that length), and returns a handle to wait on. The tensor must not be read or written until the handle's
+    /// <see cref="IPendingCollective.Wait"/> returns. Every rank starts the same collectives in the same order; several may
+    /// be in flight at once. This default completes the sum before it returns (no overlap).</summary>
+    IPendingCollective StartAllReduceSum(Tensor tensor)
+    {
+        AllReduceSum([tensor]);
+        return PendingCollective.Completed;
+    }
     /// <summary>Sums host values across ranks in place (the loss, token counts, a stop flag).</summary>
     void AllReduceSum(Span<double> values);
     /// <summary>Copies <paramref name="root"/>'s bytes into every other rank's <paramref name="data"/> (same length on all).</summary>

@@ -119,7 +119,7 @@ internal sealed class TrainJob
             if (Comm is not null)
                 _out.WriteLine($"data parallel: {Comm.Size} ranks over {Comm.Name}, {loop.BatchSize} rows each per micro-batch " +
                                $"(global batch {loop.BatchSize * Comm.Size * loop.GradAccum} = {loop.BatchSize} × {loop.GradAccum} accumulation × {Comm.Size} ranks); " +
-                               $"{OptimizerSharing(trainable)}; rank 0 writes the outputs");
+                               $"{OptimizerSharing(trainable)}; {GradientReduction()}; rank 0 writes the outputs");
             else if (loop.ZeroStage >= 1)
                 _out.WriteLine("note: --zero 1 shards the optimizer states across data-parallel ranks; this run is one process, so there is nothing to shard");
             Summary(model, adapter, trainable, data, trainer.TotalSteps);
@@ -223,6 +223,13 @@ internal sealed class TrainJob
         var shares = ZeroOneSharding.Loads(trainable, WorldSize).Select(n => 2L * sizeof(float) * n).ToArray();
         return $"AdamW moments sharded across the ranks (ZeRO-1): {string.Join(", ", shares.Select((b, r) => $"rank {r} holds {Mib(b)}"))} of {Mib(whole)}";
     }
+
+    /// <summary>When the gradients are summed across the ranks, and why not during the backward where it was asked for.</summary>
+    private string GradientReduction() =>
+        Trainer.OverlapsGradientReduction(Comm, _o.Loop) ? "gradients all-reduced in buckets during the backward pass"
+        : !_o.Loop.OverlapGradientReduction ? "gradients all-reduced after the backward pass (--grad-overlap false)"
+        : !Comm!.OverlapsCollectives ? $"gradients all-reduced after the backward pass ({Comm.Name} has no overlapped all-reduce yet)"
+        : "gradients all-reduced after the backward pass (one rank)";
 
     private void Summary(LlamaModel model, LoraAdapter? adapter, List<(string Name, Tensor Param)> trainable, PreparedData data, int steps)
     {

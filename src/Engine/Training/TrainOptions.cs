@@ -34,6 +34,9 @@ internal sealed record TrainOptions
     /// <summary>ZeRO stage of data-parallel training: 1 shards AdamW's moments across the ranks
     /// (<see cref="ZeroOneSharding"/>); 0, and any run of one process, keeps them whole.</summary>
     public int ZeroStage { get; init; }
+    /// <summary>Data-parallel training: all-reduce gradient buckets while the last micro-batch's backward still runs
+    /// (<see cref="Engine.Distributed.GradientBucketer"/>) rather than after it; the sums are the same bits either way.</summary>
+    public bool OverlapGradientReduction { get; init; } = true;
     /// <summary>Consecutive non-finite steps after which the run stops.</summary>
     public int MaxBadSteps { get; init; } = 3;
 

@@ -73,6 +73,7 @@ internal sealed class Trainer
         var schedule = new LrSchedule(_o.Scheduler, _o.EffectiveLearningRate, total, LrSchedule.WarmupFrom(total, _o.WarmupRatio, _o.WarmupSteps));
         // --zero 1 with more than one rank: this rank's optimizer holds the moments of the parameters it owns only.
         var zero = _o.ZeroStage >= 1 && Comm is { Size: > 1 } ? new ZeroOneSharding(Comm, _trainable) : null;
+        using var bucketer = OverlapsGradientReduction(Comm, _o) ? new GradientBucketer(Comm!, _trainable.Select(t => t.Param).ToList(), GradientOf) : null;
         using var optimizer = new AdamWOptimizer(be, zero?.Owned ?? _trainable, new AdamWOptions { Beta1 = _o.Beta1, Beta2 = _o.Beta2, Eps = _o.AdamEps, WeightDecay = _o.WeightDecay });
         if (IsMain) Directory.CreateDirectory(_o.OutputDir);
         if (zero is not null)
@@ -131,6 +132,10 @@ internal sealed class Trainer
             float scale = learned > 0 ? 1f / learned : 0f;
             for (int j = 0; j < batches.Count; j++)
             {
+                // Only the last micro-batch's backward all-reduces (earlier ones accumulate, DDP's no_sync); a rank
+                // without rows there starts every bucket after it, in the same order as the others.
+                bool sync = bucketer is not null && j == batches.Count - 1;
+                if (sync) bucketer!.BeginSync();
                 var b = Local(batches[j]);
                 if (b.BatchSize == 0) continue; // the last global batch of an epoch can leave a rank without rows
                 var ctx = new ForwardContext(true, MixSeed(_o.Seed, step, j));
@@ -144,7 +149,7 @@ internal sealed class Trainer
                 using (l)
                 {
                     loss += l.Item();
-                    l.Backward();
+                    BackwardPass.Run(l, null, sync ? bucketer!.MarkReady : null);
                 }
             }
 
@@ -152,7 +157,8 @@ internal sealed class Trainer
             {
                 // One sum for the gradients (each rank's hold its rows' share of the global token mean) and one for the
                 // loss and the stop flag, so every rank sees the same loss, norm and decision.
-                Comm.AllReduceSum(Gradients());
+                if (bucketer is not null) bucketer.FinishSync();
+                else Comm.AllReduceSum(GradientBucketer.ReadyOrder(Gradients()));
                 shared[0] = loss;
                 shared[1] = cancel.IsCancellationRequested ? 1 : 0;
                 Comm.AllReduceSum(shared);
@@ -226,18 +232,17 @@ internal sealed class Trainer
                                runTokens / Math.Max(1e-9, runClock.Elapsed.TotalSeconds));
     }
 
-    /// <summary>Every trainable parameter's gradient, created as zeros where this rank's rows gave it none (a rank
-    /// without rows, an adapter its rows never reached), so all ranks sum the same list.</summary>
-    private List<Tensor> Gradients()
-    {
-        var grads = new List<Tensor>(_trainable.Count);
-        foreach (var (_, p) in _trainable)
-        {
-            p.Grad ??= TensorScope.Unscoped(() => Backend.Of(p).Zeros(p.Shape, p.DType));
-            grads.Add(p.Grad);
-        }
-        return grads;
-    }
+    /// <summary>Every trainable parameter's gradient (<see cref="GradientOf"/>), so all ranks sum the same list.</summary>
+    private List<Tensor> Gradients() => _trainable.Select(t => GradientOf(t.Param)).ToList();
+
+    /// <summary>A parameter's gradient, created as zeros where this rank's rows gave it none (a rank without rows, an
+    /// adapter its rows never reached).</summary>
+    private static Tensor GradientOf(Tensor p) => p.Grad ??= TensorScope.Unscoped(() => Backend.Of(p).Zeros(p.Shape, p.DType));
+
+    /// <summary>Whether gradient buckets are all-reduced during the backward pass: asked for (the default), more than one
+    /// rank, and a communicator whose collectives run in the background (mpi; nccl has no overlapped form yet).</summary>
+    internal static bool OverlapsGradientReduction(ICommunicator? comm, TrainOptions o) =>
+        o.OverlapGradientReduction && comm is { Size: > 1, OverlapsCollectives: true };
 
     /// <summary>Every trainable gradient set to zero (under ZeRO-1 the optimizer holds only this rank's parameters,
     /// but every gradient was summed and must start the next step from zero).</summary>

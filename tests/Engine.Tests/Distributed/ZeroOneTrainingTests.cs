@@ -27,14 +27,14 @@ public class ZeroOneTrainingTests
     }
 
     /// <summary>What must match bit for bit in metrics.jsonl (tokens/s is a timing).</summary>
-    private static List<(long, double, double, double, double)> Steps(string dir) =>
+    internal static List<(long, double, double, double, double)> Steps(string dir) =>
         MetricsJsonlReader.Read(Path.Combine(dir, "metrics.jsonl")).Select(m => (m.Step, m.Epoch, m.Loss, m.GradNorm, m.LearningRate)).ToList();
 
     /// <summary>Every .safetensors file directly in <paramref name="dir"/> (the adapter, or the model's shards).</summary>
-    private static Dictionary<string, byte[]> Weights(string dir) =>
+    internal static Dictionary<string, byte[]> Weights(string dir) =>
         Directory.GetFiles(dir, "*.safetensors").ToDictionary(f => Path.GetFileName(f)!, File.ReadAllBytes);
 
-    private static void SameFiles(Dictionary<string, byte[]> expected, Dictionary<string, byte[]> actual)
+    internal static void SameFiles(Dictionary<string, byte[]> expected, Dictionary<string, byte[]> actual)
     {
         Assert.NotEmpty(expected);
         Assert.Equal(expected.Keys.Order(), actual.Keys.Order());

@@ -10,7 +10,7 @@ namespace Engine.Distributed.Mpi;
 /// larger ones are reduced in place; tensor broadcasts (ZeRO-1's parameters) travel the same way. Open MPI picks its reduction algorithm from the world size and the message size
 /// only, and every rank packs the same buckets, so the sums are the same on every rank and from run to run for a given
 /// world size. Called from one thread (MPI_THREAD_FUNNELED).</summary>
-internal sealed unsafe class MpiCommunicator : ICommunicator
+internal sealed unsafe partial class MpiCommunicator : ICommunicator
 {
     /// <summary>Bytes of the packing bucket: PyTorch DDP's default <c>bucket_cap_mb</c> of 25.</summary>
     public const int BucketBytes = 25 << 20;
@@ -34,6 +34,7 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
     public int Rank { get; }
     public int Size { get; }
     public TimeSpan Timeout { get; }
+    public (int Bucket, int Direct) PackingElements => (BucketFloats, BucketFloats);
 
     /// <summary>Initializes MPI (MPI_Init_thread with MPI_THREAD_FUNNELED, unless something in this process already did)
     /// and checks that MPI's rank and world size are the ones mpirun's variables in <paramref name="env"/> name.</summary>
@@ -99,16 +100,23 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
     /// by a GC handle that is never freed after a timeout: the outstanding request may still write into it.</summary>
     private void Pinned(Tensor t, Action<IntPtr> collective)
     {
-        var array = (float[])((CpuStorage)t.Storage).Data;
-        var pin = GCHandle.Alloc(array, GCHandleType.Pinned);
+        var pin = Pin(t, out var first);
         try
         {
-            collective((IntPtr)((float*)pin.AddrOfPinnedObject() + t.Offset));
+            collective((IntPtr)first);
         }
         finally
         {
             if (!_broken) pin.Free();
         }
+    }
+
+    /// <summary>Pins a CPU fp32 tensor's array; <paramref name="first"/> is the address of the tensor's first element.</summary>
+    private static GCHandle Pin(Tensor t, out float* first)
+    {
+        var pin = GCHandle.Alloc((float[])((CpuStorage)t.Storage).Data, GCHandleType.Pinned);
+        first = (float*)pin.AddrOfPinnedObject() + t.Offset;
+        return pin;
     }
 
     /// <summary>Throws unless every tensor is an fp32 CPU tensor (checked on every rank before any communicates).</summary>
@@ -260,14 +268,15 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
             throw new EngineException($"rank {Rank} of {Size}: the mpi communicator is unusable after a collective timed out");
     }
 
-    /// <summary>MPI_Finalize, once, when this communicator initialized MPI and no collective timed out (finalizing waits
-    /// for every rank, and after a timeout one of them is gone: the process exits instead and mpirun ends the job). The
-    /// bucket is kept after a timeout, since an outstanding request may still write into it.</summary>
+    /// <summary>MPI_Finalize, once, when this communicator initialized MPI, no collective timed out and none started by
+    /// <see cref="StartAllReduceSum"/> is still in flight (finalizing waits for every rank, and after a timeout or a
+    /// failed step one of them may be gone: the process exits instead and mpirun ends the job). The bucket is kept then,
+    /// since an outstanding request may still write into it.</summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
-        if (_broken) return;
+        if (_broken || _inFlight > 0) return;
         if (_bucket is not null)
         {
             NativeMemory.Free(_bucket);

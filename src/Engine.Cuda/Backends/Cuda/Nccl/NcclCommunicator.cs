@@ -58,6 +58,9 @@ internal sealed unsafe class NcclCommunicator : ICommunicator
     public int Rank { get; }
     public int Size { get; }
     public TimeSpan Timeout { get; }
+    // No overlapped form yet: StartAllReduceSum is the interface's blocking default, so the trainer keeps NCCL on the
+    // blocking path after the backward pass (see GradientBucketer).
+    public (int Bucket, int Direct) PackingElements => (BucketElements, DirectElements);
 
     /// <summary>Loads NCCL (a clear error when it is missing, before anything else), checks that
     /// <paramref name="backend"/> is a CUDA device, exchanges the unique id and creates the communicator.</summary>
