@@ -73,6 +73,7 @@ internal sealed class Trainer
         var schedule = new LrSchedule(_o.Scheduler, _o.EffectiveLearningRate, total, LrSchedule.WarmupFrom(total, _o.WarmupRatio, _o.WarmupSteps));
         // --zero 1 with more than one rank: this rank's optimizer holds the moments of the parameters it owns only.
         var zero = _o.ZeroStage >= 1 && Comm is { Size: > 1 } ? new ZeroOneSharding(Comm, _trainable) : null;
+        using var totals = new StepTotals(be);
         using var optimizer = new AdamWOptimizer(be, zero?.Owned ?? _trainable, new AdamWOptions { Beta1 = _o.Beta1, Beta2 = _o.Beta2, Eps = _o.AdamEps, WeightDecay = _o.WeightDecay });
         if (IsMain) Directory.CreateDirectory(_o.OutputDir);
         if (zero is not null)
@@ -127,7 +128,6 @@ internal sealed class Trainer
             int learned = batches.Sum(b => b.LearnedTokens);
             long tokens = batches.Sum(b => (long)b.Lengths.Sum());
 
-            double loss = 0;
             float scale = learned > 0 ? 1f / learned : 0f;
             for (int j = 0; j < batches.Count; j++)
             {
@@ -143,7 +143,7 @@ internal sealed class Trainer
                 }
                 using (l)
                 {
-                    loss += l.Item();
+                    totals.AddLoss(l);
                     l.Backward();
                 }
             }
@@ -153,14 +153,19 @@ internal sealed class Trainer
                 // One sum for the gradients (each rank's hold its rows' share of the global token mean) and one for the
                 // loss and the stop flag, so every rank sees the same loss, norm and decision.
                 Comm.AllReduceSum(Gradients());
+            }
+            BeforeUpdate?.Invoke(step);
+            // The step's one host read: the loss and the norm of the (summed) gradients come back together.
+            totals.AddSquaredNorm(_trainable.Select(p => p.Param));
+            var (loss, norm) = totals.ReadAndReset();
+            if (Comm is not null)
+            {
                 shared[0] = loss;
                 shared[1] = cancel.IsCancellationRequested ? 1 : 0;
                 Comm.AllReduceSum(shared);
                 loss = shared[0];
                 stopAgreed = shared[1] > 0;
             }
-            BeforeUpdate?.Invoke(step);
-            double norm = GradientTools.GlobalNorm(_trainable.Select(p => p.Param));
             if (!double.IsFinite(loss) || !double.IsFinite(norm))
             {
                 ZeroGrads();
