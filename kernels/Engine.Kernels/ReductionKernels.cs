@@ -6,16 +6,19 @@ namespace Engine.Kernels;
 internal interface IUnaryOp
 {
     float Apply(float x);
+    double Apply(double x);
 }
 
 internal readonly struct IdentityOp : IUnaryOp
 {
     public float Apply(float x) => x;
+    public double Apply(double x) => x;
 }
 
 internal readonly struct SquareOp : IUnaryOp
 {
     public float Apply(float x) => x * x;
+    public double Apply(double x) => x * x;
 }
 
 /// <summary>Two-stage fp32 sums: <see cref="Partial{X,TOp}"/> leaves one sum per group, <see cref="Finish{Y}"/> adds
@@ -42,5 +45,44 @@ internal static class ReductionKernels
         for (int i = Group.IdxX; i < count; i += Group.DimX) acc += partials[i];
         acc = BlockReduce.Sum(acc, scratch);
         if (Group.IdxX == 0) default(Y).Store(y, 0, acc);
+    }
+
+    /// <summary>Many tensors in one launch, for the training step's totals: each thread adds op(x) of its elements in
+    /// fp64 (a square taken in fp64 cannot overflow, and no fp32 rounding builds up over a long tensor), each group
+    /// writes one fp64 partial to partials[firstPartial + group]. <see cref="FinishInto"/> adds the partials of every
+    /// pack of the call.</summary>
+    [GpuKernel]
+    public static void PartialMany<X, TOp>(TensorPack32<SumSegment> pack, long total, ArrayView<double> partials, int firstPartial)
+        where X : struct, IElement where TOp : struct, IUnaryOp
+    {
+        var scratch = SharedMemory.Allocate<double>(BlockReduce.MaxGroupSize);
+        var cursor = new PackCursor<SumSegment>(pack);
+        double acc = 0;
+        for (long i = GridLoop.Start; i < total; i += GridLoop.Stride)
+        {
+            long j = cursor.Seek(i);
+            acc += default(TOp).Apply((double)default(X).Load(cursor.Current.X, j));
+        }
+        acc = BlockReduce.Sum(acc, scratch);
+        if (Group.IdxX == 0) partials[firstPartial + Grid.IdxX] = acc;
+    }
+
+    /// <summary>acc slot += Σ partials[0..count) in fp64; launch with a single group. A slot is a pair of floats
+    /// (high, low) at 2·slot whose sum keeps about 48 bits (see Engine.Backends.SplitDouble), so the totals stay fp64
+    /// across the adds of a step without an fp64 tensor dtype.</summary>
+    [GpuKernel]
+    public static void FinishInto(ArrayView<double> partials, int count, ArrayView<float> acc, int slot)
+    {
+        var scratch = SharedMemory.Allocate<double>(BlockReduce.MaxGroupSize);
+        double sum = 0;
+        for (int i = Group.IdxX; i < count; i += Group.DimX) sum += partials[i];
+        sum = BlockReduce.Sum(sum, scratch);
+        if (Group.IdxX == 0)
+        {
+            double total = ((double)acc[2 * slot] + acc[2 * slot + 1]) + sum;
+            float high = (float)total;
+            acc[2 * slot] = high;
+            acc[2 * slot + 1] = (float)(total - high);
+        }
     }
 }

@@ -107,6 +107,50 @@ internal static class KernelBench
                 double t = Time(be, () => be.AdamW(slots, new AdamWHyper(1e-4f, 0.9f, 0.999f, 1e-8f, ++step, 1f)));
                 Report(new("adamw", $"{n / (1 << 20)}M params", t, 28.0 * n / t / 1e9, "GB/s"));
             }
+            {
+                // LoRA r=16 on the 7B shape: 32 layers × 7 projections × (A, B), the optimizer's list of 448 tensors: the
+                // multi-tensor launches against one launch per tensor, and the device norm against a read per tensor.
+                int layers = small ? 2 : 32, r = 16;
+                var dims = new[] { (4096, 4096), (4096, 4096), (4096, 4096), (4096, 4096), (4096, 11008), (4096, 11008), (11008, 4096) };
+                var owned = new List<Tensor>();
+                var slots = new List<AdamWSlot>();
+                for (int l = 0; l < layers; l++)
+                    foreach (var (din, dout) in dims)
+                        foreach (var shape in new[] { new Shape(r, din), new Shape(dout, r) })
+                        {
+                            // constant values filled on the device: 1,792 random uploads would cost the stage seconds
+                            var t4 = Enumerable.Range(0, 4).Select(_ => TensorScope.Unscoped(() => be.Empty(shape, DType.F32))).ToArray();
+                            owned.AddRange(t4);
+                            be.Fill(t4[0], 0.02f);
+                            be.Fill(t4[1], 0.01f);
+                            be.Fill(t4[2], 0f);
+                            be.Fill(t4[3], 0f);
+                            slots.Add(new AdamWSlot(t4[0], t4[1], t4[2], t4[3], 0.01f));
+                        }
+                try
+                {
+                    long total = slots.Sum(x => x.Param.NumElements);
+                    string size = $"{slots.Count} tensors, {total / 1e6:F1}M";
+                    int step = 0;
+                    double t = Time(be, () => be.AdamW(slots, new AdamWHyper(1e-4f, 0.9f, 0.999f, 1e-8f, ++step, 1f)));
+                    Report(new("adamw lora list", size, t, 28.0 * total / t / 1e9, "GB/s"));
+                    if (be is Backends.Cuda.IlgpuBackend ilgpu)
+                    {
+                        t = Time(be, () => ilgpu.AdamWPerTensor(slots, new AdamWHyper(1e-4f, 0.9f, 0.999f, 1e-8f, ++step, 1f)));
+                        Report(new("adamw lora list per-tensor", size, t, 28.0 * total / t / 1e9, "GB/s"));
+                    }
+                    var grads = slots.Select(x => x.Grad).ToList();
+                    using var acc = TensorScope.Unscoped(() => be.Zeros(new Shape(SplitDouble.Elements(1)), DType.F32));
+                    t = Time(be, () => be.SumSquaresInto(grads, acc, 0));
+                    Report(new("grad norm lora list", size, t, 4.0 * total / t / 1e9, "GB/s"));
+                    t = Time(be, () => { foreach (var g in grads) be.SumSquares(g); });
+                    Report(new("grad norm read per tensor", size, t, 4.0 * total / t / 1e9, "GB/s"));
+                }
+                finally
+                {
+                    foreach (var x in owned) x.Dispose();
+                }
+            }
             foreach (bool dq in new[] { false, true })
             {
                 int rows = small ? 1024 : 11008, cols = small ? 512 : 4096;

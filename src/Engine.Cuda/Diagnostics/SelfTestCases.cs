@@ -30,8 +30,9 @@ internal static partial class SelfTestCases
         ("axpy", Axpy),
         ("dropout", Dropout),
         ("broadcast_scalar", BroadcastScalar),
-        // Reduce: sum, sum of squares
+        // Reduce: sum, sum of squares, the training step's multi-tensor totals
         ("sum", Sum),
+        ("sum_into", SumInto),
         // MatMul: every GEMM path on CUDA
         ("matmul", MatMul),
         // Embedding, Norm, Rope, Attention, SwiGlu: model primitives, forward and backward

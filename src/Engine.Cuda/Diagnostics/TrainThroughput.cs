@@ -53,6 +53,7 @@ internal static class TrainThroughput
         }
         var trainable = (lora?.Parameters.Trainable ?? model.Parameters.Trainable).Select(p => (p.Name, Param: p.Tensor)).ToList();
         using var opt = new AdamWOptimizer(be, trainable, new AdamWOptions());
+        using var totals = new StepTotals(be);
         be.Synchronize();
         log.WriteLine($"bench train: {o.Shape} ({model.Parameters.CountElements():N0} parameters, {trainable.Sum(t => t.Param.NumElements):N0} trainable) built in {clock.Elapsed.TotalSeconds:F1} s");
 
@@ -72,12 +73,15 @@ internal static class TrainThroughput
                 loss = scope.Keep(model.Loss(idT, tgT, scale, new ForwardContext(true, (ulong)i)));
             using (loss)
             {
+                totals.AddLoss(loss);
                 loss.Backward();
-                double norm = GradientTools.GlobalNorm(trainable.Select(t => t.Param));
-                opt.Step(1e-5f, GradientTools.ClipScale(norm, 1.0));
-                opt.ZeroGrad();
-                return loss.Item();
             }
+            // the trainer's step: one read of the loss and the norm, then the update
+            totals.AddSquaredNorm(trainable.Select(t => t.Param));
+            var (stepLoss, norm) = totals.ReadAndReset();
+            opt.Step(1e-5f, GradientTools.ClipScale(norm, 1.0));
+            opt.ZeroGrad();
+            return stepLoss;
         }
 
         be.ResetPeakMemory();

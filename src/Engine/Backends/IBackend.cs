@@ -114,8 +114,15 @@ internal interface IBackend : IDevice, IDisposable
     void BroadcastScalar(Tensor s, float alpha, Tensor y);
     /// <summary>y[0] = Σ x (fp32 accumulation).</summary>
     void Sum(Tensor x, Tensor y);
-    /// <summary>Σ x² in double on the host: gradient norms.</summary>
+    /// <summary>Σ x² in double on the host (one read back per call).</summary>
     double SumSquares(Tensor x);
+    /// <summary>acc slot += Σ over <paramref name="xs"/> of Σ x, without a host read: the micro-batch losses of a
+    /// training step. acc is an f32 tensor holding slot k as the pair (high, low) at 2k, 2k+1 (<see cref="SplitDouble"/>);
+    /// sums are taken in fp64 or better.</summary>
+    void SumInto(IReadOnlyList<Tensor> xs, Tensor acc, int slot);
+    /// <summary>acc slot += Σ over <paramref name="xs"/> of Σ x² in fp64 or better, without a host read (a step's squared
+    /// gradient norm over every trainable tensor, in a few launches on a device); slots as in <see cref="SumInto"/>.</summary>
+    void SumSquaresInto(IReadOnlyList<Tensor> xs, Tensor acc, int slot);
 
     // ---- optimizer ----------------------------------------------------------------------------------------
     /// <summary>One decoupled-weight-decay Adam step over every tensor of the group (one launch where the device allows).</summary>

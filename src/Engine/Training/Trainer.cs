@@ -74,6 +74,7 @@ internal sealed class Trainer
         // --zero 1 with more than one rank: this rank's optimizer holds the moments of the parameters it owns only.
         var zero = _o.ZeroStage >= 1 && Comm is { Size: > 1 } ? new ZeroOneSharding(Comm, _trainable) : null;
         using var bucketer = OverlapsGradientReduction(Comm, _o) ? new GradientBucketer(Comm!, _trainable.Select(t => t.Param).ToList(), GradientOf) : null;
+        using var totals = new StepTotals(be);
         using var optimizer = new AdamWOptimizer(be, zero?.Owned ?? _trainable, new AdamWOptions { Beta1 = _o.Beta1, Beta2 = _o.Beta2, Eps = _o.AdamEps, WeightDecay = _o.WeightDecay });
         if (IsMain) Directory.CreateDirectory(_o.OutputDir);
         if (zero is not null)
@@ -128,7 +129,6 @@ internal sealed class Trainer
             int learned = batches.Sum(b => b.LearnedTokens);
             long tokens = batches.Sum(b => (long)b.Lengths.Sum());
 
-            double loss = 0;
             float scale = learned > 0 ? 1f / learned : 0f;
             for (int j = 0; j < batches.Count; j++)
             {
@@ -148,7 +148,7 @@ internal sealed class Trainer
                 }
                 using (l)
                 {
-                    loss += l.Item();
+                    totals.AddLoss(l);
                     BackwardPass.Run(l, null, sync ? bucketer!.MarkReady : null);
                 }
             }
@@ -159,14 +159,19 @@ internal sealed class Trainer
                 // loss and the stop flag, so every rank sees the same loss, norm and decision.
                 if (bucketer is not null) bucketer.FinishSync();
                 else Comm.AllReduceSum(GradientBucketer.ReadyOrder(Gradients()));
+            }
+            BeforeUpdate?.Invoke(step);
+            // The step's one host read: the loss and the norm of the (summed) gradients come back together.
+            totals.AddSquaredNorm(_trainable.Select(p => p.Param));
+            var (loss, norm) = totals.ReadAndReset();
+            if (Comm is not null)
+            {
                 shared[0] = loss;
                 shared[1] = cancel.IsCancellationRequested ? 1 : 0;
                 Comm.AllReduceSum(shared);
                 loss = shared[0];
                 stopAgreed = shared[1] > 0;
             }
-            BeforeUpdate?.Invoke(step);
-            double norm = GradientTools.GlobalNorm(_trainable.Select(p => p.Param));
             if (!double.IsFinite(loss) || !double.IsFinite(norm))
             {
                 ZeroGrads();

@@ -49,7 +49,7 @@ public sealed class PtxCompileTests
     {
         var names = KernelMethods().Select(m => $"{m.DeclaringType!.Name}.{m.Name}").ToHashSet();
         foreach (var expected in new[] { "AttentionKernels.Forward", "AttentionKernels.BackwardKeyValue", "CrossEntropyKernels.RowStats",
-                                         "AdamWKernels.Step", "GemmKernels.Gemm", "RmsNormKernels.WeightGradPartial", "RmsNormKernels.WeightGradReduce", "ReductionKernels.Finish" })
+                                         "AdamWKernels.Step", "AdamWKernels.StepMany", "ReductionKernels.PartialMany", "ReductionKernels.FinishInto", "GemmKernels.Gemm", "RmsNormKernels.WeightGradPartial", "RmsNormKernels.WeightGradReduce", "ReductionKernels.Finish" })
             Assert.Contains(expected, names);
     }
 

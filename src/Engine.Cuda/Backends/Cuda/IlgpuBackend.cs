@@ -123,6 +123,7 @@ internal sealed partial class IlgpuBackend : IBackend
 
     public void Synchronize()
     {
+        HostReads++;
         Stream.Synchronize();
         CheckKernelErrors();
     }

@@ -67,4 +67,23 @@ internal sealed partial class CpuBackend
         }
         return acc;
     }
+
+    public void SumInto(IReadOnlyList<Tensor> xs, Tensor acc, int slot)
+    {
+        SplitDouble.Check(acc, slot, "sum into");
+        double total = 0;
+        foreach (var x in xs)
+            foreach (var v in x.F32()) total += v;
+        SplitDouble.Add(acc.F32(), slot, total);
+    }
+
+    /// <summary>Each tensor's <see cref="SumSquares"/>, added in double in list order (what the trainer summed on the
+    /// host before the totals moved onto the device).</summary>
+    public void SumSquaresInto(IReadOnlyList<Tensor> xs, Tensor acc, int slot)
+    {
+        SplitDouble.Check(acc, slot, "sum of squares into");
+        double total = 0;
+        foreach (var x in xs) total += SumSquares(x);
+        SplitDouble.Add(acc.F32(), slot, total);
+    }
 }
