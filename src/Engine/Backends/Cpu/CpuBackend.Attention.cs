@@ -45,6 +45,11 @@ internal sealed partial class CpuBackend
     {
         var d = AttnDims.Of(q, k, v);
         var firstKeys = FirstKeys(mask, d);
+        if (!UseGemmAttention(d) && UseFusedDecodeAttention(d) && k.DType == v.DType)
+        {
+            AttentionForwardFused(q, k, v, scale, o, lse, d, firstKeys);
+            return;
+        }
         if (k.DType == DType.F16 || v.DType == DType.F16)
         {
             AttentionForwardHalfKv(q, k, v, scale, o, lse, d, firstKeys);

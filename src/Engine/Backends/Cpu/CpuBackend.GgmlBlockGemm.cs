@@ -31,7 +31,11 @@ internal sealed partial class CpuBackend
             });
             var (ca, co) = Raw(c);
             int rowBytes = (int)w.Type.RowSize(k);
-            int panel = Math.Max(4, GgmlPanelBytes / rowBytes / 4 * 4);
+            // Panels keep W in L2 while the activation rows pass it two at a time; one or two rows pass it once, so a
+            // thread's whole range is one call and the per-call work (activations rearranged and their scales decoded
+            // for the q4_0/q5_0 kernels, q8_K decoded for the k-quants) is paid once, not once per 128 KiB of W: per
+            // panel it held decode's q4_0 GEMV at 9–12 GB/s against its kernel's 34 (bench/RESULTS.md).
+            int panel = m <= 2 ? n : Math.Max(4, GgmlPanelBytes / rowBytes / 4 * 4);
             CpuParallel.For(n, (long)m * k * 2, (j0, j1) =>
             {
                 for (int p0 = j0; p0 < j1; p0 += panel)
