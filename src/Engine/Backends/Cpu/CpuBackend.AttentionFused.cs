@@ -72,6 +72,11 @@ internal sealed partial class CpuBackend
         var (kArr, kOff) = ((Array)((CpuStorage)k.Storage).Data, k.Offset * elementBytes);
         var (vArr, vOff) = ((Array)((CpuStorage)v.Storage).Data, v.Offset * elementBytes);
         nint headBytes = (nint)k.Shape[3] * elementBytes, rowBytes = headBytes * d.Hkv;
+        if (d.Group > 1)
+        {
+            AttentionForwardFusedGroups<TKv>(qa, qo, oa, oo, la, lo, kArr, kOff, vArr, vOff, headBytes, rowBytes, scale, d, firstKeys);
+            return;
+        }
         CpuParallel.For(d.B * d.H, (long)d.Tq * d.Tk * d.Dh * 2, (w0, w1) =>
         {
             var scores = ArrayPool<float>.Shared.Rent(d.Tk);
@@ -97,6 +102,93 @@ internal sealed partial class CpuBackend
             }
             finally { ArrayPool<float>.Shared.Return(scores); }
         });
+    }
+
+    /// <summary>Grouped-query heads: one work item per (batch row, kv head), each key and value row converted once into a
+    /// small fp32 buffer and used by every query head of the group (Llama 3, Mistral, Qwen, TinyLlama share a kv head
+    /// between 4–8 query heads). The same dot products and the same FMA per output value in the same key order as
+    /// <see cref="AttendFused"/>, so a head gives the same bits either way.</summary>
+    private unsafe void AttentionForwardFusedGroups<TKv>(float[] qa, int qo, float[] oa, int oo, float[]? la, int lo, Array kArr, long kOff, Array vArr, long vOff,
+                                                         nint headBytes, nint rowBytes, float scale, AttnDims d, int[]? firstKeys) where TKv : struct, IKvRows
+    {
+        int g = d.Group, dh = d.Dh, nv = dh / 16;
+        CpuParallel.For(d.B * d.Hkv, (long)g * d.Tq * d.Tk * dh * 2, (w0, w1) =>
+        {
+            var scores = ArrayPool<float>.Shared.Rent(g * d.Tk);
+            var rows = ArrayPool<float>.Shared.Rent(dh + 16);
+            var outs = ArrayPool<float>.Shared.Rent(g * dh + 16);
+            try
+            {
+                fixed (float* pq = qa, po = oa, ps = scores, pr = rows, pacc = outs)
+                fixed (float* pl = la)
+                fixed (byte* pk = &MemoryMarshal.GetArrayDataReference(kArr), pv = &MemoryMarshal.GetArrayDataReference(vArr))
+                {
+                    for (int w = w0; w < w1; w++)
+                    {
+                        int b = w / d.Hkv, kh = w % d.Hkv;
+                        byte* k = pk + (nint)kOff + (nint)b * d.Tk * rowBytes + kh * headBytes;
+                        byte* v = pv + (nint)vOff + (nint)b * d.Tk * rowBytes + kh * headBytes;
+                        for (int t = 0; t < d.Tq; t++)
+                        {
+                            int first = firstKeys is null ? 0 : firstKeys[b * d.Tq + t], last = t + d.Offset;
+                            float* q0 = pq + qo + ((nint)(b * d.Tq + t) * d.H + kh * g) * dh; // the group's heads are adjacent
+                            for (int j = first; j <= last; j++)
+                            {
+                                byte* row = k + j * rowBytes;
+                                for (int i = 0; i < nv; i++) TKv.Load(row, i).Store(pr + 16 * i);
+                                for (int hg = 0; hg < g; hg++) ps[hg * d.Tk + j] = scale * Dot16(q0 + hg * dh, pr, nv);
+                            }
+                            for (int hg = 0; hg < g; hg++)
+                            {
+                                float* sc = ps + hg * d.Tk;
+                                float max = float.NegativeInfinity;
+                                for (int j = first; j <= last; j++) if (sc[j] > max) max = sc[j];
+                                double sum = 0;
+                                for (int j = first; j <= last; j++) { float e = MathF.Exp(sc[j] - max); sc[j] = e; sum += e; }
+                                float inv = (float)(1.0 / sum);
+                                for (int j = first; j <= last; j++) sc[j] *= inv;
+                                if (pl is not null) pl[lo + (b * d.H + kh * g + hg) * d.Tq + t] = max + (float)Math.Log(sum);
+                            }
+                            new Span<float>(pacc, g * dh).Clear();
+                            for (int j = first; j <= last; j++)
+                            {
+                                byte* row = v + j * rowBytes;
+                                for (int i = 0; i < nv; i++) TKv.Load(row, i).Store(pr + 16 * i);
+                                for (int hg = 0; hg < g; hg++)
+                                {
+                                    var p = Vector512.Create(ps[hg * d.Tk + j]);
+                                    float* acc = pacc + hg * dh;
+                                    for (int i = 0; i < nv; i++)
+                                        Avx512F.FusedMultiplyAdd(Vector512.Load(pr + 16 * i), p, Vector512.Load(acc + 16 * i)).Store(acc + 16 * i);
+                                }
+                            }
+                            new Span<float>(pacc, g * dh).CopyTo(new Span<float>(po + oo + ((nint)(b * d.Tq + t) * d.H + kh * g) * dh, g * dh));
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(scores);
+                ArrayPool<float>.Shared.Return(rows);
+                ArrayPool<float>.Shared.Return(outs);
+            }
+        });
+    }
+
+    /// <summary>q·k over <paramref name="nv"/> vectors of 16, as <see cref="AttendFused"/> sums them (two chains).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float Dot16(float* q, float* k, int nv)
+    {
+        Vector512<float> a0 = default, a1 = default;
+        int i = 0;
+        for (; i + 2 <= nv; i += 2)
+        {
+            a0 = Avx512F.FusedMultiplyAdd(Vector512.Load(q + 16 * i), Vector512.Load(k + 16 * i), a0);
+            a1 = Avx512F.FusedMultiplyAdd(Vector512.Load(q + 16 * i + 16), Vector512.Load(k + 16 * i + 16), a1);
+        }
+        if (i < nv) a0 = Avx512F.FusedMultiplyAdd(Vector512.Load(q + 16 * i), Vector512.Load(k + 16 * i), a0);
+        return Vector512.Sum(a0 + a1);
     }
 
     /// <summary>One query: o = softmax(scale·q·Kᵀ over keys first..last)·V and, when asked, its logsumexp; key and value
