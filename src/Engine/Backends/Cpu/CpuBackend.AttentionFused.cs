@@ -107,7 +107,7 @@ internal sealed partial class CpuBackend
     /// <summary>Grouped-query heads: one work item per (batch row, kv head), each key and value row converted once into a
     /// small fp32 buffer and used by every query head of the group (Llama 3, Mistral, Qwen, TinyLlama share a kv head
     /// between 4–8 query heads). The same dot products and the same FMA per output value in the same key order as
-    /// <see cref="AttendFused"/>, so a head gives the same bits either way.</summary>
+    /// <see cref="AttendFused"/> (<see cref="Dot{TKv}"/>), so a head gives the same bits either way.</summary>
     private unsafe void AttentionForwardFusedGroups<TKv>(float[] qa, int qo, float[] oa, int oo, float[]? la, int lo, Array kArr, long kOff, Array vArr, long vOff,
                                                          nint headBytes, nint rowBytes, float scale, AttnDims d, int[]? firstKeys) where TKv : struct, IKvRows
     {
@@ -136,7 +136,7 @@ internal sealed partial class CpuBackend
                             {
                                 byte* row = k + j * rowBytes;
                                 for (int i = 0; i < nv; i++) TKv.Load(row, i).Store(pr + 16 * i);
-                                for (int hg = 0; hg < g; hg++) ps[hg * d.Tk + j] = scale * Dot16(q0 + hg * dh, pr, nv);
+                                for (int hg = 0; hg < g; hg++) ps[hg * d.Tk + j] = scale * Dot<F32Rows>(q0 + hg * dh, (byte*)pr, nv);
                             }
                             for (int hg = 0; hg < g; hg++)
                             {
@@ -176,18 +176,19 @@ internal sealed partial class CpuBackend
         });
     }
 
-    /// <summary>q·k over <paramref name="nv"/> vectors of 16, as <see cref="AttendFused"/> sums them (two chains).</summary>
+    /// <summary>q·k over <paramref name="nv"/> vectors of 16, the key row read through <typeparamref name="TKv"/>: two
+    /// FMA chains, then one horizontal sum (the one dot product every decode attention path uses).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe float Dot16(float* q, float* k, int nv)
+    private static unsafe float Dot<TKv>(float* q, byte* row, int nv) where TKv : struct, IKvRows
     {
         Vector512<float> a0 = default, a1 = default;
         int i = 0;
         for (; i + 2 <= nv; i += 2)
         {
-            a0 = Avx512F.FusedMultiplyAdd(Vector512.Load(q + 16 * i), Vector512.Load(k + 16 * i), a0);
-            a1 = Avx512F.FusedMultiplyAdd(Vector512.Load(q + 16 * i + 16), Vector512.Load(k + 16 * i + 16), a1);
+            a0 = Avx512F.FusedMultiplyAdd(Vector512.Load(q + 16 * i), TKv.Load(row, i), a0);
+            a1 = Avx512F.FusedMultiplyAdd(Vector512.Load(q + 16 * i + 16), TKv.Load(row, i + 1), a1);
         }
-        if (i < nv) a0 = Avx512F.FusedMultiplyAdd(Vector512.Load(q + 16 * i), Vector512.Load(k + 16 * i), a0);
+        if (i < nv) a0 = Avx512F.FusedMultiplyAdd(Vector512.Load(q + 16 * i), TKv.Load(row, i), a0);
         return Vector512.Sum(a0 + a1);
     }
 
@@ -201,16 +202,7 @@ internal sealed partial class CpuBackend
         float max = float.NegativeInfinity;
         for (int j = first; j <= last; j++)
         {
-            byte* row = k + j * rowBytes;
-            Vector512<float> a0 = default, a1 = default;
-            int i = 0;
-            for (; i + 2 <= nv; i += 2)
-            {
-                a0 = Avx512F.FusedMultiplyAdd(Vector512.Load(q + 16 * i), TKv.Load(row, i), a0);
-                a1 = Avx512F.FusedMultiplyAdd(Vector512.Load(q + 16 * i + 16), TKv.Load(row, i + 1), a1);
-            }
-            if (i < nv) a0 = Avx512F.FusedMultiplyAdd(Vector512.Load(q + 16 * i), TKv.Load(row, i), a0);
-            float s = scale * Vector512.Sum(a0 + a1);
+            float s = scale * Dot<TKv>(q, k + j * rowBytes, nv);
             scores[j] = s;
             if (s > max) max = s;
         }
