@@ -67,13 +67,17 @@ internal static class GgmlBlockWeights
         int firstBad = int.MaxValue;
         ChunkedParallel.For(items, (long)rowsPerItem * w.Cols * 4, 1 << 18, Environment.ProcessorCount, (i0, i1) =>
         {
-            var buf = fields is null ? new float[rowsPerItem * w.Cols] : null;
+            int r1 = Math.Min(i1 * rowsPerItem, w.Rows);
+            if (fields is not null)
+            {
+                for (int r = i0 * rowsPerItem; r < r1; r++)
+                    if (!ScalesFinite(w.Row(r), w.Type.TypeSize(), fields)) { Record(ref firstBad, r); return; }
+                return;
+            }
+            var buf = new float[rowsPerItem * w.Cols];
             for (int i = i0; i < i1; i++)
             {
                 int r0 = i * rowsPerItem, n = Math.Min(rowsPerItem, w.Rows - r0);
-                for (int r = r0; r < r0 + n && buf is null; r++)
-                    if (!ScalesFinite(w.Row(r), w.Type.TypeSize(), fields!)) { Record(ref firstBad, r); return; }
-                if (buf is null) continue;
                 var span = buf.AsSpan(0, n * w.Cols);
                 w.DequantizeRows(r0, n, span);
                 for (int j = 0; j < span.Length; j++)
