@@ -9,7 +9,7 @@ namespace Engine.Quant;
 internal static unsafe partial class KQuantDot
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q2KAvx2(byte* w, byte* x, int blocks)
+    private static float Q2KAvx2(byte* w, byte* x, int blocks, nint ahead)
     {
         var acc = Vector256<float>.Zero;
         var m3 = Vector256.Create((byte)3);
@@ -17,6 +17,7 @@ internal static unsafe partial class KQuantDot
         Vector256<byte> p0 = PairMask(0), p1 = PairMask(1), p2 = PairMask(2), p3 = PairMask(3);
         for (int b = 0; b < blocks; b++, w += BlockQ2_K.Bytes, x += Q8KActivations.BlockBytes)
         {
+            Prefetch(w + ahead, BlockQ2_K.Bytes);
             var sc = Sse2.LoadVector128(w);
             var scales = Avx2.ConvertToVector256Int16(Sse2.And(sc, m15));
             var mins = Avx2.ConvertToVector256Int16(Sse2.And(Sse2.ShiftRightLogical(sc.AsUInt16(), 4).AsByte(), m15));
@@ -39,8 +40,9 @@ internal static unsafe partial class KQuantDot
             sumi = ScaledDot(sumi, Avx2.And(Shr(bits, 6), m3), q8 + 224, Pick(s, p3));
 
             float dx = Unsafe.ReadUnaligned<float>(x);
-            acc = Fma.MultiplyAdd(Vector256.Create(dx * KQuantScales.Half(w + 80)), ToFloat(sumi), acc);
-            acc = Fma.MultiplyAddNegated(Vector256.Create(dx * KQuantScales.Half(w + 82)), ToFloat(minSum), acc);
+            var scale = HalfBits.Pair(w + 80) * Vector128.Create(dx);
+            acc = Fma.MultiplyAdd(Avx2.BroadcastScalarToVector256(scale), ToFloat(sumi), acc);
+            acc = Fma.MultiplyAddNegated(Avx2.BroadcastScalarToVector256(Sse.Shuffle(scale, scale, 1)), ToFloat(minSum), acc);
         }
         return Vector256.Sum(acc);
     }
@@ -48,7 +50,7 @@ internal static unsafe partial class KQuantDot
     /// <summary>q3_K: codes 0..7 = 2 low bits | hmask bit (4·half + shift) as bit 2; the format's q - 4 is taken off as
     /// 4·Σ sc·bsums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q3KAvx2(byte* w, byte* x, int blocks)
+    private static float Q3KAvx2(byte* w, byte* x, int blocks, nint ahead)
     {
         var acc = Vector256<float>.Zero;
         var m3 = Vector256.Create((byte)3);
@@ -57,6 +59,7 @@ internal static unsafe partial class KQuantDot
         Vector256<byte> p0 = PairMask(0), p1 = PairMask(1), p2 = PairMask(2), p3 = PairMask(3);
         for (int b = 0; b < blocks; b++, w += BlockQ3_K.Bytes, x += Q8KActivations.BlockBytes)
         {
+            Prefetch(w + ahead, BlockQ3_K.Bytes);
             KQuantScales.Q3K(w + 96, out uint a0, out uint a1, out uint a2, out uint a3);
             var scales = Avx2.ConvertToVector256Int16(Sse2.Subtract(Vector128.Create(a0, a1, a2, a3).AsByte(), bias).AsSByte());
             var offset = Avx2.MultiplyAddAdjacent(scales, Bsums(x));
@@ -79,7 +82,7 @@ internal static unsafe partial class KQuantDot
             sumi = ScaledDot(sumi, Avx2.Or(Avx2.And(Shr(bits, 6), m3), Avx2.And(Shr(hm, 5), m4)), q8 + 224, Pick(s, p3));
 
             sumi = Avx2.Subtract(sumi, Avx2.ShiftLeftLogical(offset, 2));
-            acc = Fma.MultiplyAdd(Vector256.Create(Unsafe.ReadUnaligned<float>(x) * KQuantScales.Half(w + 108)), ToFloat(sumi), acc);
+            acc = Fma.MultiplyAdd(Avx2.BroadcastScalarToVector256(HalfBits.One(w + 108) * Vector128.CreateScalar(Unsafe.ReadUnaligned<float>(x))), ToFloat(sumi), acc);
         }
         return Vector256.Sum(acc);
     }

@@ -10,13 +10,13 @@ namespace Engine.Quant;
 internal static unsafe partial class KQuantDot
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q4KAvx2(byte* w, byte* x, int blocks) => Q4Or5KAvx2(w, x, blocks, five: false);
+    private static float Q4KAvx2(byte* w, byte* x, int blocks, nint ahead) => Q4Or5KAvx2(w, x, blocks, ahead, five: false);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q5KAvx2(byte* w, byte* x, int blocks) => Q4Or5KAvx2(w, x, blocks, five: true);
+    private static float Q5KAvx2(byte* w, byte* x, int blocks, nint ahead) => Q4Or5KAvx2(w, x, blocks, ahead, five: true);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Q4Or5KAvx2(byte* w, byte* x, int blocks, bool five)
+    private static float Q4Or5KAvx2(byte* w, byte* x, int blocks, nint ahead, bool five)
     {
         var acc = Vector256<float>.Zero;
         var m15 = Vector256.Create((byte)15);
@@ -26,6 +26,7 @@ internal static unsafe partial class KQuantDot
         int bytes = five ? 176 : 144;
         for (int b = 0; b < blocks; b++, w += bytes, x += Q8KActivations.BlockBytes)
         {
+            Prefetch(w + ahead, bytes);
             KQuantScales.Q4K(w + 4, out uint sc0, out uint sc1, out uint mn0, out uint mn1);
             var packed = Vector128.Create(sc0, sc1, mn0, mn1).AsByte();
             var s8 = Sse41.ConvertToVector128Int16(packed);
@@ -82,8 +83,9 @@ internal static unsafe partial class KQuantDot
             sumi = ScaledDot(sumi, hi, q8 + 224, Pick(scales, g7));
 
             float dx = Unsafe.ReadUnaligned<float>(x);
-            acc = Fma.MultiplyAdd(Vector256.Create(dx * KQuantScales.Half(w)), ToFloat(sumi), acc);
-            acc = Fma.MultiplyAddNegated(Vector256.Create(dx * KQuantScales.Half(w + 2)), ToFloat(minSum), acc);
+            var scale = HalfBits.Pair(w) * Vector128.Create(dx);
+            acc = Fma.MultiplyAdd(Avx2.BroadcastScalarToVector256(scale), ToFloat(sumi), acc);
+            acc = Fma.MultiplyAddNegated(Avx2.BroadcastScalarToVector256(Sse.Shuffle(scale, scale, 1)), ToFloat(minSum), acc);
         }
         return Vector256.Sum(acc);
     }

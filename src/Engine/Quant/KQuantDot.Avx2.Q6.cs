@@ -9,7 +9,7 @@ namespace Engine.Quant;
 internal static unsafe partial class KQuantDot
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q6KAvx2(byte* w, byte* x, int blocks)
+    private static float Q6KAvx2(byte* w, byte* x, int blocks, nint ahead)
     {
         var acc = Vector256<float>.Zero;
         var m15 = Vector256.Create((byte)15);
@@ -17,6 +17,7 @@ internal static unsafe partial class KQuantDot
         Vector256<byte> p0 = PairMask(0), p1 = PairMask(1), p2 = PairMask(2), p3 = PairMask(3);
         for (int b = 0; b < blocks; b++, w += BlockQ6_K.Bytes, x += Q8KActivations.BlockBytes)
         {
+            Prefetch(w + ahead, BlockQ6_K.Bytes);
             var scales = Avx2.ConvertToVector256Int16(Sse2.LoadVector128((sbyte*)(w + 192)));
             var offset = Avx2.MultiplyAddAdjacent(scales, Bsums(x));
             sbyte* q8 = (sbyte*)(x + Q8Qs);
@@ -34,7 +35,7 @@ internal static unsafe partial class KQuantDot
                 sumi = ScaledDot(sumi, Avx2.Or(Avx2.And(Shr(ql1, 4), m15), Avx2.And(Shr(qh, 2), m48)), y + 96, Pick(s, p3));
             }
             sumi = Avx2.Subtract(sumi, Avx2.ShiftLeftLogical(offset, 5));
-            acc = Fma.MultiplyAdd(Vector256.Create(Unsafe.ReadUnaligned<float>(x) * KQuantScales.Half(w + 208)), ToFloat(sumi), acc);
+            acc = Fma.MultiplyAdd(Avx2.BroadcastScalarToVector256(HalfBits.One(w + 208) * Vector128.CreateScalar(Unsafe.ReadUnaligned<float>(x))), ToFloat(sumi), acc);
         }
         return Vector256.Sum(acc);
     }

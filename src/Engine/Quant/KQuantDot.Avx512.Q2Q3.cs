@@ -9,7 +9,7 @@ namespace Engine.Quant;
 internal static unsafe partial class KQuantDot
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q2KAvx512(byte* w, byte* x, int blocks)
+    private static float Q2KAvx512(byte* w, byte* x, int blocks, nint ahead)
     {
         var acc = Vector512<float>.Zero;
         var accMin = Vector256<float>.Zero;
@@ -19,6 +19,7 @@ internal static unsafe partial class KQuantDot
         Vector512<short> i0 = Groups16(0), i1 = Groups16(4), i2 = Groups16(8), i3 = Groups16(12);
         for (int b = 0; b < blocks; b++, w += BlockQ2_K.Bytes, x += Q8KActivations.BlockBytes)
         {
+            Prefetch(w + ahead, BlockQ2_K.Bytes);
             var sc = Sse2.LoadVector128(w);
             var scales = Avx2.ConvertToVector256Int16(Sse2.And(sc, m15)).ToVector512Unsafe();
             var mins = Avx2.ConvertToVector256Int16(Sse2.And(Sse2.ShiftRightLogical(sc.AsUInt16(), 4).AsByte(), m15));
@@ -33,14 +34,15 @@ internal static unsafe partial class KQuantDot
             sumi = ScaledDot(sumi, Avx512F.And(Shr(bits, c1), m3), q8 + 192, Spread(scales, i3));
 
             float dx = Unsafe.ReadUnaligned<float>(x);
-            acc = Avx512F.FusedMultiplyAdd(Vector512.Create(dx * KQuantScales.Half(w + 80)), ToFloat(sumi), acc);
-            accMin = Fma.MultiplyAdd(Vector256.Create(dx * KQuantScales.Half(w + 82)), ToFloat(minSum), accMin);
+            var scale = HalfBits.Pair(w + 80) * Vector128.Create(dx);
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.BroadcastScalarToVector512(scale), ToFloat(sumi), acc);
+            accMin = Fma.MultiplyAdd(Avx2.BroadcastScalarToVector256(Sse.Shuffle(scale, scale, 1)), ToFloat(minSum), accMin);
         }
         return Vector512.Sum(acc) - Vector256.Sum(accMin);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q3KAvx512(byte* w, byte* x, int blocks)
+    private static float Q3KAvx512(byte* w, byte* x, int blocks, nint ahead)
     {
         var acc = Vector512<float>.Zero;
         var m3 = Vector512.Create((byte)3);
@@ -50,6 +52,7 @@ internal static unsafe partial class KQuantDot
         Vector512<short> i0 = Groups16(0), i1 = Groups16(4), i2 = Groups16(8), i3 = Groups16(12);
         for (int b = 0; b < blocks; b++, w += BlockQ3_K.Bytes, x += Q8KActivations.BlockBytes)
         {
+            Prefetch(w + ahead, BlockQ3_K.Bytes);
             KQuantScales.Q3K(w + 96, out uint a0, out uint a1, out uint a2, out uint a3);
             var scales256 = Avx2.ConvertToVector256Int16(Sse2.Subtract(Vector128.Create(a0, a1, a2, a3).AsByte(), bias).AsSByte());
             var offset = Avx2.MultiplyAddAdjacent(scales256, Bsums(x));
@@ -65,7 +68,7 @@ internal static unsafe partial class KQuantDot
             sumi = ScaledDot(sumi, Avx512F.Or(Avx512F.And(Shr(bits, c1), m3), Avx512F.And(Shl(Avx512BW.ShiftRightLogical(hm.AsUInt16(), 6).AsByte(), up), m4)), q8 + 192, Spread(scales, i3));
 
             var total = Avx512F.Subtract(sumi, Avx2.ShiftLeftLogical(offset, 2).ToVector512());
-            acc = Avx512F.FusedMultiplyAdd(Vector512.Create(Unsafe.ReadUnaligned<float>(x) * KQuantScales.Half(w + 108)), ToFloat(total), acc);
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.BroadcastScalarToVector512(HalfBits.One(w + 108) * Vector128.CreateScalar(Unsafe.ReadUnaligned<float>(x))), ToFloat(total), acc);
         }
         return Vector512.Sum(acc);
     }

@@ -10,13 +10,13 @@ namespace Engine.Quant;
 internal static unsafe partial class KQuantDot
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q4KAvx512(byte* w, byte* x, int blocks) => Q4Or5KAvx512(w, x, blocks, five: false);
+    private static float Q4KAvx512(byte* w, byte* x, int blocks, nint ahead) => Q4Or5KAvx512(w, x, blocks, ahead, five: false);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q5KAvx512(byte* w, byte* x, int blocks) => Q4Or5KAvx512(w, x, blocks, five: true);
+    private static float Q5KAvx512(byte* w, byte* x, int blocks, nint ahead) => Q4Or5KAvx512(w, x, blocks, ahead, five: true);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Q4Or5KAvx512(byte* w, byte* x, int blocks, bool five)
+    private static float Q4Or5KAvx512(byte* w, byte* x, int blocks, nint ahead, bool five)
     {
         var acc = Vector512<float>.Zero;
         var accMin = Vector256<float>.Zero;
@@ -27,6 +27,7 @@ internal static unsafe partial class KQuantDot
         int bytes = five ? 176 : 144;
         for (int b = 0; b < blocks; b++, w += bytes, x += Q8KActivations.BlockBytes)
         {
+            Prefetch(w + ahead, bytes);
             KQuantScales.Q4K(w + 4, out uint sc0, out uint sc1, out uint mn0, out uint mn1);
             var packed = Vector128.Create(sc0, sc1, mn0, mn1).AsByte();
             var scales = Sse41.ConvertToVector128Int16(packed).ToVector256Unsafe().ToVector512Unsafe();
@@ -50,9 +51,9 @@ internal static unsafe partial class KQuantDot
             if (five) q = Avx512F.Or(q, Avx512F.And(Shl(Avx512BW.ShiftRightLogical(hb.AsUInt16(), 6).AsByte(), up), m16));
             sumi = ScaledDot(sumi, q, q8 + 192, Spread(scales, i3));
 
-            float dx = Unsafe.ReadUnaligned<float>(x);
-            acc = Avx512F.FusedMultiplyAdd(Vector512.Create(dx * KQuantScales.Half(w)), ToFloat(sumi), acc);
-            accMin = Fma.MultiplyAdd(Vector256.Create(dx * KQuantScales.Half(w + 2)), ToFloat(minSum), accMin);
+            var scale = HalfBits.Pair(w) * Vector128.Create(Unsafe.ReadUnaligned<float>(x));
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.BroadcastScalarToVector512(scale), ToFloat(sumi), acc);
+            accMin = Fma.MultiplyAdd(Avx2.BroadcastScalarToVector256(Sse.Shuffle(scale, scale, 1)), ToFloat(minSum), accMin);
         }
         return Vector512.Sum(acc) - Vector256.Sum(accMin);
     }

@@ -10,7 +10,7 @@ namespace Engine.Quant;
 internal static unsafe partial class KQuantDot
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q6KAvx512(byte* w, byte* x, int blocks)
+    private static float Q6KAvx512(byte* w, byte* x, int blocks, nint ahead)
     {
         var acc = Vector512<float>.Zero;
         var m15 = Vector512.Create((byte)15);
@@ -19,6 +19,7 @@ internal static unsafe partial class KQuantDot
         Vector512<short> i0 = Groups16(0), i1 = Groups16(4), i2 = Groups16(8), i3 = Groups16(12);
         for (int b = 0; b < blocks; b++, w += BlockQ6_K.Bytes, x += Q8KActivations.BlockBytes)
         {
+            Prefetch(w + ahead, BlockQ6_K.Bytes);
             var scales256 = Avx2.ConvertToVector256Int16(Sse2.LoadVector128((sbyte*)(w + 192)));
             var offset = Avx2.MultiplyAddAdjacent(scales256, Bsums(x));
             var scales = scales256.ToVector512Unsafe();
@@ -37,7 +38,7 @@ internal static unsafe partial class KQuantDot
                 Avx512F.And(Shl(Avx512BW.ShiftRightLogical(qh.AsUInt16(), 4).AsByte(), up), m48)), q8 + 192, Spread(scales, i3));
 
             var total = Avx512F.Subtract(sumi, Avx2.ShiftLeftLogical(offset, 5).ToVector512());
-            acc = Avx512F.FusedMultiplyAdd(Vector512.Create(Unsafe.ReadUnaligned<float>(x) * KQuantScales.Half(w + 208)), ToFloat(total), acc);
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.BroadcastScalarToVector512(HalfBits.One(w + 208) * Vector128.CreateScalar(Unsafe.ReadUnaligned<float>(x))), ToFloat(total), acc);
         }
         return Vector512.Sum(acc);
     }

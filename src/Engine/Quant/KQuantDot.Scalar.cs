@@ -14,7 +14,7 @@ internal static unsafe partial class KQuantDot
     private static int Bsum(byte* x, int g) => Unsafe.ReadUnaligned<short>(x + Q8Bsums + 2 * g);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q2KScalar(byte* w, byte* x, int blocks)
+    private static float Q2KScalar(byte* w, byte* x, int blocks, nint ahead)
     {
         float sum = 0;
         for (int b = 0; b < blocks; b++, w += BlockQ2_K.Bytes, x += Q8KActivations.BlockBytes)
@@ -31,13 +31,13 @@ internal static unsafe partial class KQuantDot
                 isum += (w[g] & 0xF) * t;
             }
             float dx = Unsafe.ReadUnaligned<float>(x);
-            sum += dx * KQuantScales.Half(w + 80) * isum - dx * KQuantScales.Half(w + 82) * mins;
+            sum += dx * HalfBits.At(w + 80) * isum - dx * HalfBits.At(w + 82) * mins;
         }
         return sum;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q3KScalar(byte* w, byte* x, int blocks)
+    private static float Q3KScalar(byte* w, byte* x, int blocks, nint ahead)
     {
         float sum = 0;
         uint* sc = stackalloc uint[4];
@@ -62,20 +62,20 @@ internal static unsafe partial class KQuantDot
                     }
                 }
             }
-            sum += Unsafe.ReadUnaligned<float>(x) * KQuantScales.Half(w + 108) * isum;
+            sum += Unsafe.ReadUnaligned<float>(x) * HalfBits.At(w + 108) * isum;
         }
         return sum;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q4KScalar(byte* w, byte* x, int blocks) => Q4Or5KScalar(w, x, blocks, 4);
+    private static float Q4KScalar(byte* w, byte* x, int blocks, nint ahead) => Q4Or5KScalar(w, x, blocks, ahead, 4);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q5KScalar(byte* w, byte* x, int blocks) => Q4Or5KScalar(w, x, blocks, 5);
+    private static float Q5KScalar(byte* w, byte* x, int blocks, nint ahead) => Q4Or5KScalar(w, x, blocks, ahead, 5);
 
     /// <summary>q4_K (<paramref name="bits"/> 4) and q5_K (5): 8 sub-blocks of 32 with 6-bit scales and mins.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Q4Or5KScalar(byte* w, byte* x, int blocks, int bits)
+    private static float Q4Or5KScalar(byte* w, byte* x, int blocks, nint ahead, int bits)
     {
         float sum = 0;
         int bytes = BlockQ4_K.Bytes(bits);
@@ -99,13 +99,13 @@ internal static unsafe partial class KQuantDot
                 isum += scales[g] * t;
             }
             float dx = Unsafe.ReadUnaligned<float>(x);
-            sum += dx * KQuantScales.Half(w) * isum - dx * KQuantScales.Half(w + 2) * mins;
+            sum += dx * HalfBits.At(w) * isum - dx * HalfBits.At(w + 2) * mins;
         }
         return sum;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q6KScalar(byte* w, byte* x, int blocks)
+    private static float Q6KScalar(byte* w, byte* x, int blocks, nint ahead)
     {
         float sum = 0;
         for (int b = 0; b < blocks; b++, w += BlockQ6_K.Bytes, x += Q8KActivations.BlockBytes)
@@ -129,7 +129,7 @@ internal static unsafe partial class KQuantDot
                     isum += sc[k] * t0 + sc[2 + k] * t1 + sc[4 + k] * t2 + sc[6 + k] * t3;
                 }
             }
-            sum += Unsafe.ReadUnaligned<float>(x) * KQuantScales.Half(w + 208) * isum;
+            sum += Unsafe.ReadUnaligned<float>(x) * HalfBits.At(w + 208) * isum;
         }
         return sum;
     }

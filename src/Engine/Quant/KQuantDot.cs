@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Engine.Quant;
 
@@ -24,16 +25,23 @@ internal static unsafe partial class KQuantDot
         Check(type, w.Length, 1, xq.Length, n, "w");
         fixed (byte* pw = w)
         fixed (byte* px = xq)
-            return kernel(pw, px, n / GgmlTypes.QK_K);
+            return kernel(pw, px, n / GgmlTypes.QK_K, 0);
     }
 
     /// <summary><see cref="Dot(GgmlType, ReadOnlySpan{byte}, ReadOnlySpan{byte}, int, DotIsa)"/> on
     /// <see cref="DotIsas.Detected"/>.</summary>
     public static float Dot(GgmlType type, ReadOnlySpan<byte> w, ReadOnlySpan<byte> xq, int n) => Dot(type, w, xq, n, DotIsas.Detected);
 
+    /// <summary>How far ahead of the row being multiplied <see cref="DotRows"/> has the SIMD kernels prefetch the weights,
+    /// in bytes (whole rows, at least one; 0 turns it off): each block's lines are prefetched that far ahead as the
+    /// block is read, one stream running ahead at the rate the rows are consumed, as the q4_0 kernel's four-row pass
+    /// does (<see cref="LegacyDot"/>). Settable for the benchmark that chose it (`ggml-gemv`, bench/RESULTS.md).</summary>
+    internal static int PrefetchDistance { get; set; } = 8 << 10;
+
     /// <summary>dst[r] = the dot of weight row r with <paramref name="xq"/> for <paramref name="rows"/> consecutive rows
     /// of <paramref name="n"/> values each (row r at r·type.RowSize(n) bytes of <paramref name="w"/>): the GEMV inner
-    /// loop. Arguments are checked and the kernel chosen once per call.</summary>
+    /// loop. Arguments are checked and the kernel chosen once per call. While a row is multiplied, the row
+    /// <see cref="PrefetchDistance"/> ahead (never past the last) is prefetched; the results do not depend on it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DotRows(GgmlType type, ReadOnlySpan<byte> w, int rows, ReadOnlySpan<byte> xq, int n, Span<float> dst, DotIsa isa)
     {
@@ -47,7 +55,8 @@ internal static unsafe partial class KQuantDot
         fixed (byte* px = xq)
         fixed (float* pd = dst)
         {
-            for (int r = 0; r < rows; r++) pd[r] = kernel(pw + r * rowBytes, px, blocks);
+            int ahead = PrefetchDistance <= 0 ? 0 : (int)Math.Max(1, (PrefetchDistance + rowBytes - 1) / rowBytes);
+            for (int r = 0; r < rows; r++) pd[r] = kernel(pw + r * rowBytes, px, blocks, (nint)(Math.Min(ahead, rows - 1 - r) * rowBytes));
         }
     }
 
@@ -64,8 +73,18 @@ internal static unsafe partial class KQuantDot
             throw new ArgumentException($"{n} activations as q8_K take {xBytes} bytes; xq has {xqLength}", "xq");
     }
 
-    /// <summary>The kernel for <paramref name="type"/> on <paramref name="isa"/>: (weights, q8_K activations, super-blocks) → dot.</summary>
-    private static delegate*<byte*, byte*, int, float> Select(GgmlType type, DotIsa isa)
+    /// <summary>Prefetches the cache lines of the <paramref name="bytes"/> at <paramref name="p"/> (a block of the row a
+    /// kernel's <c>ahead</c> bytes further on; lines 64 bytes apart, so consecutive blocks leave none out). Prefetches
+    /// never fault, and an <c>ahead</c> of 0 refetches lines the kernel is reading.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(byte* p, int bytes)
+    {
+        for (int i = 0; i < bytes; i += 64) Sse.Prefetch0(p + i);
+    }
+
+    /// <summary>The kernel for <paramref name="type"/> on <paramref name="isa"/>: (weights, q8_K activations, super-blocks,
+    /// prefetch distance in bytes, which the scalar kernels ignore) → dot.</summary>
+    private static delegate*<byte*, byte*, int, nint, float> Select(GgmlType type, DotIsa isa)
     {
         if (!type.IsKQuant())
             throw new ArgumentException($"KQuantDot multiplies the k-quants q2_K, q3_K, q4_K, q5_K, q6_K; got {DescribeType(type)}", nameof(type));

@@ -35,18 +35,4 @@ internal static unsafe class KQuantScales
         sc1 = (w2 & Low4) | (((w0 >> 6) & Low2) << 4);
         m1 = ((w2 >> 4) & Low4) | (((w1 >> 6) & Low2) << 4);
     }
-
-    /// <summary>The fp16 value at <paramref name="p"/>, exactly as <see cref="HalfConversions.F16ToFloat(ushort)"/> gives it
-    /// but without a call (System.Half's conversion is not inlined, and a call in the kernels' block loop makes the JIT
-    /// spill every vector register around it): exponent and mantissa placed as a float's and scaled by 2^112 (exact,
-    /// subnormals included); inf and NaN keep their mantissa under an all-ones exponent.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Half(byte* p)
-    {
-        uint h = Unsafe.ReadUnaligned<ushort>(p);
-        uint bits = (h & 0x7FFF) << 13;
-        uint magnitude = BitConverter.SingleToUInt32Bits(BitConverter.UInt32BitsToSingle(bits) * 5.192296858534828e33f);
-        uint value = (h & 0x7C00) == 0x7C00 ? bits | 0x7F800000 : magnitude;
-        return BitConverter.UInt32BitsToSingle(value | (h & 0x8000) << 16);
-    }
 }

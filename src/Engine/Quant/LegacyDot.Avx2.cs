@@ -58,17 +58,7 @@ internal static unsafe partial class LegacyDot
 
     /// <summary>The fp16 values at <paramref name="p"/> + each offset, as fp32 (one gather, one vector decode).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Halves8(byte* p, Vector256<int> offsets) => HalvesToSingles(Avx2.GatherVector256((int*)p, offsets, 1).AsUInt32());
-
-    /// <summary>The fp16 bits in the low half of each lane as fp32: <see cref="HalfToSingle"/> on eight lanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> HalvesToSingles(Vector256<uint> h)
-    {
-        var magnitude = Vector256.ShiftLeft(h & Vector256.Create(0x7FFFu), 13).AsSingle() * Vector256.Create(TwoPow112);
-        var special = Vector256.Equals(h & Vector256.Create(0x7C00u), Vector256.Create(0x7C00u));
-        var quiet = Vector256.AndNot(special, Vector256.Equals(h & Vector256.Create(0x03FFu), Vector256<uint>.Zero)) & Vector256.Create(0x00400000u);
-        return (magnitude.AsUInt32() | (special & Vector256.Create(0x7F800000u)) | quiet | Vector256.ShiftLeft(h & Vector256.Create(0x8000u), 16)).AsSingle();
-    }
+    private static Vector256<float> Halves8(byte* p, Vector256<int> offsets) => HalfBits.ToSingles(Avx2.GatherVector256((int*)p, offsets, 1).AsUInt32());
 
     /// <summary>The 16 bytes at <paramref name="qs"/> as 32 nibbles in block order: low nibbles (values 0..15), then
     /// high nibbles (16..31).</summary>
@@ -129,8 +119,8 @@ internal static unsafe partial class LegacyDot
         float tail = 0f;
         for (; b < nb; b++, w += wb, x += xb)
         {
-            acc = Fma.MultiplyAdd(Vector256.Create(HalfToSingle(Unsafe.ReadUnaligned<ushort>(w)) * dx[b]), Avx.ConvertToVector256Single(TBlock.Sums(w, x)), acc);
-            if (TBlock.HasMin) tail += HalfToSingle(Unsafe.ReadUnaligned<ushort>(w + 2)) * sx[b];
+            acc = Fma.MultiplyAdd(Vector256.Create(HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(w)) * dx[b]), Avx.ConvertToVector256Single(TBlock.Sums(w, x)), acc);
+            if (TBlock.HasMin) tail += HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(w + 2)) * sx[b];
         }
         return TBlock.HasMin ? Vector256.Sum(acc) + (Vector256.Sum(mins) + tail) : Vector256.Sum(acc);
     }

@@ -167,31 +167,10 @@ internal static unsafe partial class LegacyDot
     private static Vector512<float> Spread(Vector512<float> scales, int step) =>
         Avx512F.PermuteVar16x32(scales, Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3) + Vector512.Create(4 * step));
 
-    /// <summary>The fp16 bits in the low half of each lane as fp32 (the high halves ignored): <see cref="HalfToSingle"/>
-    /// on sixteen lanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> HalvesToSingles512(Vector512<uint> h)
-    {
-        var magnitude = Vector512.ShiftLeft(h & Vector512.Create(0x7FFFu), 13).AsSingle() * Vector512.Create(TwoPow112);
-        var special = Vector512.Equals(h & Vector512.Create(0x7C00u), Vector512.Create(0x7C00u));
-        var quiet = Vector512.AndNot(special, Vector512.Equals(h & Vector512.Create(0x03FFu), Vector512<uint>.Zero)) & Vector512.Create(0x00400000u);
-        return (magnitude.AsUInt32() | (special & Vector512.Create(0x7F800000u)) | quiet | Vector512.ShiftLeft(h & Vector512.Create(0x8000u), 16)).AsSingle();
-    }
-
-    /// <summary><see cref="HalvesToSingles512"/> with a shortcut for the usual case, no infinity or NaN among the
-    /// sixteen: then the magnitude (2^-112 times the half's, rescaled exactly) and the sign are the whole value.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> HalvesToSinglesFinite(Vector512<uint> h)
-    {
-        if (Vector512.EqualsAny(h & Vector512.Create(0x7C00u), Vector512.Create(0x7C00u))) return HalvesToSingles512(h);
-        var magnitude = Vector512.ShiftLeft(h & Vector512.Create(0x7FFFu), 13).AsSingle() * Vector512.Create(TwoPow112);
-        return (magnitude.AsUInt32() | Vector512.ShiftLeft(h & Vector512.Create(0x8000u), 16)).AsSingle();
-    }
-
     /// <summary>The fp32(d_w)·d_x of the <see cref="QuadGroup"/> blocks of a row at <paramref name="w"/> (block b).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> QuadScales<TQuad>(byte* w, float* dx) where TQuad : struct, IQuad =>
-        HalvesToSinglesFinite(TQuad.Halves(w)) * Vector512.Load(dx);
+        HalfBits.ToSinglesFinite(TQuad.Halves(w)) * Vector512.Load(dx);
 
     /// <summary>The rows of <paramref name="a"/>: the activations rearranged once (every whole step, the tail's too), then
     /// passes of four rows and the rest one at a time.</summary>
@@ -248,7 +227,7 @@ internal static unsafe partial class LegacyDot
         float* dx = stackalloc float[QuadGroup];
         Vector512<float>.Zero.Store(dx);
         for (int k = 0; k < 4 * steps; k++) dx[k] = a.Dx[b + k];
-        var scales = HalvesToSingles512(halves) * Vector512.Load(dx);
+        var scales = HalfBits.ToSingles(halves) * Vector512.Load(dx);
         for (int s = 0; s < steps; s++, w += 4 * wb, q += QuadBytes)
             acc = QuadStep<TQuad>(w, Vector512.Load((sbyte*)q), Vector512.Load((sbyte*)(q + 64)), Vector512.Load((int*)(q + 128)), Spread(scales, s), acc);
         return acc;
@@ -269,7 +248,7 @@ internal static unsafe partial class LegacyDot
             var x = Vector256.Load((sbyte*)(a.X + (nint)b * xb + 2));
             var s = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(TQuad.BlockCodes(wk), x), ones)
                   - Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(offset, x), ones);
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(HalfToSingle(Unsafe.ReadUnaligned<ushort>(wk)) * a.Dx[b]), acc);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(wk)) * a.Dx[b]), acc);
         }
         return Vector256.Sum(acc);
     }

@@ -49,7 +49,7 @@ internal static unsafe partial class LegacyDot
                 for (int i = 0; i < m; i++)
                 {
                     byte* x = px + (nint)i * xRow;
-                    for (int b = 0; b < nb; b++) pd[(nint)i * nb + b] = HalfToSingle(BinaryPrimitives.ReadUInt16LittleEndian(new ReadOnlySpan<byte>(x + b * Q8Activations.Q8_0BlockBytes, 2)));
+                    for (int b = 0; b < nb; b++) pd[(nint)i * nb + b] = HalfBits.ToSingle(BinaryPrimitives.ReadUInt16LittleEndian(new ReadOnlySpan<byte>(x + b * Q8Activations.Q8_0BlockBytes, 2)));
                     byte* q = pq + (nint)i * quadRow;
                     Quad(x, steps, offset, q);
                     Negate(q, groupSteps);
@@ -123,10 +123,10 @@ internal static unsafe partial class LegacyDot
         byte* w = w0;
         for (int b = 0; b + QuadGroup <= a0.Blocks; b += QuadGroup)
         {
-            var h0 = HalvesToSinglesFinite(TQuad.Halves(w));
-            var h1 = HalvesToSinglesFinite(TQuad.Halves(w + rb));
-            var h2 = HalvesToSinglesFinite(TQuad.Halves(w + 2 * rb));
-            var h3 = HalvesToSinglesFinite(TQuad.Halves(w + 3 * rb));
+            var h0 = HalfBits.ToSinglesFinite(TQuad.Halves(w));
+            var h1 = HalfBits.ToSinglesFinite(TQuad.Halves(w + rb));
+            var h2 = HalfBits.ToSinglesFinite(TQuad.Halves(w + 2 * rb));
+            var h3 = HalfBits.ToSinglesFinite(TQuad.Halves(w + 3 * rb));
             var d0 = Vector512.Load(a0.Dx + b);
             var d1 = Vector512.Load(a1.Dx + b);
             for (int s = 0; s < 4; s++, w += 4 * wb, q0 += QuadBytes, q1 += QuadBytes)

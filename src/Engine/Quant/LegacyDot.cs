@@ -72,8 +72,8 @@ internal static unsafe partial class LegacyDot
         for (int b = 0; b < nb; b++)
         {
             var block = xq.Slice(b * xBlock);
-            scales[b] = HalfToSingle(BinaryPrimitives.ReadUInt16LittleEndian(block));
-            scales[nb + b] = q81 ? HalfToSingle(BinaryPrimitives.ReadUInt16LittleEndian(block[2..])) : 0f;
+            scales[b] = HalfBits.ToSingle(BinaryPrimitives.ReadUInt16LittleEndian(block));
+            scales[nb + b] = q81 ? HalfBits.ToSingle(BinaryPrimitives.ReadUInt16LittleEndian(block[2..])) : 0f;
         }
         try
         {
@@ -96,22 +96,6 @@ internal static unsafe partial class LegacyDot
             if (rented != null) ArrayPool<float>.Shared.Return(rented);
         }
     }
-
-    /// <summary>fp16 bits to fp32, exact for every value (the same as <see cref="HalfConversions.F16ToFloat(ushort)"/>)
-    /// and branch- and call-free, so it keeps the kernels' vector registers live: the 15 magnitude bits shifted into an
-    /// fp32 read a value 2^-112 times the half's (subnormals included), which a multiply by 2^112 rescales exactly;
-    /// an all-ones fp16 exponent (infinity, NaN) sets the fp32 exponent to all ones, keeping the payload and quieting a
-    /// signaling NaN.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static float HalfToSingle(ushort h)
-    {
-        uint special = (uint)((h & 0x7C00) + 0x0400) >> 15;                   // 1 for infinity and NaN
-        uint quiet = (special & (uint)((h & 0x03FF) + 0x03FF) >> 10) << 22;   // NaN: set the quiet bit, as vcvtph2ps does
-        float magnitude = BitConverter.UInt32BitsToSingle((uint)(h & 0x7FFF) << 13) * TwoPow112;
-        return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(magnitude) | ((0u - special) & 0x7F800000u) | quiet | (uint)(h & 0x8000) << 16);
-    }
-
-    private const float TwoPow112 = 5.192296858534828E+33f;
 
     private static GgmlType Check(GgmlType type) => type is GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q8_0
         ? type

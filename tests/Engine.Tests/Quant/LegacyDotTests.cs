@@ -371,24 +371,4 @@ public class LegacyDotTests
             }
         }
     }
-
-    /// <summary>The kernels' fp16 decoders (scalar, and eight lanes with junk in the upper 16 bits of each, as a gather
-    /// reads them) equal .NET's Half conversion bit for bit on all 65536 values, NaN payloads included.</summary>
-    [Fact]
-    public void HalfToSingle_is_exact_on_every_fp16_value()
-    {
-        var lanes = new uint[8];
-        for (int h = 0; h < 65536; h++)
-        {
-            uint want = BitConverter.SingleToUInt32Bits((float)BitConverter.UInt16BitsToHalf((ushort)h));
-            Assert.Equal(want, BitConverter.SingleToUInt32Bits(LegacyDot.HalfToSingle((ushort)h)));
-            lanes[h % 8] = (uint)h | (uint)(h * 40503) << 16;
-            if (h % 8 == 7)
-            {
-                var got = LegacyDot.HalvesToSingles(System.Runtime.Intrinsics.Vector256.Create(lanes));
-                for (int k = 0; k < 8; k++)
-                    Assert.Equal(BitConverter.SingleToUInt32Bits((float)BitConverter.UInt16BitsToHalf((ushort)(h - 7 + k))), BitConverter.SingleToUInt32Bits(got[k]));
-            }
-        }
-    }
 }

@@ -35,7 +35,7 @@ internal sealed partial class CpuBackend
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load(byte* row, int i) =>
-            LegacyDot.HalvesToSingles512(Avx512F.ConvertToVector512UInt32(Vector256.Load((ushort*)row + 16 * i)));
+            HalfBits.ToSingles(Avx512F.ConvertToVector512UInt32(Vector256.Load((ushort*)row + 16 * i)));
     }
 
     /// <summary>ggml block_q8_0 rows (fp16 d, 32 int8 qs): value = qs·d, as <see cref="BlockQ8_0.Dequantize"/> gives.</summary>
@@ -46,7 +46,7 @@ internal sealed partial class CpuBackend
         {
             byte* block = row + (i >> 1) * Q8Activations.Q8_0BlockBytes;
             var qs = Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)(block + 2 + (i & 1) * 16)));
-            return Avx512F.ConvertToVector512Single(qs) * LegacyDot.HalfToSingle(Unsafe.ReadUnaligned<ushort>(block));
+            return Avx512F.ConvertToVector512Single(qs) * HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(block));
         }
     }
 
