@@ -3,14 +3,18 @@ using System.Runtime.Intrinsics;
 
 namespace Engine.Quant;
 
-/// <summary>fp16 bits to fp32 inside the block kernels: exact for every value, the same bits as .NET's Half conversion
-/// (a signaling NaN comes back quiet, as vcvtph2ps gives it), and call- and branch-free, so the kernels keep their
-/// vector registers live (System.Half's conversion is not inlined). A normal half's exponent is rebased by an integer
-/// add; a subnormal's 10-bit mantissa is converted to fp32 and scaled by 2^-24 (both exact). No step does arithmetic on
-/// an fp32 subnormal: the kernels' earlier decode (the magnitude bits read as an fp32 2^-112 times the half's, rescaled
-/// by a multiply) did for every subnormal half, and each such multiply took a microcode assist. q6_K's d is
-/// subnormal for weights of std 0.02 (d ≈ 1e-5), which held its GEMV at 14 GB/s against 45 for normal d (2026-12-06,
-/// bench/RESULTS.md).</summary>
+/// <summary>fp16 bits to fp32 inside the block kernels and the decode attention: exact for every value, the same bits
+/// as .NET's Half conversion (a signaling NaN comes back quiet, as vcvtph2ps gives it), and inlined, so the kernels keep
+/// their vector registers live (System.Half's conversion is a call, and .NET 10 exposes no vcvtph2ps). A normal half's
+/// exponent is rebased by an integer add; a subnormal's 10-bit mantissa is converted to fp32 and scaled by 2^-24 (both
+/// exact); infinities and NaN keep their payload under an all-ones exponent. No path does arithmetic on an fp32
+/// subnormal. The kernels' earlier decode read the magnitude bits as an fp32 2^-112 times the half and rescaled it by a
+/// multiply: a subnormal operand for every subnormal half, and on this machine each such multiply took a microcode
+/// assist. q6_K's d is subnormal for weights of std 0.02 (d ≈ 1e-5), which held its GEMV at 14 GB/s against 34 after
+/// (one thread, 2026-12-06, bench/RESULTS.md). The vector decoders are branch-free; measured in the k-quant kernels
+/// (`kquant`), they beat both a per-lane-group branch to a rebase-only fast path (inlined or not) and the scalar
+/// decoder, and the k-quant kernels decode their d (and dmin) through them. They cost those kernels 2–15% against the
+/// old decode on normal scales, in exchange for 2.5× on subnormal ones.</summary>
 internal static class HalfBits
 {
     private const uint Rebase = (127 - 15) << 23;
