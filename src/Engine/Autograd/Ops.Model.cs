@@ -134,6 +134,21 @@ internal static partial class Ops
         });
     }
 
+    /// <summary>Inference's <see cref="SwiGlu"/>: silu(gate)·up written over <paramref name="up"/>'s storage when no other
+    /// handle holds it (an elementwise product may overwrite its input), else into a new tensor; returns a new handle
+    /// to the result either way, and the caller must not read <paramref name="up"/> again. Saves one MLP-wide
+    /// activation per layer (11.5 MB for a 512-token TinyLlama prompt). Refused where autograd would record the call.</summary>
+    public static Tensor SwiGluOverwriting(Tensor gate, Tensor up)
+    {
+        if (ShouldRecord(gate, up))
+            throw new InvalidOperationException("SwiGluOverwriting is for inference: autograd needs up as it was; use SwiGlu");
+        var be = Backend.Of(gate, up);
+        if (up.DType != be.ActivationType || gate.Shape != up.Shape || !up.Storage.IsExclusive || up.Offset != 0 || up.NumElements != up.Storage.Length)
+            return SwiGlu(gate, up);
+        be.SwiGluForward(gate, up, up);
+        return up.Share();
+    }
+
     /// <summary>scale · Σ −log softmax(logits)[target] over rows whose target is not <paramref name="ignoreIndex"/>:
     /// a one-element fp32 tensor. Pass scale = 1/(number of counted targets) for the mean.</summary>
     public static Tensor CrossEntropy(Tensor logits, Tensor targets, float scale = 1f, int ignoreIndex = -100)

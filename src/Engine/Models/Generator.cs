@@ -4,12 +4,25 @@ using Engine.Tensors;
 
 namespace Engine.Models;
 
-/// <summary>Autoregressive generation with a KV cache: the prompt is fed in one forward, then one token per step.</summary>
+/// <summary>Autoregressive generation with a KV cache: the prompt is fed in forwards of at most <see cref="PromptChunk"/>
+/// tokens, then one token per step.</summary>
 internal sealed class Generator
 {
     private readonly LlamaModel _model;
 
     public Generator(LlamaModel model) => _model = model;
+
+    /// <summary>The most tokens one forward takes (llama.cpp's n_ubatch, whose default this shares): a longer prompt is
+    /// fed in pieces of this size, each appending to the cache and attending to everything before it, so the result is
+    /// the same forward up to the order of sums and the product path each piece's row count picks. Bounds what a long
+    /// prompt holds at once (a 4096-token 7B prompt would otherwise hold 0.5 GB of MLP activations alone). Smaller
+    /// pieces save little more: a 512-token TinyLlama q4_0 prompt peaked at 1.213× the file at once and 1.207× in
+    /// pieces of 256, while the k-quant prompt ran 20–45% slower in pieces of 256 or 128 (each piece dequantizes the
+    /// weights again; bench/RESULTS.md).</summary>
+    public int PromptChunk { get; init; } = DefaultPromptChunk;
+
+    /// <summary>The default <see cref="PromptChunk"/>.</summary>
+    public const int DefaultPromptChunk = 512;
 
     /// <summary>How the KV cache stores keys and values; null: <see cref="DefaultCacheType"/>.</summary>
     public KvCacheType? CacheType { get; init; }
@@ -50,18 +63,31 @@ internal sealed class Generator
         return seq.ToArray();
     }
 
-    /// <summary>Feeds tokens at the cache's position and returns the logits after the last one.</summary>
+    /// <summary>Feeds tokens at the cache's position (in pieces of at most <see cref="PromptChunk"/>) and returns the
+    /// logits after the last one.</summary>
     public float[] Step(KvCache cache, IReadOnlyList<int> tokens)
+    {
+        if (PromptChunk < 1) throw new ArgumentException($"PromptChunk must be at least 1; got {PromptChunk}");
+        if (tokens.Count == 0) throw new ArgumentException("a step needs at least one token", nameof(tokens));
+        var all = tokens as int[] ?? tokens.ToArray();
+        int start = 0;
+        for (; all.Length - start > PromptChunk; start += PromptChunk) Feed(cache, all.AsSpan(start, PromptChunk), logits: false);
+        return Feed(cache, all.AsSpan(start), logits: true)!;
+    }
+
+    /// <summary>One forward of <paramref name="tokens"/> at the cache's position; the logits after the last token when asked.</summary>
+    private float[]? Feed(KvCache cache, ReadOnlySpan<int> tokens, bool logits)
     {
         var be = _model.Backend;
         using var scope = new TensorScope();
-        var ids = be.FromInts(tokens.ToArray(), new Shape(1, tokens.Count));
-        var pos = _model.Positions(1, tokens.Count, cache.Length);
+        var ids = be.FromInts(tokens.ToArray(), new Shape(1, tokens.Length));
+        var pos = _model.Positions(1, tokens.Length, cache.Length);
         var hidden = _model.Forward(ids, pos, ForwardContext.Inference, cache);
-        var last = hidden.Slice(tokens.Count - 1, 1);
-        var logits = _model.Logits(last);
-        var result = new float[logits.NumElements];
-        be.ToFloats(logits, result);
+        if (!logits) return null;
+        var last = hidden.Slice(tokens.Length - 1, 1);
+        var head = _model.Logits(last);
+        var result = new float[head.NumElements];
+        be.ToFloats(head, result);
         return result;
     }
 }

@@ -21,6 +21,9 @@ internal abstract class Storage
     public long ByteLength => Length * DType.SizeInBytes();
     public bool IsFreed => Volatile.Read(ref _refs) <= 0;
 
+    /// <summary>True when exactly one handle holds this storage (so its holder may overwrite it unobserved).</summary>
+    internal bool IsExclusive => Volatile.Read(ref _refs) == 1;
+
     internal void Retain()
     {
         if (Interlocked.Increment(ref _refs) <= 1)

@@ -72,6 +72,31 @@ public class LlamaModelTests
         }
     }
 
+    /// <summary>A prompt fed in pieces (Generator.PromptChunk, llama.cpp's n_ubatch) gives the logits of the full
+    /// forward without a cache after its last token, for pieces that divide it, that do not, and of one token; the
+    /// decode steps after it continue from the same cache. Long enough (40 tokens) that pieces of 20 and the full
+    /// prompt take the SGEMM attention path and pieces of 3 the dot path.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(20)]
+    [InlineData(512)]
+    public void A_prompt_fed_in_pieces_matches_the_full_forward(int chunk)
+    {
+        var c = TinyLlama.Config(vocab: 13, ctx: 64);
+        using var m = TinyLlama.Create(c, trainable: false);
+        var seq = Enumerable.Range(0, 43).Select(i => (i * 7 + 3) % 13).ToArray();
+        var full = Integration.Stories260KTests.FullLogits(m, seq);
+        var gen = new Generator(m) { PromptChunk = chunk };
+        using var cache = new KvCache(m.Backend, c, 64);
+        var prefill = gen.Step(cache, seq[..40]);
+        Assert.Equal(40, cache.Length);
+        AssertClose(full.AsSpan(39 * c.VocabSize, c.VocabSize), prefill);
+        for (int t = 40; t < seq.Length; t++)
+            AssertClose(full.AsSpan(t * c.VocabSize, c.VocabSize), gen.Step(cache, new[] { seq[t] }));
+        Assert.Throws<ArgumentException>(() => new Generator(m) { PromptChunk = 0 }.Step(cache, new[] { 1 }));
+    }
+
     private static void AssertClose(ReadOnlySpan<float> expected, float[] actual)
     {
         Assert.Equal(expected.Length, actual.Length);
