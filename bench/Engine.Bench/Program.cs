@@ -14,6 +14,7 @@ public static class Program
         ["ggml-gemv"] = ("GB/s of the CPU backend's GGUF GEMV (one activation row) per type at 1 and all threads; args: [rows] [cols] [types] (11008 4096 q4_0,q8_0,q4_K,q6_K,f32)", GgmlGemvBench.Run),
         ["kquant"] = ("single-thread GB/s of the k-quant x q8_K dot kernels (KQuantDot.DotRows) per type and ISA; args: [n] [rows] (4096 4096)", KQuantBench.Run),
         ["legacy-dot"] = ("single-thread GB/s of LegacyDot.DotRows (q4_0, q5_0, q8_0) on a cache-resident weight per dot ISA; args: [n] [rows] (4096 64)", LegacyDotBench.Run),
+        ["parallel"] = ("cost of one CpuParallel.For dispatch with an empty body (decode's per-op floor); args: [calls] [threads] (20000 all)", ParallelBench.Run),
         ["nf4"] = ("NF4 (+double quant) quantize/dequantize speed on a 4096x11008 weight", _ => { Nf4Bench.Run(); return 0; }),
     };
 
