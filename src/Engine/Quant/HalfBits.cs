@@ -87,7 +87,9 @@ internal static class HalfBits
         return (magnitude | (special & Vector256.Create(0x7F800000u)) | quiet | Vector256.ShiftLeft(h & Vector256.Create(0x8000u), 16)).AsSingle();
     }
 
-    /// <summary><see cref="ToSingle"/> on sixteen lanes (the high half of each ignored).</summary>
+    /// <summary><see cref="ToSingle"/> on sixteen lanes (the high half of each ignored), branch-free. A branch to a
+    /// rebase-only path when all sixteen are normal measured slower in the k-quant kernels and no better in the decode
+    /// attention, which converts a cached row once for its group of heads (2026-12-06).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ToSingles(Vector512<uint> h)
     {
@@ -95,15 +97,6 @@ internal static class HalfBits
         var special = Vector512.Equals(h & Vector512.Create(0x7C00u), Vector512.Create(0x7C00u));
         var quiet = Vector512.AndNot(special, Vector512.Equals(h & Vector512.Create(0x03FFu), Vector512<uint>.Zero)) & Vector512.Create(0x00400000u);
         return (magnitude | (special & Vector512.Create(0x7F800000u)) | quiet | Vector512.ShiftLeft(h & Vector512.Create(0x8000u), 16)).AsSingle();
-    }
-
-    /// <summary><see cref="ToSingles(Vector512{uint})"/> with a shortcut for the usual case, no infinity or NaN among the
-    /// sixteen: then the magnitude and the sign are the whole value.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> ToSinglesFinite(Vector512<uint> h)
-    {
-        if (Vector512.EqualsAny(h & Vector512.Create(0x7C00u), Vector512.Create(0x7C00u))) return ToSingles(h);
-        return (Magnitude(h) | Vector512.ShiftLeft(h & Vector512.Create(0x8000u), 16)).AsSingle();
     }
 
     /// <summary>The fp32 bits of |half| for finite halves (the exponent of an infinity or NaN rebased, to be overwritten).</summary>

@@ -170,7 +170,7 @@ internal static unsafe partial class LegacyDot
     /// <summary>The fp32(d_w)·d_x of the <see cref="QuadGroup"/> blocks of a row at <paramref name="w"/> (block b).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> QuadScales<TQuad>(byte* w, float* dx) where TQuad : struct, IQuad =>
-        HalfBits.ToSinglesFinite(TQuad.Halves(w)) * Vector512.Load(dx);
+        HalfBits.ToSingles(TQuad.Halves(w)) * Vector512.Load(dx);
 
     /// <summary>The rows of <paramref name="a"/>: the activations rearranged once (every whole step, the tail's too), then
     /// passes of four rows and the rest one at a time.</summary>

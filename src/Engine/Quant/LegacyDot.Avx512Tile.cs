@@ -123,10 +123,10 @@ internal static unsafe partial class LegacyDot
         byte* w = w0;
         for (int b = 0; b + QuadGroup <= a0.Blocks; b += QuadGroup)
         {
-            var h0 = HalfBits.ToSinglesFinite(TQuad.Halves(w));
-            var h1 = HalfBits.ToSinglesFinite(TQuad.Halves(w + rb));
-            var h2 = HalfBits.ToSinglesFinite(TQuad.Halves(w + 2 * rb));
-            var h3 = HalfBits.ToSinglesFinite(TQuad.Halves(w + 3 * rb));
+            var h0 = HalfBits.ToSingles(TQuad.Halves(w));
+            var h1 = HalfBits.ToSingles(TQuad.Halves(w + rb));
+            var h2 = HalfBits.ToSingles(TQuad.Halves(w + 2 * rb));
+            var h3 = HalfBits.ToSingles(TQuad.Halves(w + 3 * rb));
             var d0 = Vector512.Load(a0.Dx + b);
             var d1 = Vector512.Load(a1.Dx + b);
             for (int s = 0; s < 4; s++, w += 4 * wb, q0 += QuadBytes, q1 += QuadBytes)
