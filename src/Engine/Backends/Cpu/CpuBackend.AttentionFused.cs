@@ -132,11 +132,16 @@ internal sealed partial class CpuBackend
                         {
                             int first = firstKeys is null ? 0 : firstKeys[b * d.Tq + t], last = t + d.Offset;
                             float* q0 = pq + qo + ((nint)(b * d.Tq + t) * d.H + kh * g) * dh; // the group's heads are adjacent
-                            for (int j = first; j <= last; j++)
+                            if (nv == 4) ScoresInRegisters<TKv>(q0, k, rowBytes, g, ps, d.Tk, first, last, scale, wide: false);
+                            else if (nv == 8) ScoresInRegisters<TKv>(q0, k, rowBytes, g, ps, d.Tk, first, last, scale, wide: true);
+                            else
                             {
-                                byte* row = k + j * rowBytes;
-                                for (int i = 0; i < nv; i++) TKv.Load(row, i).Store(pr + 16 * i);
-                                for (int hg = 0; hg < g; hg++) ps[hg * d.Tk + j] = scale * Dot<F32Rows>(q0 + hg * dh, (byte*)pr, nv);
+                                for (int j = first; j <= last; j++)
+                                {
+                                    byte* row = k + j * rowBytes;
+                                    for (int i = 0; i < nv; i++) TKv.Load(row, i).Store(pr + 16 * i);
+                                    for (int hg = 0; hg < g; hg++) ps[hg * d.Tk + j] = scale * Dot<F32Rows>(q0 + hg * dh, (byte*)pr, nv);
+                                }
                             }
                             for (int hg = 0; hg < g; hg++)
                             {
@@ -150,7 +155,9 @@ internal sealed partial class CpuBackend
                                 if (pl is not null) pl[lo + (b * d.H + kh * g + hg) * d.Tq + t] = max + (float)Math.Log(sum);
                             }
                             new Span<float>(pacc, g * dh).Clear();
-                            for (int j = first; j <= last; j++)
+                            if (nv == 4) AccumulateValuesInRegisters<TKv>(v, rowBytes, g, ps, d.Tk, first, last, pacc, wide: false);
+                            else if (nv == 8) AccumulateValuesInRegisters<TKv>(v, rowBytes, g, ps, d.Tk, first, last, pacc, wide: true);
+                            else for (int j = first; j <= last; j++)
                             {
                                 byte* row = v + j * rowBytes;
                                 for (int i = 0; i < nv; i++) TKv.Load(row, i).Store(pr + 16 * i);
