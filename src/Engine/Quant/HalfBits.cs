@@ -75,17 +75,9 @@ internal static class HalfBits
         ToSingles(System.Runtime.Intrinsics.X86.Sse41.ConvertToVector128Int32(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<uint>(p)).AsUInt16()).AsUInt32());
 
     /// <summary>The fp16 bits in the low half of each lane as fp32 (the high halves ignored): <see cref="ToSingle"/> on
-    /// eight lanes.</summary>
+    /// eight lanes, as two four-lane halves (the AVX2 kernels' gathered scales, one per block).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> ToSingles(Vector256<uint> h)
-    {
-        var m = h & Vector256.Create(0x7FFFu);
-        var subnormal = (Vector256.ConvertToSingle(m.AsInt32()) * Vector256.Create(TwoPowMinus24)).AsUInt32();
-        var magnitude = Vector256.ConditionalSelect(Vector256.LessThan(m, Vector256.Create(0x400u)), subnormal, Vector256.ShiftLeft(m, 13) + Vector256.Create(Rebase));
-        var special = Vector256.Equals(h & Vector256.Create(0x7C00u), Vector256.Create(0x7C00u));
-        var quiet = Vector256.AndNot(special, Vector256.Equals(h & Vector256.Create(0x03FFu), Vector256<uint>.Zero)) & Vector256.Create(0x00400000u);
-        return (magnitude | (special & Vector256.Create(0x7F800000u)) | quiet | Vector256.ShiftLeft(h & Vector256.Create(0x8000u), 16)).AsSingle();
-    }
+    public static Vector256<float> ToSingles(Vector256<uint> h) => Vector256.Create(ToSingles(h.GetLower()), ToSingles(h.GetUpper()));
 
     /// <summary><see cref="ToSingle"/> on sixteen lanes (the high half of each ignored), branch-free. A branch to a
     /// rebase-only path when all sixteen are normal measured slower in the k-quant kernels and no better in the decode

@@ -21,9 +21,7 @@ internal sealed partial class CpuBackend
         for (int j = first; j <= last; j++)
         {
             byte* row = k + j * rowBytes;
-            Vector512<float> r0 = TKv.Load(row, 0), r1 = TKv.Load(row, 1), r2 = TKv.Load(row, 2), r3 = TKv.Load(row, 3);
-            Vector512<float> r4 = default, r5 = default, r6 = default, r7 = default;
-            if (wide) { r4 = TKv.Load(row, 4); r5 = TKv.Load(row, 5); r6 = TKv.Load(row, 6); r7 = TKv.Load(row, 7); }
+            LoadRow<TKv>(row, wide, out var r0, out var r1, out var r2, out var r3, out var r4, out var r5, out var r6, out var r7);
             for (int hg = 0; hg < g; hg++)
             {
                 float* q = q0 + hg * dh;
@@ -53,9 +51,7 @@ internal sealed partial class CpuBackend
         for (int j = first; j <= last; j++)
         {
             byte* row = v + j * rowBytes;
-            Vector512<float> r0 = TKv.Load(row, 0), r1 = TKv.Load(row, 1), r2 = TKv.Load(row, 2), r3 = TKv.Load(row, 3);
-            Vector512<float> r4 = default, r5 = default, r6 = default, r7 = default;
-            if (wide) { r4 = TKv.Load(row, 4); r5 = TKv.Load(row, 5); r6 = TKv.Load(row, 6); r7 = TKv.Load(row, 7); }
+            LoadRow<TKv>(row, wide, out var r0, out var r1, out var r2, out var r3, out var r4, out var r5, out var r6, out var r7);
             for (int hg = 0; hg < g; hg++)
             {
                 var p = Vector512.Create(ps[hg * tk + j]);
@@ -73,5 +69,15 @@ internal sealed partial class CpuBackend
                 }
             }
         }
+    }
+
+    /// <summary>A cached row's 64 (or 128 when <paramref name="wide"/>) values as fp32 vectors; r4..r7 are zero when not wide.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void LoadRow<TKv>(byte* row, bool wide, out Vector512<float> r0, out Vector512<float> r1, out Vector512<float> r2, out Vector512<float> r3,
+                                            out Vector512<float> r4, out Vector512<float> r5, out Vector512<float> r6, out Vector512<float> r7) where TKv : struct, IKvRows
+    {
+        r0 = TKv.Load(row, 0); r1 = TKv.Load(row, 1); r2 = TKv.Load(row, 2); r3 = TKv.Load(row, 3);
+        r4 = r5 = r6 = r7 = default;
+        if (wide) { r4 = TKv.Load(row, 4); r5 = TKv.Load(row, 5); r6 = TKv.Load(row, 6); r7 = TKv.Load(row, 7); }
     }
 }
