@@ -119,8 +119,8 @@ internal static unsafe partial class LegacyDot
         float tail = 0f;
         for (; b < nb; b++, w += wb, x += xb)
         {
-            acc = Fma.MultiplyAdd(Vector256.Create(HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(w)) * dx[b]), Avx.ConvertToVector256Single(TBlock.Sums(w, x)), acc);
-            if (TBlock.HasMin) tail += HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(w + 2)) * sx[b];
+            acc = Fma.MultiplyAdd(Vector256.Create(HalfBits.At(w) * dx[b]), Avx.ConvertToVector256Single(TBlock.Sums(w, x)), acc);
+            if (TBlock.HasMin) tail += HalfBits.At(w + 2) * sx[b];
         }
         return TBlock.HasMin ? Vector256.Sum(acc) + (Vector256.Sum(mins) + tail) : Vector256.Sum(acc);
     }

@@ -140,12 +140,12 @@ internal static unsafe partial class LegacyDot
         float tail = 0f;
         for (; b + 2 <= nb; b += 2, w += 2 * wb, x += 2 * xb)
         {
-            float dA = HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(w)) * dx[b], dB = HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(w + wb)) * dx[b + 1];
+            float dA = HalfBits.At(w) * dx[b], dB = HalfBits.At(w + wb) * dx[b + 1];
             acc = Avx512F.FusedMultiplyAdd(PairScale(dA, dB), Avx512F.ConvertToVector512Single(TPair.Sums(w, x)), acc);
             if (TPair.HasMin)
             {
-                tail += HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(w + 2)) * sx[b];
-                tail += HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(w + wb + 2)) * sx[b + 1];
+                tail += HalfBits.At(w + 2) * sx[b];
+                tail += HalfBits.At(w + wb + 2) * sx[b + 1];
             }
         }
         float sum = TPair.HasMin ? Vector512.Sum(acc) + (Vector256.Sum(mins) + tail) : Vector512.Sum(acc);
@@ -214,7 +214,7 @@ internal static unsafe partial class LegacyDot
                 }
             }
             for (; b < nb; b++, w += wb, x += xb)
-                acc0 = Avx512F.FusedMultiplyAdd(Vector512.Create(HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(w)) * dx[b]), Block(w, x), acc0);
+                acc0 = Avx512F.FusedMultiplyAdd(Vector512.Create(HalfBits.At(w) * dx[b]), Block(w, x), acc0);
             return Vector512.Sum(acc0 + acc1);
         }
 

@@ -248,7 +248,7 @@ internal static unsafe partial class LegacyDot
             var x = Vector256.Load((sbyte*)(a.X + (nint)b * xb + 2));
             var s = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(TQuad.BlockCodes(wk), x), ones)
                   - Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(offset, x), ones);
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(wk)) * a.Dx[b]), acc);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(HalfBits.At(wk) * a.Dx[b]), acc);
         }
         return Vector256.Sum(acc);
     }

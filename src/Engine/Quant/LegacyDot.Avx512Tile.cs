@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -49,7 +48,7 @@ internal static unsafe partial class LegacyDot
                 for (int i = 0; i < m; i++)
                 {
                     byte* x = px + (nint)i * xRow;
-                    for (int b = 0; b < nb; b++) pd[(nint)i * nb + b] = HalfBits.ToSingle(BinaryPrimitives.ReadUInt16LittleEndian(new ReadOnlySpan<byte>(x + b * Q8Activations.Q8_0BlockBytes, 2)));
+                    for (int b = 0; b < nb; b++) pd[(nint)i * nb + b] = HalfBits.At(x + b * Q8Activations.Q8_0BlockBytes);
                     byte* q = pq + (nint)i * quadRow;
                     Quad(x, steps, offset, q);
                     Negate(q, groupSteps);

@@ -24,7 +24,7 @@ internal static unsafe partial class LegacyDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float ScalarBlock(GgmlType type, byte* w, byte* x, float dx, float sx)
     {
-        float dw = HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(w));
+        float dw = HalfBits.At(w);
         int sum = 0;
         switch (type)
         {
@@ -64,7 +64,7 @@ internal static unsafe partial class LegacyDot
             }
         }
         float r = sum * (dw * dx);
-        return type is GgmlType.Q4_1 or GgmlType.Q5_1 ? r + HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(w + 2)) * sx : r;
+        return type is GgmlType.Q4_1 or GgmlType.Q5_1 ? r + HalfBits.At(w + 2) * sx : r;
     }
 
     /// <summary><see cref="ScalarBlock"/> kept out of line, for the SIMD kernels' odd last block.</summary>

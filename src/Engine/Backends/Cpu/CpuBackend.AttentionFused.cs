@@ -46,7 +46,7 @@ internal sealed partial class CpuBackend
         {
             byte* block = row + (i >> 1) * Q8Activations.Q8_0BlockBytes;
             var qs = Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)(block + 2 + (i & 1) * 16)));
-            return Avx512F.ConvertToVector512Single(qs) * HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(block));
+            return Avx512F.ConvertToVector512Single(qs) * HalfBits.At(block);
         }
     }
 
